@@ -1,0 +1,215 @@
+/**
+ * The one configuration schema: types, defaults and cross-field rules in one place.
+ * Secrets never live here, only references to them (file paths, env var names, Vault paths).
+ */
+import { z } from "zod";
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:9191");
+
+const regexSource = z.string().refine((s) => {
+  try {
+    new RegExp(s, "u");
+    return true;
+  } catch {
+    return false;
+  }
+}, "not a valid regular expression");
+
+/** Where a secret value comes from: a file (mounted Secret, Vault Agent) or an env var. Never the value itself. */
+const secretRef = z
+  .object({ file: z.string().min(1).optional(), env: z.string().min(1).optional() })
+  .strict()
+  .refine((r) => (r.file === undefined) !== (r.env === undefined), "set exactly one of file or env");
+
+const vaultAuth = z.discriminatedUnion("method", [
+  z.object({ method: z.literal("token"), token: secretRef }).strict(),
+  z
+    .object({
+      method: z.literal("kubernetes"),
+      role: z.string().min(1),
+      mountPath: z.string().min(1).default("kubernetes"),
+      jwtFile: z.string().min(1).default("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+    })
+    .strict(),
+  z
+    .object({
+      method: z.literal("approle"),
+      roleId: z.string().min(1),
+      secretId: secretRef,
+      mountPath: z.string().min(1).default("approle"),
+    })
+    .strict(),
+]);
+
+const vaultBackend = z
+  .object({
+    address: z.url(),
+    namespace: z.string().optional(),
+    kvMount: z.string().min(1).default("secret"),
+    /** Tenant records live at <kvMount>/data/<tenantPrefix>/<tenantId> (KV v2). */
+    tenantPrefix: z.string().min(1).default("scopegate/tenants"),
+    auth: vaultAuth,
+    caFile: z.string().optional(),
+    requestTimeoutMs: z.number().int().positive().default(2000),
+  })
+  .strict();
+
+const fileBackend = z
+  .object({
+    /** <directory>/<tenantId>/client_id and .../client_secret, as a Kubernetes Secret volume lays them out. */
+    directory: z.string().min(1),
+  })
+  .strict();
+
+const tenant = z
+  .object({
+    id: z.string().min(1),
+    divisions: z.array(z.string().min(1)).min(1),
+    /** Genesys Cloud environment, e.g. mypurecloud.de; the token URL becomes https://login.<environment>/oauth/token. */
+    environment: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, "expected a host suffix such as mypurecloud.de").optional(),
+    /** Full token URL for another OAuth2 server (https, or http to a loopback address only). */
+    tokenUrl: z.url().optional(),
+    /** Secret-store key of the credentials; defaults to the tenant id. */
+    credentialsKey: z.string().min(1).optional(),
+    /** Callers allowed to act for this tenant (issue 3); empty means any caller. */
+    allowedPrincipals: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .refine((t) => (t.environment === undefined) !== (t.tokenUrl === undefined), "set exactly one of environment or tokenUrl");
+
+const routeRule = z
+  .object({
+    method: z.string().regex(/^[A-Z]+$/),
+    /** Path template, e.g. /api/v2/users/{userId}/queues */
+    path: z.string().startsWith("/"),
+    /** Query parameter that carries the division filter on this route. */
+    param: z.string().min(1),
+    /** "multi" repeats the key, "csv" joins values with commas (what the official SDKs send). */
+    style: z.enum(["csv", "multi"]).default("csv"),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({
+        tcp: hostPort.nullable().default("127.0.0.1:9191"),
+        unixSocket: z.string().min(1).optional(),
+        /** File mode of the unix socket, octal string. */
+        socketMode: z.string().regex(/^0?[0-7]{3}$/).default("0600"),
+      })
+      .strict()
+      .default({ tcp: "127.0.0.1:9191", socketMode: "0600" }),
+    http: z
+      .object({ listen: hostPort.nullable().default("127.0.0.1:9192") })
+      .strict()
+      .default({ listen: "127.0.0.1:9192" }),
+    tenantHeader: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, "header names are lower-case as Envoy sends them")
+      .default("x-tenant-id"),
+    tenantIdPattern: regexSource.default("^[a-z0-9][a-z0-9._-]{0,62}$"),
+    stripTenantHeader: z.boolean().default(true),
+    secrets: z
+      .object({
+        backend: z.enum(["vault", "file"]).default("file"),
+        vault: vaultBackend.optional(),
+        file: fileBackend.optional(),
+        /** How long a credential read stays fresh before it is read again. */
+        cacheTtlSeconds: z.number().int().positive().default(300),
+      })
+      .strict(),
+    tenants: z.array(tenant).default([]),
+    discovery: z
+      .object({
+        /** Serve tenants whose record (client_id, client_secret, divisions, environment|token_url) is in the secret store. */
+        fromSecretStore: z.boolean().default(false),
+        /** Unknown tenant ids are remembered this long so a flood of bad ids cannot hammer the store. */
+        negativeCacheSeconds: z.number().int().nonnegative().default(30),
+        maxNegativeEntries: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .default({ fromSecretStore: false, negativeCacheSeconds: 30, maxNegativeEntries: 10_000 }),
+    tokens: z
+      .object({
+        /** Subtracted from expires_in: a token is never served within this many seconds of its expiry. */
+        skewSeconds: z.number().int().nonnegative().default(60),
+        /** Start a background refresh once this fraction of the usable lifetime has passed. */
+        refreshAt: z.number().gt(0).lt(1).default(0.8),
+        maxTenants: z.number().int().positive().default(10_000),
+        requestTimeoutMs: z.number().int().positive().default(3000),
+        caFile: z.string().optional(),
+      })
+      .strict()
+      .default({ skewSeconds: 60, refreshAt: 0.8, maxTenants: 10_000, requestTimeoutMs: 3000 }),
+    routes: z
+      .object({
+        /** catalog: set the division on catalogued routes, pass others unchanged. allow-list: deny uncatalogued routes. */
+        mode: z.enum(["catalog", "allow-list"]).default("catalog"),
+        /** Replace the built-in Genesys catalog (reference §3.2) with these rules. */
+        rules: z.array(routeRule).optional(),
+        /** Extra rules added to the catalog. */
+        extraRules: z.array(routeRule).default([]),
+      })
+      .strict()
+      .default({ mode: "catalog", extraRules: [] }),
+    logging: z
+      .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
+      .strict()
+      .default({ level: "info" }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.secrets.backend === "vault" && !c.secrets.vault) {
+      ctx.addIssue({ code: "custom", path: ["secrets", "vault"], message: "required when secrets.backend is vault" });
+    }
+    if (c.secrets.backend === "file" && !c.secrets.file) {
+      ctx.addIssue({ code: "custom", path: ["secrets", "file"], message: "required when secrets.backend is file" });
+    }
+    if (c.listen.tcp === null && c.listen.unixSocket === undefined) {
+      ctx.addIssue({ code: "custom", path: ["listen"], message: "enable at least one of tcp or unixSocket" });
+    }
+    const idPattern = safeRegex(c.tenantIdPattern);
+    const seen = new Set<string>();
+    c.tenants.forEach((t, i) => {
+      if (seen.has(t.id)) ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: `duplicate tenant id ${t.id}` });
+      seen.add(t.id);
+      if (idPattern && !idPattern.test(t.id)) {
+        ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: "does not match tenantIdPattern" });
+      }
+      if (t.tokenUrl && !isAcceptableTokenUrl(t.tokenUrl)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tenants", i, "tokenUrl"],
+          message: "must be https (plain http is accepted for loopback addresses only)",
+        });
+      }
+    });
+    if (c.tenants.length === 0 && !c.discovery.fromSecretStore) {
+      ctx.addIssue({ code: "custom", path: ["tenants"], message: "no tenants: list some or enable discovery.fromSecretStore" });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type TenantConfig = Config["tenants"][number];
+export type RouteRuleConfig = z.infer<typeof routeRule>;
+export type VaultBackendConfig = z.infer<typeof vaultBackend>;
+export type VaultAuthConfig = z.infer<typeof vaultAuth>;
+
+function safeRegex(source: string): RegExp | undefined {
+  try {
+    return new RegExp(source, "u");
+  } catch {
+    return undefined;
+  }
+}
+
+/** TLS toward the token endpoint is never optional, except to this machine's own loopback (tests, local stand-ins). */
+export function isAcceptableTokenUrl(raw: string): boolean {
+  const url = new URL(raw);
+  if (url.protocol === "https:") return true;
+  if (url.protocol !== "http:") return false;
+  return url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+}
