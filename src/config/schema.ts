@@ -86,8 +86,6 @@ const routeRule = z
     path: z.string().startsWith("/"),
     /** Query parameter that carries the division filter on this route. */
     param: z.string().min(1),
-    /** "multi" repeats the key, "csv" joins values with commas (what the official SDKs send). */
-    style: z.enum(["csv", "multi"]).default("csv"),
   })
   .strict();
 
@@ -152,6 +150,10 @@ export const configSchema = z
         rules: z.array(routeRule).optional(),
         /** Extra rules added to the catalog. */
         extraRules: z.array(routeRule).default([]),
+        /** Routes denied outright; defaults to the cross-division digests (e.g. GET /api/v2/routing/queues/divisionviews/all). */
+        denied: z
+          .array(z.object({ method: z.string().regex(/^[A-Z]+$/), path: z.string().startsWith("/") }).strict())
+          .optional(),
       })
       .strict()
       .default({ mode: "catalog", extraRules: [] }),
@@ -208,7 +210,12 @@ function safeRegex(source: string): RegExp | undefined {
 
 /** TLS toward the token endpoint is never optional, except to this machine's own loopback (tests, local stand-ins). */
 export function isAcceptableTokenUrl(raw: string): boolean {
-  const url = new URL(raw);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return false;
+  }
   if (url.protocol === "https:") return true;
   if (url.protocol !== "http:") return false;
   return url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);

@@ -1,0 +1,45 @@
+/**
+ * Every way a check can end in a denial, as a closed set of codes, and the one table that maps each
+ * code to its HTTP status, log level and retryability. Branch on codes, never on messages.
+ */
+export const DENY_REASONS = {
+  malformed_request: { status: 400, retryable: false, level: "warn", message: "the check request has no HTTP attributes" },
+  tenant_missing: { status: 400, retryable: false, level: "info", message: "the tenant header is missing or empty" },
+  tenant_ambiguous: { status: 400, retryable: false, level: "warn", message: "the tenant header was sent more than once" },
+  tenant_invalid: { status: 400, retryable: false, level: "warn", message: "the tenant id does not match the allowed pattern" },
+  tenant_unknown: { status: 403, retryable: false, level: "info", message: "no such tenant" },
+  caller_not_allowed: { status: 403, retryable: false, level: "warn", message: "this caller may not act for the tenant" },
+  division_forbidden: { status: 403, retryable: false, level: "warn", message: "the requested division is not one of the tenant's divisions" },
+  division_malformed: { status: 400, retryable: false, level: "warn", message: "the division query parameter is malformed" },
+  route_forbidden: { status: 403, retryable: false, level: "info", message: "this route is not allowed through scopegate" },
+  credentials_missing: { status: 503, retryable: true, level: "error", message: "the tenant's client credentials are not in the secret store" },
+  secrets_unavailable: { status: 503, retryable: true, level: "error", message: "the secret store could not be read" },
+  token_rejected: { status: 503, retryable: true, level: "error", message: "the token endpoint rejected the tenant's client credentials" },
+  token_rate_limited: { status: 503, retryable: true, level: "warn", message: "the token endpoint is rate limiting this client" },
+  token_unavailable: { status: 503, retryable: true, level: "error", message: "the token endpoint could not issue a token" },
+  deadline_exceeded: { status: 503, retryable: true, level: "warn", message: "the check did not finish within Envoy's deadline" },
+  shutting_down: { status: 503, retryable: true, level: "info", message: "scopegate is shutting down" },
+  internal_error: { status: 500, retryable: true, level: "error", message: "internal error" },
+} as const satisfies Record<string, { status: 400 | 403 | 500 | 503; retryable: boolean; level: "info" | "warn" | "error"; message: string }>;
+
+export type DenyReason = keyof typeof DENY_REASONS;
+
+export const DENY_REASON_CODES = Object.keys(DENY_REASONS) as DenyReason[];
+
+/** A denial as a value. retryAfterSeconds overrides the default hint for retryable reasons. */
+export interface Denial {
+  readonly kind: "deny";
+  readonly reason: DenyReason;
+  readonly retryAfterSeconds?: number;
+}
+
+export function deny(reason: DenyReason, retryAfterSeconds?: number): Denial {
+  return retryAfterSeconds === undefined ? { kind: "deny", reason } : { kind: "deny", reason, retryAfterSeconds };
+}
+
+export function isDenial(v: unknown): v is Denial {
+  return typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "deny";
+}
+
+/** Default Retry-After for retryable denials: short, so callers come back once a cache fills. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;

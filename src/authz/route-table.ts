@@ -1,0 +1,84 @@
+/**
+ * Route rules: (method, path template) -> what to do with the division query parameter. Pure.
+ * Templates use `{name}` for one path segment, as in the Genesys API reference.
+ */
+export type RouteMatch =
+  | { readonly kind: "division"; readonly param: string }
+  | { readonly kind: "forbidden" }
+  | { readonly kind: "uncatalogued" };
+
+export interface RouteRule {
+  readonly method: string;
+  readonly path: string;
+  readonly param: string;
+}
+
+export interface RouteTable {
+  match(method: string, path: string): RouteMatch;
+}
+
+interface Compiled {
+  readonly segments: readonly (string | null)[]; // null = any one segment
+  readonly result: RouteMatch;
+}
+
+const UNCATALOGUED: RouteMatch = { kind: "uncatalogued" };
+const FORBIDDEN: RouteMatch = { kind: "forbidden" };
+
+export function buildRouteTable(
+  rules: readonly RouteRule[],
+  denied: readonly { method: string; path: string }[],
+): RouteTable {
+  const exact = new Map<string, RouteMatch>();
+  const templated = new Map<string, Compiled[]>();
+  const add = (method: string, path: string, result: RouteMatch): void => {
+    const segments = splitPath(path).map((s) => (/^\{[^}]+\}$/.test(s) ? null : s.toLowerCase()));
+    if (segments.every((s) => s !== null)) {
+      // Denials are added first and win over a rule for the same route.
+      const key = `${method} /${segments.join("/")}`;
+      if (!exact.has(key)) exact.set(key, result);
+      return;
+    }
+    const list = templated.get(method) ?? [];
+    list.push({ segments, result });
+    templated.set(method, list);
+  };
+  for (const d of denied) add(d.method, d.path, FORBIDDEN);
+  for (const r of rules) add(r.method, r.path, { kind: "division", param: r.param });
+
+  return {
+    match(method, path) {
+      const segments = splitPath(path).map(normaliseSegment);
+      const hit = exact.get(`${method} /${segments.join("/")}`);
+      if (hit) return hit;
+      const candidates = templated.get(method);
+      if (candidates) {
+        for (const c of candidates) if (segmentsMatch(c.segments, segments)) return c.result;
+      }
+      return UNCATALOGUED;
+    },
+  };
+}
+
+function splitPath(path: string): string[] {
+  return path.split("/").filter((s) => s.length > 0);
+}
+
+/** Literal segments compare case-insensitively after percent-decoding, so `%71ueues` cannot dodge a rule. */
+function normaliseSegment(segment: string): string {
+  if (!segment.includes("%")) return segment.toLowerCase();
+  try {
+    return decodeURIComponent(segment).toLowerCase();
+  } catch {
+    return segment.toLowerCase();
+  }
+}
+
+function segmentsMatch(template: readonly (string | null)[], actual: readonly string[]): boolean {
+  if (template.length !== actual.length) return false;
+  for (let i = 0; i < template.length; i++) {
+    const t = template[i];
+    if (t !== null && t !== actual[i]) return false;
+  }
+  return true;
+}

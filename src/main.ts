@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * Composition root and CLI. The only file that reads process.env or process.argv.
+ *   scopegate serve [--config <file>]            (or SCOPEGATE_CONFIG)
+ *   scopegate check-config <file> [--probe]      validate; --probe also reads each tenant's secret and mints a token
+ */
+import { parseArgs } from "node:util";
+import { startApp } from "./app.js";
+import { ConfigError, loadConfigFile } from "./config/index.js";
+import { createLogger } from "./observability/logger.js";
+import { probeTenants } from "./probe.js";
+
+const DEFAULT_CONFIG = "/etc/scopegate/config.yaml";
+const SHUTDOWN_GRACE_MS = Number(process.env["SCOPEGATE_SHUTDOWN_GRACE_MS"] ?? "10000");
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: "string", short: "c" }, probe: { type: "boolean", default: false } },
+  });
+  const [command = "serve", fileArg] = positionals;
+  const configPath = values.config ?? fileArg ?? process.env["SCOPEGATE_CONFIG"] ?? DEFAULT_CONFIG;
+
+  switch (command) {
+    case "check-config": {
+      const config = await loadConfigFile(configPath);
+      process.stdout.write(`${configPath}: ok (${config.tenants.length} tenants, secrets: ${config.secrets.backend})\n`);
+      if (!values.probe) return 0;
+      const logger = createLogger("warn");
+      const rows = await probeTenants({ config, logger, env: process.env });
+      for (const r of rows) process.stdout.write(`${r.tenant.padEnd(32)} ${r.result}\n`);
+      return rows.every((r) => r.result === "ok") ? 0 : 1;
+    }
+    case "serve": {
+      const config = await loadConfigFile(configPath);
+      const logger = createLogger(config.logging.level);
+      const app = await startApp({ config, logger, env: process.env });
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, "shutting down");
+        app.stop(SHUTDOWN_GRACE_MS).then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+      return new Promise<number>(() => {
+        /* runs until a signal */
+      });
+    }
+    default:
+      process.stderr.write(`unknown command ${command}; use serve or check-config\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`scopegate: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,35 @@
+/** `check-config --probe`: for each configured tenant, read its secret and mint a token. Prints no secrets. */
+import type { Logger } from "pino";
+import { buildSecretStore } from "./app.js";
+import type { Config } from "./config/index.js";
+import { tenantFromConfig } from "./tenants/registry.js";
+import { HttpTokenEndpoint } from "./tokens/token-endpoint.js";
+
+export async function probeTenants(deps: {
+  config: Config;
+  logger: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+}): Promise<{ tenant: string; result: string }[]> {
+  const { store, vault } = await buildSecretStore(deps);
+  const endpoint = new HttpTokenEndpoint({ timeoutMs: deps.config.tokens.requestTimeoutMs });
+  const rows: { tenant: string; result: string }[] = [];
+  try {
+    for (const t of deps.config.tenants.map(tenantFromConfig)) {
+      const signal = AbortSignal.timeout(deps.config.tokens.requestTimeoutMs * 2);
+      const secret = await store.read(t.credentialsKey, signal);
+      if (secret.kind !== "found") {
+        rows.push({ tenant: t.id, result: secret.kind === "not_found" ? "credentials_missing" : `secrets_unavailable (${secret.detail})` });
+        continue;
+      }
+      const token = await endpoint.requestToken(t.tokenUrl, secret.record.credentials, signal);
+      rows.push({
+        tenant: t.id,
+        result: token.kind === "token" ? "ok" : `token ${token.error.code}${token.error.httpStatus ? ` (HTTP ${token.error.httpStatus})` : ""}`,
+      });
+    }
+  } finally {
+    vault?.close();
+    endpoint.close();
+  }
+  return rows;
+}

@@ -1,0 +1,29 @@
+/**
+ * The SecretStore port: read one tenant record by key. Owned by the code that uses it (tenants, tokens).
+ * Failures are values: `not_found` is an answer, `unavailable` means the store could not answer.
+ */
+import type { ClientCredentials } from "./credentials.js";
+
+export interface TenantRecord {
+  readonly credentials: ClientCredentials;
+  /** Present when the record also describes the tenant (discovery from the store). */
+  readonly divisions?: readonly string[];
+  readonly environment?: string;
+  readonly tokenUrl?: string;
+  /** Store version (KV v2 metadata.version, file mtime), to notice rotation. */
+  readonly version?: string;
+}
+
+export type SecretReadResult =
+  | { readonly kind: "found"; readonly record: TenantRecord }
+  | { readonly kind: "not_found" }
+  | { readonly kind: "unavailable"; readonly detail: string };
+
+export interface SecretStore {
+  read(key: string, signal: AbortSignal): Promise<SecretReadResult>;
+}
+
+/** Keys are tenant ids validated against the tenant pattern, or configured keys; re-checked here anyway. */
+export function isSafeStoreKey(key: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key) && !key.includes("..");
+}

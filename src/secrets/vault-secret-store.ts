@@ -1,0 +1,48 @@
+/**
+ * VaultSecretStore: one KV v2 secret per tenant at <kvMount>/data/<tenantPrefix>/<key>
+ * (Vault API: GET /v1/<mount>/data/<path>, response data.data and data.metadata.version).
+ */
+import type { Logger } from "pino";
+import { raceSignal } from "../util/abort.js";
+import { recordFromFields } from "./record.js";
+import { isSafeStoreKey, type SecretReadResult, type SecretStore } from "./secret-store.js";
+import { statusOf, type VaultSession } from "./vault-session.js";
+
+export class VaultSecretStore implements SecretStore {
+  constructor(
+    private readonly session: VaultSession,
+    private readonly kvMount: string,
+    private readonly tenantPrefix: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async read(key: string, signal: AbortSignal): Promise<SecretReadResult> {
+    if (!isSafeStoreKey(key)) return { kind: "not_found" };
+    const path = `${this.kvMount}/data/${this.tenantPrefix}/${key}`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (signal.aborted) return { kind: "unavailable", detail: "aborted" };
+      try {
+        await raceSignal(this.session.ready(), signal);
+        const res = (await raceSignal(this.session.client.read(path), signal)) as {
+          data?: { data?: Record<string, unknown>; metadata?: { version?: number } };
+        };
+        const fields = res?.data?.data;
+        if (!fields) return { kind: "not_found" };
+        const version = res.data?.metadata?.version;
+        const record = recordFromFields(fields, version === undefined ? undefined : String(version));
+        return typeof record === "string" ? { kind: "unavailable", detail: record } : { kind: "found", record };
+      } catch (err) {
+        const status = statusOf(err);
+        if (status === 404) return { kind: "not_found" };
+        // 403: the token may have expired or been revoked. Log in again once, then give up.
+        if (status === 403 && attempt === 0) {
+          this.session.invalidate();
+          continue;
+        }
+        this.logger.warn({ status, key }, "vault read failed");
+        return { kind: "unavailable", detail: `vault ${status}` };
+      }
+    }
+    return { kind: "unavailable", detail: "vault 403" };
+  }
+}

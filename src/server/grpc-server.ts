@@ -1,0 +1,98 @@
+/**
+ * The gRPC server: Check and grpc.health.v1 on the same server, on TCP and/or a unix domain socket.
+ * Shutdown: health NOT_SERVING, new checks answered shutting_down, in-flight checks finish, then close
+ * within the grace period.
+ */
+import { chmod, rm } from "node:fs/promises";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import type { Authorizer } from "../authz/authorizer.js";
+import { AUTHORIZATION_SERVICE_NAME, authorizationServiceDefinition, checkHandler, type CheckObserver } from "./check-service.js";
+
+export interface ListenOptions {
+  /** host:port; port 0 picks a free one. */
+  readonly tcp?: string | null | undefined;
+  readonly unixSocket?: string | undefined;
+  /** Octal file mode for the socket, e.g. "0600". */
+  readonly socketMode?: string | undefined;
+}
+
+export interface RunningServer {
+  /** Bound TCP port, if any. */
+  readonly tcpPort: number | undefined;
+  readonly unixSocket: string | undefined;
+  setServing(serving: boolean): void;
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export async function startGrpcServer(opts: {
+  authorizer: Authorizer;
+  observe: CheckObserver;
+  listen: ListenOptions;
+  defaultBudgetMs: number;
+}): Promise<RunningServer> {
+  const server = new Server({
+    // Envoy keeps one long-lived HTTP/2 connection per worker; allow its keepalive pings.
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  let accepting = true;
+  const inFlight = { count: 0 };
+  server.addService(authorizationServiceDefinition, {
+    Check: checkHandler({
+      authorizer: opts.authorizer,
+      observe: opts.observe,
+      defaultBudgetMs: opts.defaultBudgetMs,
+      isAccepting: () => accepting,
+      inFlight,
+    }),
+  });
+  const health = new HealthImplementation({ "": "NOT_SERVING", [AUTHORIZATION_SERVICE_NAME]: "NOT_SERVING" });
+  health.addToServer(server);
+
+  let tcpPort: number | undefined;
+  if (opts.listen.tcp) tcpPort = await bind(server, opts.listen.tcp);
+  if (opts.listen.unixSocket) {
+    await rm(opts.listen.unixSocket, { force: true }); // a stale socket from a previous run
+    await bind(server, `unix:${opts.listen.unixSocket}`);
+    await chmod(opts.listen.unixSocket, Number.parseInt(opts.listen.socketMode ?? "0600", 8));
+  }
+
+  const setServing = (serving: boolean): void => {
+    const status = serving ? "SERVING" : "NOT_SERVING";
+    health.setStatus("", status);
+    health.setStatus(AUTHORIZATION_SERVICE_NAME, status);
+  };
+
+  return {
+    tcpPort,
+    unixSocket: opts.listen.unixSocket,
+    setServing,
+    async shutdown(graceMs: number) {
+      setServing(false);
+      accepting = false;
+      const deadline = Date.now() + graceMs;
+      while (inFlight.count > 0 && Date.now() < deadline) await sleep(10);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, Math.max(0, deadline - Date.now()));
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (opts.listen.unixSocket) await rm(opts.listen.unixSocket, { force: true });
+    },
+  };
+}
+
+function bind(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,69 @@
+/**
+ * The TokenEndpoint port and its HTTP adapter (node:http/https with keep-alive agents).
+ * TLS verification is never disabled; a CA bundle may be added. Plain http is only ever configured for
+ * loopback (config schema).
+ */
+import http from "node:http";
+import https from "node:https";
+import type { ClientCredentials } from "../secrets/credentials.js";
+import { buildTokenRequest, parseTokenResponse, type TokenResult } from "./client-credentials.js";
+
+export interface TokenEndpoint {
+  requestToken(url: string, credentials: ClientCredentials, signal: AbortSignal): Promise<TokenResult>;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export class HttpTokenEndpoint implements TokenEndpoint {
+  readonly #httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  readonly #httpsAgent: https.Agent;
+
+  constructor(private readonly opts: { timeoutMs: number; caPem?: string | undefined }) {
+    this.#httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...(opts.caPem ? { ca: opts.caPem } : {}) });
+  }
+
+  requestToken(url: string, credentials: ClientCredentials, signal: AbortSignal): Promise<TokenResult> {
+    const req = buildTokenRequest(url, credentials);
+    const isHttps = req.url.protocol === "https:";
+    const lib = isHttps ? https : http;
+    const combined = AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs)]);
+    return new Promise<TokenResult>((resolve) => {
+      const unavailable = (): void => resolve({ kind: "error", error: { code: "unavailable" } });
+      if (combined.aborted) return unavailable();
+      const r = lib.request(
+        req.url,
+        {
+          method: "POST",
+          headers: { ...req.headers, "content-length": Buffer.byteLength(req.body) },
+          agent: isHttps ? this.#httpsAgent : this.#httpAgent,
+          signal: combined,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_BODY_BYTES) {
+              res.destroy();
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on("error", unavailable);
+          res.on("close", unavailable); // no-op once resolved; covers a body cut off above MAX_BODY_BYTES
+          res.on("end", () => {
+            const retryAfter = res.headers["retry-after"];
+            resolve(parseTokenResponse(res.statusCode ?? 0, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, Buffer.concat(chunks).toString("utf8")));
+          });
+        },
+      );
+      r.on("error", unavailable);
+      r.end(req.body);
+    });
+  }
+
+  close(): void {
+    this.#httpAgent.destroy();
+    this.#httpsAgent.destroy();
+  }
+}

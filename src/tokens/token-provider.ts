@@ -1,0 +1,173 @@
+/**
+ * Per-tenant client-credentials tokens, cached and bounded (lru-cache):
+ * - TTL from the data: expires_in minus a skew, so an expired token is never served;
+ * - concurrent misses for one tenant share one token request (lru-cache fetch), which is not aborted
+ *   when one waiting caller's deadline passes;
+ * - a background refresh starts, jittered, once `refreshAt` of the usable lifetime has passed, so the hot
+ *   path never waits; a failed refresh keeps the current token until it really expires;
+ * - invalid_client drops the cached credentials and retries once with a fresh read (secret rotation);
+ * - 429 pauses token requests for that tenant until Retry-After has passed.
+ */
+import { LRUCache } from "lru-cache";
+import { inspect } from "node:util";
+import { deny, type Denial } from "../authz/deny-reasons.js";
+import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
+import type { Tenant } from "../tenants/tenant.js";
+import { raceSignal } from "../util/abort.js";
+import type { TokenEndpoint } from "./token-endpoint.js";
+
+export class TokenEntry {
+  /** Responses encoded for this token, keyed by the query plan: most checks do no protobuf work. */
+  readonly encoded = new Map<string, Buffer>();
+  constructor(
+    /** "Bearer <access_token>" */
+    readonly authorization: string,
+    readonly expiresAtMs: number,
+    readonly refreshAtMs: number,
+  ) {}
+  toJSON(): Record<string, unknown> {
+    return { authorization: "[redacted]", expiresAtMs: this.expiresAtMs };
+  }
+  [inspect.custom](): string {
+    return `TokenEntry { authorization: [redacted], expiresAtMs: ${this.expiresAtMs} }`;
+  }
+}
+
+class TokenFailure extends Error {
+  constructor(readonly denial: Denial) {
+    super(denial.reason);
+  }
+}
+
+export interface TokenProviderOptions {
+  readonly endpoint: TokenEndpoint;
+  readonly secrets: CachedSecretStore;
+  readonly skewSeconds: number;
+  readonly refreshAt: number;
+  readonly max: number;
+  readonly requestTimeoutMs: number;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  readonly onTokenRequest?: (tenantId: string, outcome: string, durationMs: number) => void;
+}
+
+export type TokenLookup = { readonly entry: TokenEntry; readonly cache: "hit" | "miss" };
+
+const MAX_ENCODED_PER_TOKEN = 16;
+
+export class TokenProvider {
+  readonly #cache: LRUCache<string, TokenEntry, Tenant>;
+  readonly #pausedUntil = new Map<string, number>();
+  readonly #now: () => number;
+  readonly #random: () => number;
+  /** Token requests sent, for tests and metrics. */
+  requests = 0;
+  refreshes = 0;
+
+  constructor(private readonly opts: TokenProviderOptions) {
+    this.#now = opts.now ?? Date.now;
+    this.#random = opts.random ?? Math.random;
+    this.#cache = new LRUCache<string, TokenEntry, Tenant>({
+      max: opts.max,
+      ttl: 1, // replaced per entry from expires_in
+      perf: { now: this.#now },
+      allowStale: false,
+      noDeleteOnFetchRejection: true,
+      fetchMethod: (_key, _stale, { options, context }) => this.#load(context, options),
+    });
+  }
+
+  /** Synchronous hit; schedules a background refresh when one is due. */
+  peek(tenant: Tenant): TokenEntry | undefined {
+    const entry = this.#cache.get(tenant.id);
+    if (!entry) return undefined;
+    const now = this.#now();
+    if (now >= entry.expiresAtMs) return undefined; // belt and braces: never serve an expired token
+    if (now >= entry.refreshAtMs && !this.#paused(tenant.id)) this.#refreshInBackground(tenant);
+    return entry;
+  }
+
+  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial> {
+    const hit = this.peek(tenant);
+    if (hit) return { entry: hit, cache: "hit" };
+    const paused = this.#paused(tenant.id);
+    if (paused) return deny("token_rate_limited", paused);
+    try {
+      const entry = await raceSignal(this.#cache.fetch(tenant.id, { context: tenant }), signal);
+      return entry ? { entry, cache: "miss" } : deny("token_unavailable");
+    } catch (err) {
+      if (err instanceof TokenFailure) return err.denial;
+      return signal.aborted ? deny("deadline_exceeded") : deny("token_unavailable");
+    }
+  }
+
+  /** Cache a pre-encoded response on the entry (bounded). */
+  remember(entry: TokenEntry, key: string, bytes: Buffer): void {
+    if (entry.encoded.size < MAX_ENCODED_PER_TOKEN) entry.encoded.set(key, bytes);
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  #refreshInBackground(tenant: Tenant): void {
+    this.refreshes++;
+    // fetch() with forceRefresh shares an in-flight refresh; get() keeps returning the current entry meanwhile.
+    this.#cache.fetch(tenant.id, { context: tenant, forceRefresh: true }).catch(() => {
+      /* keep serving the current token until it expires; the failure was already reported */
+    });
+  }
+
+  #paused(tenantId: string): number | undefined {
+    const until = this.#pausedUntil.get(tenantId);
+    if (until === undefined) return undefined;
+    const left = until - this.#now();
+    if (left <= 0) {
+      this.#pausedUntil.delete(tenantId);
+      return undefined;
+    }
+    return Math.ceil(left / 1000);
+  }
+
+  async #load(tenant: Tenant, options: { ttl?: number }): Promise<TokenEntry> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // The load has its own timeout and no caller's signal: callers stop waiting, the load goes on.
+      const signal = AbortSignal.timeout(this.opts.requestTimeoutMs);
+      const secret = await this.opts.secrets.read(tenant.credentialsKey, signal);
+      if (secret.kind === "not_found") throw new TokenFailure(deny("credentials_missing"));
+      if (secret.kind === "unavailable") throw new TokenFailure(deny("secrets_unavailable"));
+      const started = this.#now();
+      this.requests++;
+      const result = await this.opts.endpoint.requestToken(tenant.tokenUrl, secret.record.credentials, signal);
+      this.opts.onTokenRequest?.(tenant.id, result.kind === "token" ? "ok" : result.error.code, this.#now() - started);
+      if (result.kind === "token") {
+        const entry = this.#entryFor(result.token.authorization, result.token.expiresInSeconds);
+        options.ttl = Math.max(1, entry.expiresAtMs - this.#now());
+        return entry;
+      }
+      const err = result.error;
+      if (err.code === "invalid_client" && attempt === 0) {
+        // Maybe the secret was rotated in the store: read it again, once.
+        this.opts.secrets.invalidate(tenant.credentialsKey);
+        continue;
+      }
+      if (err.code === "rate_limited") {
+        const seconds = err.retryAfterSeconds ?? 1;
+        this.#pausedUntil.set(tenant.id, this.#now() + seconds * 1000);
+        throw new TokenFailure(deny("token_rate_limited", Math.max(1, seconds)));
+      }
+      throw new TokenFailure(deny(err.code === "invalid_client" ? "token_rejected" : "token_unavailable"));
+    }
+    throw new TokenFailure(deny("token_rejected"));
+  }
+
+  #entryFor(authorization: string, expiresInSeconds: number): TokenEntry {
+    const now = this.#now();
+    const lifetimeMs = expiresInSeconds * 1000;
+    // Never serve within `skew` of expiry; for very short lifetimes keep at least half of it usable.
+    const usableMs = Math.max(lifetimeMs - this.opts.skewSeconds * 1000, lifetimeMs / 2);
+    // Jitter the refresh point by up to 10% of the usable lifetime so tenants minted together spread out.
+    const refreshMs = usableMs * this.opts.refreshAt * (1 - 0.1 * this.#random());
+    return new TokenEntry(authorization, now + usableMs, now + refreshMs);
+  }
+}
