@@ -1,0 +1,80 @@
+// Wire-level pieces of the Genesys Cloud stand-in: response bodies and request parsing.
+// Shapes follow /work/shared/reference/genesys-cloud.md §1.4 (token errors) and §4 (ErrorBody, 429 Retry-After).
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** Token endpoint error body (Go SDK `AuthErrorResponse`: error, description, error_description). */
+export function authError(error: string, description: string): Record<string, string> {
+  return { error, description, error_description: description };
+}
+
+/** API error body (`ErrorBody` model: message, code, status). */
+export function errorBody(status: number, code: string, message: string): Record<string, unknown> {
+  return { message, code, status };
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads the request body (bounded); resolves undefined if it is too large. */
+export async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** All values of one header from req.rawHeaders (node drops duplicate Authorization from req.headers). */
+export function headerValues(req: IncomingMessage, name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() === name) values.push(req.rawHeaders[i + 1]!);
+  }
+  return values;
+}
+
+/** `Authorization: Basic base64(id:secret)` (reference §1.3); undefined unless exactly one well-formed header. */
+export function parseBasic(req: IncomingMessage): { clientId: string; clientSecret: string } | undefined {
+  const values = headerValues(req, "authorization");
+  if (values.length !== 1) return undefined;
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(values[0]!.trim());
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return undefined;
+  return { clientId: decoded.slice(0, colon), clientSecret: decoded.slice(colon + 1) };
+}
+
+/** `Authorization: Bearer <token>`; undefined unless exactly one such header (a duplicate is a caller bug). */
+export function parseBearer(req: IncomingMessage): string | undefined {
+  const values = headerValues(req, "authorization");
+  if (values.length !== 1) return undefined;
+  const match = /^Bearer ([^\s,]+)$/i.exec(values[0]!.trim());
+  return match?.[1];
+}
+
+/** Division ids in a raw query string: `divisionId`/`divisionIds`, repeated keys and comma-joined values (§3.2). */
+export function queryDivisionIds(rawQuery: string): string[] {
+  const params = new URLSearchParams(rawQuery);
+  return [...params.getAll("divisionId"), ...params.getAll("divisionIds")]
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+}

@@ -1,0 +1,231 @@
+// The one local stand-in for Genesys Cloud login (POST /oauth/token, client credentials) and the
+// Platform API (/api/v2/*), on 127.0.0.1 port 0. Behaviour per /work/shared/reference/genesys-cloud.md §1 and §4.
+// Knobs (delay, failures, 429s, hang) apply to the token endpoint only.
+import { randomBytes } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { authError, errorBody, parseBasic, parseBearer, queryDivisionIds, readBody, sendJson } from "./genesys-http.js";
+
+export interface StandinClient {
+  clientId: string;
+  clientSecret: string;
+  divisions: string[];
+  /** Seconds; defaults to the Genesys default 86 400 (reference §1.5). */
+  expiresIn?: number;
+}
+
+export interface IssuedToken {
+  clientId: string;
+  divisions: string[];
+  expiresAtMs: number;
+}
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  /** Raw query string without the leading "?" ("" if none). */
+  query: string;
+  /** req.rawHeaders: [name, value, name, value, ...] as sent, duplicates kept. */
+  headers: string[];
+  /** Status the stand-in answered: 200, or 401 when the bearer token was missing/unknown/expired/duplicated. */
+  status: number;
+  tokenClientId: string | null;
+  tokenDivisions: string[] | null;
+}
+
+export interface TokenCall {
+  /** From the Basic header, whether or not the secret was right; null if the header was unusable. */
+  clientId: string | null;
+  contentType: string | null;
+  body: string | null;
+  status: number;
+}
+
+export interface StandinOptions {
+  /** Clock for token expiry; defaults to Date.now. */
+  now?: () => number;
+}
+
+export interface GenesysStandin {
+  readonly url: string;
+  readonly tokenUrl: string;
+  readonly issuedTokens: ReadonlyMap<string, IssuedToken>;
+  readonly received: readonly ReceivedRequest[];
+  readonly tokenCalls: readonly TokenCall[];
+  /** Every POST /oauth/token that arrived (including failed and hung ones). */
+  readonly tokenRequests: number;
+  tokenRequestsFor(clientId: string): number;
+  addClient(client: StandinClient): void;
+  rotateSecret(clientId: string, newSecret: string): void;
+  setDelayMs(ms: number): void;
+  failNext(count: number, status: number): void;
+  rateLimitNext(count: number, retryAfterSeconds: number): void;
+  hang(on: boolean): void;
+  /** Authorised API requests whose divisionId/divisionIds values are not all among the token's divisions. */
+  receivedMismatches(): number;
+  /** Clears counters, received requests and knobs; keeps clients and issued tokens (they stay valid, as upstream). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startGenesysStandin(opts: StandinOptions = {}): Promise<GenesysStandin> {
+  const now = opts.now ?? Date.now;
+  const clients = new Map<string, Required<StandinClient>>();
+  const issuedTokens = new Map<string, IssuedToken>();
+  let received: ReceivedRequest[] = [];
+  let tokenCalls: TokenCall[] = [];
+  let perClient = new Map<string, number>();
+  let tokenRequests = 0;
+  let delayMs = 0;
+  let failures: { left: number; status: number } = { left: 0, status: 500 };
+  let rateLimits: { left: number; retryAfter: number } = { left: 0, retryAfter: 1 };
+  let release: (() => void) | undefined;
+  let hanging: Promise<void> | undefined;
+
+  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    tokenRequests++;
+    const basic = parseBasic(req);
+    if (basic) perClient.set(basic.clientId, (perClient.get(basic.clientId) ?? 0) + 1);
+    const contentType = req.headers["content-type"] ?? null;
+    const body = await readBody(req);
+    const call: TokenCall = { clientId: basic?.clientId ?? null, contentType, body: body ?? null, status: 0 };
+    tokenCalls.push(call);
+    const answer = (status: number, payload: unknown, headers?: Record<string, string>): void => {
+      call.status = status;
+      sendJson(res, status, payload, headers);
+    };
+
+    while (hanging) await hanging;
+    if (delayMs > 0) await sleep(delayMs);
+    if (failures.left > 0) {
+      failures.left--;
+      return answer(failures.status, authError("server_error", "stand-in injected failure"));
+    }
+    if (rateLimits.left > 0) {
+      rateLimits.left--;
+      const message = `Rate limit exceeded the maximum. Retry the request in [${rateLimits.retryAfter}] seconds`;
+      return answer(429, errorBody(429, "too.many.requests.retry.after", message), {
+        "retry-after": String(rateLimits.retryAfter),
+      });
+    }
+    if (req.method !== "POST") return answer(405, authError("invalid_request", "method not allowed"));
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType ?? "")) {
+      return answer(400, authError("invalid_request", "content type must be application/x-www-form-urlencoded"));
+    }
+    if (body === undefined) return answer(400, authError("invalid_request", "body too large"));
+    const client = basic ? clients.get(basic.clientId) : undefined;
+    if (!basic || !client || client.clientSecret !== basic.clientSecret) {
+      return answer(401, authError("invalid_client", "authentication failed"));
+    }
+    const grant = new URLSearchParams(body).getAll("grant_type");
+    if (grant.length !== 1) return answer(400, authError("invalid_request", "grant_type is required"));
+    if (grant[0] !== "client_credentials") {
+      return answer(400, authError("unsupported_grant_type", `grant type ${grant[0]} is not supported`));
+    }
+    const accessToken = randomBytes(32).toString("base64url");
+    issuedTokens.set(accessToken, {
+      clientId: client.clientId,
+      divisions: [...client.divisions],
+      expiresAtMs: now() + client.expiresIn * 1000,
+    });
+    answer(200, { access_token: accessToken, token_type: "bearer", expires_in: client.expiresIn });
+  }
+
+  function api(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+    const bearer = parseBearer(req);
+    const issued = bearer === undefined ? undefined : issuedTokens.get(bearer);
+    const valid = issued !== undefined && issued.expiresAtMs > now();
+    const status = valid ? 200 : 401;
+    received.push({
+      method: req.method ?? "",
+      path,
+      query,
+      headers: [...req.rawHeaders],
+      status,
+      tokenClientId: valid ? issued.clientId : null,
+      tokenDivisions: valid ? [...issued.divisions] : null,
+    });
+    req.resume();
+    if (!valid) return sendJson(res, 401, errorBody(401, "bad.credentials", "Invalid login credentials."));
+    sendJson(res, 200, { ok: true, clientId: issued.clientId, divisions: issued.divisions, query });
+  }
+
+  const server = http.createServer((req, res) => {
+    const raw = req.url ?? "/";
+    const q = raw.indexOf("?");
+    const path = q === -1 ? raw : raw.slice(0, q);
+    const query = q === -1 ? "" : raw.slice(q + 1);
+    if (path === "/oauth/token") {
+      token(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, authError("server_error", String(err)));
+      });
+    } else if (path.startsWith("/api/v2/")) {
+      api(req, res, path, query);
+    } else {
+      req.resume();
+      sendJson(res, 404, errorBody(404, "not.found", `no route for ${path}`));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  function hang(on: boolean): void {
+    if (on && !hanging) hanging = new Promise<void>((resolve) => (release = resolve));
+    if (!on && hanging) {
+      hanging = undefined;
+      release?.();
+    }
+  }
+
+  return {
+    url,
+    tokenUrl: `${url}/oauth/token`,
+    issuedTokens,
+    get received() {
+      return received;
+    },
+    get tokenCalls() {
+      return tokenCalls;
+    },
+    get tokenRequests() {
+      return tokenRequests;
+    },
+    tokenRequestsFor: (clientId) => perClient.get(clientId) ?? 0,
+    addClient(client) {
+      if (clients.has(client.clientId)) throw new Error(`stand-in: client ${client.clientId} already exists`);
+      clients.set(client.clientId, { expiresIn: 86_400, ...client, divisions: [...client.divisions] });
+    },
+    rotateSecret(clientId, newSecret) {
+      const client = clients.get(clientId);
+      if (!client) throw new Error(`stand-in: unknown client ${clientId}`);
+      client.clientSecret = newSecret;
+    },
+    setDelayMs: (ms) => void (delayMs = ms),
+    failNext: (count, status) => void (failures = { left: count, status }),
+    rateLimitNext: (count, retryAfter) => void (rateLimits = { left: count, retryAfter }),
+    hang,
+    receivedMismatches: () =>
+      received.filter(
+        (r) => r.tokenDivisions !== null && queryDivisionIds(r.query).some((d) => !r.tokenDivisions!.includes(d)),
+      ).length,
+    reset() {
+      received = [];
+      tokenCalls = [];
+      perClient = new Map();
+      tokenRequests = 0;
+      delayMs = 0;
+      failures = { left: 0, status: 500 };
+      rateLimits = { left: 0, retryAfter: 1 };
+      hang(false);
+    },
+    async close() {
+      hang(false);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
