@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { planDivision } from "../../src/authz/division-plan.js";
+import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
+import { buildRouteTable } from "../../src/authz/route-table.js";
+
+const table = buildRouteTable(
+  GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param })),
+  GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path })),
+);
+const DIVS = ["d-1", "d-2"];
+
+describe("route catalog", () => {
+  it("ships the 53 operations of the reference, with both parameter spellings", () => {
+    expect(GENESYS_DIVISION_ROUTES).toHaveLength(53);
+    expect(GENESYS_DIVISION_ROUTES.filter((r) => r[2] === "divisionIds").length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ["GET", "/api/v2/routing/queues", { kind: "division", param: "divisionId" }],
+    ["GET", "/api/v2/routing/queues/", { kind: "division", param: "divisionId" }],
+    ["GET", "/api/v2/Routing/Queues", { kind: "division", param: "divisionId" }],
+    ["GET", "/api/v2/routing/%71ueues", { kind: "division", param: "divisionId" }],
+    ["GET", "/api/v2/scripts", { kind: "division", param: "divisionIds" }],
+    ["GET", "/api/v2/users/u-1/queues", { kind: "division", param: "divisionId" }],
+    ["PATCH", "/api/v2/users/u-1/queues", { kind: "division", param: "divisionId" }],
+    ["POST", "/api/v2/socialmedia/escalations/messages", { kind: "division", param: "divisionId" }],
+    ["GET", "/api/v2/users/u-1/queues/extra", { kind: "uncatalogued" }],
+    ["GET", "/api/v2/users", { kind: "uncatalogued" }],
+    ["POST", "/api/v2/routing/queues", { kind: "uncatalogued" }],
+    ["GET", "/api/v2/routing/queues/divisionviews/all", { kind: "forbidden" }],
+  ])("%s %s", (method, path, expected) => {
+    expect(table.match(method, path)).toEqual(expected);
+  });
+});
+
+describe("planDivision", () => {
+  const queues = table.match("GET", "/api/v2/routing/queues");
+
+  it("sets the tenant's divisions when the caller sent none", () => {
+    expect(planDivision(queues, "pageSize=5", DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
+  });
+
+  it("narrows to a requested subset and never widens", () => {
+    expect(planDivision(queues, "divisionId=d-2", DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-2" }], remove: [] });
+    expect(planDivision(queues, "divisionId=d-2&divisionId=other", DIVS)).toEqual({ kind: "deny", reason: "division_forbidden" });
+    expect(planDivision(queues, "divisionId=d-1,other", DIVS)).toEqual({ kind: "deny", reason: "division_forbidden" });
+  });
+
+  it("removes every other spelling of the division key", () => {
+    expect(planDivision(queues, "DivisionID=d-1&division%49d=d-2&divisionIds=", DIVS)).toEqual({
+      set: [{ key: "divisionId", value: "d-1,d-2" }],
+      remove: ["DivisionID", "division%49d", "divisionIds"],
+    });
+  });
+
+  it("percent-encodes values", () => {
+    expect(planDivision(queues, "", ["a b", "c&d"])).toEqual({ set: [{ key: "divisionId", value: "a%20b,c%26d" }], remove: [] });
+  });
+
+  it("treats an undecodable division value as malformed", () => {
+    expect(planDivision(queues, "divisionId=%E0%A4%A", DIVS)).toEqual({ kind: "deny", reason: "division_malformed" });
+  });
+
+  it("strips division keys on routes that take none, and adds nothing", () => {
+    const users = table.match("GET", "/api/v2/users");
+    expect(planDivision(users, "divisionId=x&pageSize=2", DIVS)).toEqual({ set: [], remove: ["divisionId"] });
+    expect(planDivision(users, "pageSize=2", DIVS)).toEqual({ set: [], remove: [] });
+  });
+
+  it("denies cross-division digests", () => {
+    expect(planDivision(table.match("GET", "/api/v2/routing/queues/divisionviews/all"), "", DIVS)).toEqual({
+      kind: "deny",
+      reason: "route_forbidden",
+    });
+  });
+});

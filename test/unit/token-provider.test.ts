@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import { isDenial } from "../../src/authz/deny-reasons.js";
+import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
+import { ClientCredentials } from "../../src/secrets/credentials.js";
+import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
+import type { Tenant } from "../../src/tenants/tenant.js";
+import type { TokenResult } from "../../src/tokens/client-credentials.js";
+import type { TokenEndpoint } from "../../src/tokens/token-endpoint.js";
+import { TokenProvider } from "../../src/tokens/token-provider.js";
+
+const tenant: Tenant = { id: "acme", divisions: ["d"], tokenUrl: "https://login.example.com/oauth/token", credentialsKey: "acme", allowedPrincipals: [], source: "config" };
+
+/** A small fake token endpoint: answers from a queue of scripted results, then mints tokens. */
+class FakeEndpoint implements TokenEndpoint {
+  calls = 0;
+  secretsSeen: string[] = [];
+  script: TokenResult[] = [];
+  gate: Promise<void> = Promise.resolve();
+  async requestToken(_url: string, creds: ClientCredentials): Promise<TokenResult> {
+    this.calls++;
+    this.secretsSeen.push(creds.basicAuthorization());
+    await this.gate;
+    return this.script.shift() ?? { kind: "token", token: { authorization: `Bearer t${this.calls}`, expiresInSeconds: 3600 } };
+  }
+}
+
+class MemoryStore implements SecretStore {
+  secret = "s1";
+  reads = 0;
+  async read(): Promise<SecretReadResult> {
+    this.reads++;
+    return { kind: "found", record: { credentials: new ClientCredentials("c", this.secret) } };
+  }
+}
+
+function setup() {
+  let now = 1_000_000;
+  const clock = { now: () => now, advance: (ms: number) => (now += ms) };
+  const endpoint = new FakeEndpoint();
+  const store = new MemoryStore();
+  const secrets = new CachedSecretStore(store, { ttlMs: 3_600_000, negativeTtlMs: 1000, maxStaleMs: 0, max: 100, loadTimeoutMs: 1000, now: clock.now });
+  const tokens = new TokenProvider({ endpoint, secrets, skewSeconds: 60, refreshAt: 0.8, max: 100, requestTimeoutMs: 1000, now: clock.now, random: () => 0 });
+  return { clock, endpoint, store, secrets, tokens };
+}
+
+const never = new AbortController().signal;
+
+describe("TokenProvider", () => {
+  it("makes exactly one token request for many concurrent misses", async () => {
+    const { endpoint, tokens } = setup();
+    let open!: () => void;
+    endpoint.gate = new Promise((r) => (open = r));
+    const pending = Array.from({ length: 50 }, () => tokens.get(tenant, never));
+    open();
+    const results = await Promise.all(pending);
+    expect(endpoint.calls).toBe(1);
+    expect(new Set(results.map((r) => (isDenial(r) ? "deny" : r.entry.authorization)))).toEqual(new Set(["Bearer t1"]));
+  });
+
+  it("serves from cache, refreshes in the background after refreshAt, and never serves past expiry", async () => {
+    const { clock, endpoint, tokens } = setup();
+    await tokens.get(tenant, never);
+    // usable = 3600-60 = 3540 s; refresh at 80% = 2832 s
+    clock.advance(2_000_000);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
+    expect(endpoint.calls).toBe(1);
+    clock.advance(900_000);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1"); // still served while refreshing
+    await new Promise((r) => setImmediate(r));
+    expect(endpoint.calls).toBe(2);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
+  });
+
+  it("keeps the current token when a refresh fails, until it expires", async () => {
+    const { clock, endpoint, tokens } = setup();
+    await tokens.get(tenant, never);
+    endpoint.script.push({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
+    clock.advance(2_900_000);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
+    await new Promise((r) => setImmediate(r));
+    expect(endpoint.calls).toBe(2);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
+    clock.advance(700_000); // past 3540 s
+    expect(tokens.peek(tenant)).toBeUndefined();
+    endpoint.script.push({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_unavailable" });
+  });
+
+  it("re-reads the secret once on invalid_client (rotation)", async () => {
+    const { endpoint, store, tokens } = setup();
+    endpoint.script.push({ kind: "error", error: { code: "invalid_client", httpStatus: 401 } });
+    store.secret = "s1";
+    const first = store.reads;
+    const r = await tokens.get(tenant, never);
+    expect(isDenial(r)).toBe(false);
+    expect(endpoint.calls).toBe(2);
+    expect(store.reads - first).toBe(2);
+  });
+
+  it("gives up after the second invalid_client", async () => {
+    const { endpoint, tokens } = setup();
+    endpoint.script.push({ kind: "error", error: { code: "invalid_client" } }, { kind: "error", error: { code: "invalid_client" } });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rejected" });
+    expect(endpoint.calls).toBe(2);
+  });
+
+  it("pauses token requests for Retry-After seconds after a 429", async () => {
+    const { clock, endpoint, tokens } = setup();
+    endpoint.script.push({ kind: "error", error: { code: "rate_limited", retryAfterSeconds: 30 } });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rate_limited", retryAfterSeconds: 30 });
+    clock.advance(10_000);
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rate_limited", retryAfterSeconds: 20 });
+    expect(endpoint.calls).toBe(1);
+    clock.advance(21_000);
+    expect(isDenial(await tokens.get(tenant, never))).toBe(false);
+    expect(endpoint.calls).toBe(2);
+  });
+
+  it("a caller whose deadline passes gets deadline_exceeded while the shared load completes for others", async () => {
+    const { endpoint, tokens } = setup();
+    let open!: () => void;
+    endpoint.gate = new Promise((r) => (open = r));
+    const ac = new AbortController();
+    const leaving = tokens.get(tenant, ac.signal);
+    const staying = tokens.get(tenant, never);
+    ac.abort();
+    expect(await leaving).toEqual({ kind: "deny", reason: "deadline_exceeded" });
+    open();
+    const r = await staying;
+    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t1");
+    expect(endpoint.calls).toBe(1);
+  });
+});
