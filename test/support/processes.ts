@@ -1,6 +1,8 @@
 // Child processes for tests (Envoy, OpenBao): output kept in memory for error messages, and a registry
 // that kills whatever is still running when the test process exits, so a failed test never leaves one behind.
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** Bytes of each stream kept (the tail); enough for a startup error, bounded for chatty processes. */
@@ -28,16 +30,28 @@ export interface ManagedProcess {
   stop(graceMs?: number): Promise<ExitInfo>;
 }
 
-const running = new Set<ManagedProcess>();
+/** Running processes, each with the temp folder it owns (removed once it has exited). */
+const running = new Map<ManagedProcess, string | undefined>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
+  const killAll = (): void => {
+    for (const [p, dir] of running) {
+      p.child.kill("SIGKILL");
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    }
+  };
   // 'exit' handlers must be synchronous: SIGKILL is the one thing that surely happens in time.
-  process.on("exit", () => {
-    for (const p of running) p.child.kill("SIGKILL");
-  });
+  process.on("exit", killAll);
+  // A signal ends node without 'exit'; kill the children, then let the signal do what it would have done.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 class TailBuffer {
@@ -55,32 +69,38 @@ class TailBuffer {
   }
 }
 
+/**
+ * Starts `command` with stdout/stderr captured (tail kept in memory). `ownedDir` is a temp folder that belongs
+ * to this process: removed once it has exited, or synchronously if the test process exits first.
+ */
 export function spawnManaged(
   name: string,
   command: string,
   args: readonly string[],
-  options: Pick<SpawnOptions, "cwd" | "env"> = {},
+  options: Pick<SpawnOptions, "cwd" | "env"> & { ownedDir?: string } = {},
 ): ManagedProcess {
   installExitHook();
-  const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  const { ownedDir, ...spawnOptions } = options;
+  const child = spawn(command, args, { ...spawnOptions, stdio: ["ignore", "pipe", "pipe"] });
   const out = new TailBuffer();
   const err = new TailBuffer();
   child.stdout?.on("data", (c: Buffer) => out.push(c));
   child.stderr?.on("data", (c: Buffer) => err.push(c));
 
   let info: ExitInfo | undefined;
-  const exited = new Promise<ExitInfo>((resolve) => {
+  const ended = new Promise<ExitInfo>((resolve) => {
     child.once("error", (error) => {
-      // 'error' without a later 'exit' means it never started.
-      if (child.pid === undefined) {
-        info = { code: null, signal: null, error };
-        resolve(info);
-      }
+      // 'error' without a pid means it never started (no 'exit' will follow).
+      if (child.pid === undefined) resolve({ code: null, signal: null, error });
     });
-    child.once("exit", (code, signal) => {
-      info = { code, signal };
-      resolve(info);
-    });
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+  // Bookkeeping first, so that whoever awaits `exited` sees the process gone and its folder removed.
+  const exited = ended.then(async (result) => {
+    info = result;
+    running.delete(managed);
+    if (ownedDir !== undefined) await rm(ownedDir, { recursive: true, force: true });
+    return result;
   });
 
   const managed: ManagedProcess = {
@@ -102,14 +122,13 @@ export function spawnManaged(
     async stop(graceMs = 5_000) {
       if (!info) {
         child.kill("SIGTERM");
-        const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs).then(() => true)]);
+        const timedOut = await Promise.race([ended.then(() => false), sleep(graceMs).then(() => true)]);
         if (timedOut) child.kill("SIGKILL");
       }
       return exited;
     },
   };
-  running.add(managed);
-  void exited.then(() => running.delete(managed));
+  running.set(managed, ownedDir);
   return managed;
 }
 
@@ -127,5 +146,5 @@ export async function waitForOutput(p: ManagedProcess, pattern: RegExp, timeoutM
 
 /** Processes started by this module that have not exited yet (for leak checks in tests). */
 export function runningProcesses(): readonly ManagedProcess[] {
-  return [...running];
+  return [...running.keys()];
 }
