@@ -5,7 +5,7 @@ import type { CheckRequest } from "../gen/envoy/service/auth/v3/external_auth.js
 import { deny, type Denial } from "./deny-reasons.js";
 
 export interface CheckInput {
-  /** Envoy's x-request-id, or "" */
+  /** The x-request-id header (ties our log line to Envoy's access log), else Envoy's stream id. */
   readonly requestId: string;
   readonly method: string;
   /** Path without the query string, as sent (not decoded). */
@@ -28,7 +28,8 @@ export function parseCheckRequest(req: CheckRequest): CheckInput | Denial {
   const hash = http.path.indexOf("#");
   const end = hash === -1 ? http.path.length : hash;
   return {
-    requestId: http.id || headers.get("x-request-id") || "",
+    // HttpRequest.id is Envoy's internal stream id in practice, not x-request-id: prefer the header.
+    requestId: headers.get("x-request-id") || http.id || "",
     method: http.method.toUpperCase(),
     path: q === -1 || q > end ? http.path.slice(0, end) : http.path.slice(0, q),
     rawQuery: q === -1 || q > end ? "" : http.path.slice(q + 1, end),

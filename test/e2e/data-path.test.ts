@@ -171,7 +171,8 @@ describe("logs", () => {
     const requestId = rawHeader(lastReceived().headers, "x-request-id")[0];
     expect(requestId).toBeTruthy();
     const line = stack.logs.records().find((r) => r["requestId"] === requestId);
-    expect(line).toMatchObject({ msg: "check", tenant: "acme", decision: "allow", tokenCache: "hit" });
+    expect(line).toMatchObject({ msg: "check", tenant: "acme", decision: "allow" });
+    expect(["hit", "miss"]).toContain(line?.["tokenCache"]);
     expect(typeof line?.["durationMs"]).toBe("number");
     const text = stack.logs.text;
     for (const token of stack.standin.issuedTokens.keys()) expect(text).not.toContain(token);

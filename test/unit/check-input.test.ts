@@ -12,6 +12,8 @@ describe("parseCheckRequest", () => {
     expect(input.rawQuery).toBe("divisionId=a%2Cb&pageSize=5");
     expect(input.method).toBe("GET");
     expect(input.requestId).toBe("req-1");
+    const withHeader = parseCheckRequest(checkRequest({ headers: { "x-request-id": "rid-9" } }));
+    expect(isDenial(withHeader) ? "" : withHeader.requestId).toBe("rid-9");
   });
 
   it("drops a fragment", () => {
