@@ -8,7 +8,7 @@ import { checkCaller } from "../tenants/caller-binding.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
-import type { TokenProvider } from "../tokens/token-provider.js";
+import type { TokenSource } from "../tokens/token-provider.js";
 import { parseCheckRequest } from "./check-input.js";
 import { deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
 import { planDivision, type QueryMutation } from "./division-plan.js";
@@ -20,7 +20,7 @@ export interface AuthorizerDeps {
   readonly stripTenantHeader: boolean;
   readonly routes: RouteTable;
   readonly registry: TenantRegistry;
-  readonly tokens: TokenProvider;
+  readonly tokens: TokenSource;
 }
 
 export interface CheckOutcome {

@@ -53,9 +53,15 @@ export interface TokenProviderOptions {
 
 export type TokenLookup = { readonly entry: TokenEntry; readonly cache: "hit" | "miss" };
 
+/** What the Authorizer needs from a token provider: a local cache (TokenProvider) or a remote one (workers). */
+export interface TokenSource {
+  get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial>;
+  remember(entry: TokenEntry, key: string, bytes: Buffer): void;
+}
+
 const MAX_ENCODED_PER_TOKEN = 16;
 
-export class TokenProvider {
+export class TokenProvider implements TokenSource {
   readonly #cache: LRUCache<string, TokenEntry, Tenant>;
   readonly #pausedUntil = new Map<string, number>();
   readonly #now: () => number;
