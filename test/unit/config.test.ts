@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfigText } from "../../src/config/index.js";
+
+const minimal = `
+secrets:
+  backend: file
+  file: { directory: /etc/scopegate/secrets }
+tenants:
+  - id: acme
+    divisions: [div-1]
+    environment: mypurecloud.de
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseConfigText(text, "test.yaml");
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe("config", () => {
+  it("fills defaults and freezes the result", () => {
+    const c = parseConfigText(minimal);
+    expect(c.listen.tcp).toBe("127.0.0.1:9191");
+    expect(c.tenantHeader).toBe("x-tenant-id");
+    expect(c.tokens.skewSeconds).toBe(60);
+    expect(c.routes.mode).toBe("catalog");
+    expect(Object.isFrozen(c.tenants[0])).toBe(true);
+  });
+
+  it("lists every problem, not just the first", () => {
+    const p = problems(`
+listen: { tcp: "nope" }
+tenantIdPattern: "("
+secrets: { backend: vault }
+tenants:
+  - { id: acme, divisions: [], environment: mypurecloud.de }
+  - { id: acme, divisions: [d], environment: mypurecloud.de, tokenUrl: "https://x/oauth/token" }
+  - { id: Bad!, divisions: [d], tokenUrl: "http://evil.example.com/oauth/token" }
+unknownKey: 1
+`);
+    const text = p.join("\n");
+    expect(text).toMatch(/listen\.tcp/);
+    expect(text).toMatch(/tenantIdPattern/);
+    expect(text).toMatch(/secrets\.vault: required/);
+    expect(text).toMatch(/tenants\.0\.divisions/);
+    expect(text).toMatch(/exactly one of environment or tokenUrl/);
+    expect(text).toMatch(/unknownKey|Unrecognized/i);
+    expect(p.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("refuses plain-http token URLs except on loopback", () => {
+    const base = (url: string) => minimal.replace("environment: mypurecloud.de", `tokenUrl: "${url}"`);
+    expect(problems(base("https://login.example.com/oauth/token"))).toEqual([]);
+    expect(problems(base("http://127.0.0.1:8080/oauth/token"))).toEqual([]);
+    expect(problems(base("http://login.example.com/oauth/token")).join()).toMatch(/must be https/);
+  });
+
+  it("reports YAML syntax errors as config problems", () => {
+    expect(problems("tenants: [").join()).toMatch(/YAML/);
+  });
+
+  it("keeps secrets out of config: a Vault token is a reference", () => {
+    const p = problems(minimal.replace("backend: file", "backend: vault\n  vault: { address: 'https://vault:8200', auth: { method: token, token: 's.abc' } }"));
+    expect(p.join()).toMatch(/secrets\.vault\.auth\.token/);
+  });
+});
