@@ -87,5 +87,8 @@ install_ghz() {
 }
 
 install_wheels
-install_wrk
-install_ghz
+# `--wheels-only` (the demo): just what the data path needs, no Debian packages.
+if [[ "${1:-}" != "--wheels-only" ]]; then
+  install_wrk
+  install_ghz
+fi
