@@ -123,7 +123,9 @@ describe("OpenBao dev server", () => {
     expect(sealed.status).toBe(503);
     await expect(kvGet(bao.address, bao.rootToken, "secret", "scopegate/tenants/acme")).rejects.toThrow(/HTTP 503/);
     await unseal(bao.address, bao.unsealKey);
-    expect(await kvGet(bao.address, bao.rootToken, "secret", "scopegate/tenants/acme")).toMatchObject({ client_id: "cid" });
+    expect(await kvGet(bao.address, bao.rootToken, "secret", "scopegate/tenants/acme")).toMatchObject({
+      client_id: "cid",
+    });
   });
 });
 
@@ -155,7 +157,9 @@ describe("Envoy", () => {
     const upstream = { host: "127.0.0.1", port: Number(new URL(standin.url).port) };
     const envoy = await startEnvoy({ configYaml: passthroughEnvoyConfig({ upstream }), concurrency: 1 });
     try {
-      const res = await fetch(`${envoy.url}/api/v2/flows?divisionId=d1`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await fetch(`${envoy.url}/api/v2/flows?divisionId=d1`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ ok: true, clientId: "c", query: "divisionId=d1" });
       const got = standin.received.at(-1)!;
@@ -180,7 +184,10 @@ describe("Envoy", () => {
     });
     const parsed = YAML.parse(tcpYaml) as any;
     expect(parsed.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 0 });
-    expect(parsed.static_resources.listeners[0].address.socket_address).toEqual({ address: "127.0.0.1", port_value: 0 });
+    expect(parsed.static_resources.listeners[0].address.socket_address).toEqual({
+      address: "127.0.0.1",
+      port_value: 0,
+    });
     const httpFilters = parsed.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;
     expect(httpFilters[0].typed_config.grpc_service.timeout).toBe("0.25s");
     const udsYaml = envoyConfigFor({

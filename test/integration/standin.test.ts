@@ -42,7 +42,12 @@ async function tokenFor(id = "client-a", secret = "secret-a"): Promise<string> {
 
 beforeAll(async () => {
   standin = await startGenesysStandin();
-  standin.addClient({ clientId: "client-a", clientSecret: "secret-a", divisions: ["div-a1", "div-a2"], expiresIn: 600 });
+  standin.addClient({
+    clientId: "client-a",
+    clientSecret: "secret-a",
+    divisions: ["div-a1", "div-a2"],
+    expiresIn: 600,
+  });
   standin.addClient({ clientId: "client-b", clientSecret: "secret-b", divisions: ["div-b"] });
 });
 afterAll(() => standin.close());
@@ -60,7 +65,12 @@ describe("POST /oauth/token", () => {
     expect(standin.tokenRequests).toBe(2);
     expect(standin.tokenRequestsFor("client-a")).toBe(2);
     expect(standin.tokenRequestsFor("client-b")).toBe(0);
-    expect(standin.tokenCalls[0]).toEqual({ clientId: "client-a", contentType: FORM, body: "grant_type=client_credentials", status: 200 });
+    expect(standin.tokenCalls[0]).toEqual({
+      clientId: "client-a",
+      contentType: FORM,
+      body: "grant_type=client_credentials",
+      status: 200,
+    });
   });
 
   it("defaults expires_in to 86400", async () => {
@@ -69,12 +79,20 @@ describe("POST /oauth/token", () => {
   });
 
   it("rejects a wrong secret, an unknown client and a missing header with invalid_client 401", async () => {
-    const expected = { error: "invalid_client", description: "authentication failed", error_description: "authentication failed" };
+    const expected = {
+      error: "invalid_client",
+      description: "authentication failed",
+      error_description: "authentication failed",
+    };
     const issuedBefore = standin.issuedTokens.size;
     for (const res of [
       await requestToken("client-a", "wrong"),
       await requestToken("nobody", "secret-a"),
-      await fetch(standin.tokenUrl, { method: "POST", headers: { "content-type": FORM }, body: "grant_type=client_credentials" }),
+      await fetch(standin.tokenUrl, {
+        method: "POST",
+        headers: { "content-type": FORM },
+        body: "grant_type=client_credentials",
+      }),
     ]) {
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual(expected);
@@ -113,7 +131,11 @@ describe("POST /oauth/token", () => {
     const res = await requestToken();
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("7");
-    expect(await res.json()).toMatchObject({ code: "too.many.requests.retry.after", status: 429, message: expect.any(String) });
+    expect(await res.json()).toMatchObject({
+      code: "too.many.requests.retry.after",
+      status: 429,
+      message: expect.any(String),
+    });
     expect((await requestToken()).status).toBe(200);
   });
 
@@ -127,7 +149,10 @@ describe("POST /oauth/token", () => {
   it("hang holds requests until released", async () => {
     standin.hang(true);
     const pending = requestToken();
-    const raced = await Promise.race([pending.then(() => "answered"), new Promise((r) => setTimeout(() => r("pending"), 200))]);
+    const raced = await Promise.race([
+      pending.then(() => "answered"),
+      new Promise((r) => setTimeout(() => r("pending"), 200)),
+    ]);
     expect(raced).toBe("pending");
     expect(standin.tokenRequests).toBe(1);
     standin.hang(false);
@@ -142,10 +167,21 @@ describe("/api/v2/*", () => {
       headers: { authorization: `Bearer ${token}`, "x-extra": "1" },
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, clientId: "client-a", divisions: ["div-a1", "div-a2"], query: "divisionId=div-a1&pageSize=5" });
+    expect(await res.json()).toEqual({
+      ok: true,
+      clientId: "client-a",
+      divisions: ["div-a1", "div-a2"],
+      query: "divisionId=div-a1&pageSize=5",
+    });
     expect(standin.received).toHaveLength(1);
     const got = standin.received[0]!;
-    expect(got).toMatchObject({ method: "GET", path: "/api/v2/routing/queues", query: "divisionId=div-a1&pageSize=5", status: 200, tokenClientId: "client-a" });
+    expect(got).toMatchObject({
+      method: "GET",
+      path: "/api/v2/routing/queues",
+      query: "divisionId=div-a1&pageSize=5",
+      status: 200,
+      tokenClientId: "client-a",
+    });
     expect(got.headers).toContain(`Bearer ${token}`);
     expect(standin.receivedMismatches()).toBe(0);
   });
@@ -167,7 +203,9 @@ describe("/api/v2/*", () => {
       const joined = await call([["authorization", `Bearer ${token}, Bearer ${token}`]]);
       expect(joined.status).toBe(401);
       expect(await joined.json()).toEqual(expected);
-      const twoLines = await getWithRawHeaders(`${timed.url}/api/v2/flows`, { authorization: [`Bearer ${token}`, `Bearer ${token}`] });
+      const twoLines = await getWithRawHeaders(`${timed.url}/api/v2/flows`, {
+        authorization: [`Bearer ${token}`, `Bearer ${token}`],
+      });
       expect(twoLines).toBe(401);
       expect((await call([])).status).toBe(401);
       expect((await call([["authorization", "Bearer not-issued"]])).status).toBe(401);
@@ -182,7 +220,8 @@ describe("/api/v2/*", () => {
 
   it("receivedMismatches counts divisionId/divisionIds values outside the token's divisions, in both forms", async () => {
     const token = await tokenFor();
-    const get = (q: string) => fetch(`${standin.url}/api/v2/flows?${q}`, { headers: { authorization: `Bearer ${token}` } });
+    const get = (q: string) =>
+      fetch(`${standin.url}/api/v2/flows?${q}`, { headers: { authorization: `Bearer ${token}` } });
     await get("divisionId=div-a1&divisionId=div-a2");
     await get("divisionId=div-a1,div-a2");
     await get("divisionIds=div-a2");

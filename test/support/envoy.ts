@@ -48,7 +48,10 @@ function named(list: Obj[], name: string, what: string): Obj {
 
 function listenerOf(config: Obj): Obj {
   const listeners = asArray((config.static_resources as Obj | undefined)?.listeners, "static_resources.listeners");
-  return listeners.find((l) => l.name === "public") ?? (listeners.length === 1 ? listeners[0]! : named(listeners, "public", "listener"));
+  return (
+    listeners.find((l) => l.name === "public") ??
+    (listeners.length === 1 ? listeners[0]! : named(listeners, "public", "listener"))
+  );
 }
 
 function tcpEndpoint(host: string, port: number): Obj {
@@ -82,7 +85,10 @@ export interface EnvoyConfigForOptions {
 export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
   const config: unknown = YAML.parse(readFileSync(opts.template, "utf8"));
   if (!isObj(config)) throw new Error(`envoy config: ${opts.template} is not a YAML mapping`);
-  config.admin = { ...(isObj(config.admin) ? config.admin : {}), address: { socket_address: { address: "127.0.0.1", port_value: opts.adminPort ?? 0 } } };
+  config.admin = {
+    ...(isObj(config.admin) ? config.admin : {}),
+    address: { socket_address: { address: "127.0.0.1", port_value: opts.adminPort ?? 0 } },
+  };
   listenerOf(config).address = { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } };
 
   const clusters = asArray((config.static_resources as Obj).clusters, "static_resources.clusters");
@@ -98,7 +104,8 @@ export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
 
   if (opts.timeoutMs !== undefined) {
     const filters = extAuthzFilters(config);
-    if (filters.length === 0) throw new Error(`envoy config: timeoutMs given but ${opts.template} has no ext_authz filter`);
+    if (filters.length === 0)
+      throw new Error(`envoy config: timeoutMs given but ${opts.template} has no ext_authz filter`);
     for (const f of filters) {
       const grpc = (f.typed_config as Obj | undefined)?.grpc_service;
       if (!isObj(grpc)) throw new Error("envoy config: ext_authz filter without grpc_service");
@@ -110,26 +117,39 @@ export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
 
 function extAuthzFilters(config: Obj): Obj[] {
   const listeners = asArray((config.static_resources as Obj).listeners, "static_resources.listeners");
-  return listeners.flatMap((l) =>
-    asArray(l.filter_chains ?? [], "filter_chains").flatMap((chain) =>
-      asArray(chain.filters ?? [], "filters").flatMap((nf) => {
-        const httpFilters = (nf.typed_config as Obj | undefined)?.http_filters;
-        return httpFilters === undefined ? [] : asArray(httpFilters, "http_filters");
-      }),
-    ),
-  ).filter((f) => f.name === "envoy.filters.http.ext_authz");
+  return listeners
+    .flatMap((l) =>
+      asArray(l.filter_chains ?? [], "filter_chains").flatMap((chain) =>
+        asArray(chain.filters ?? [], "filters").flatMap((nf) => {
+          const httpFilters = (nf.typed_config as Obj | undefined)?.http_filters;
+          return httpFilters === undefined ? [] : asArray(httpFilters, "http_filters");
+        }),
+      ),
+    )
+    .filter((f) => f.name === "envoy.filters.http.ext_authz");
 }
 
 /** Listener -> router -> `app`, no ext_authz: for harness tests and as a benchmark baseline. */
-export function passthroughEnvoyConfig(opts: { upstream: { host: string; port: number }; listenerPort?: number; adminPort?: number }): string {
+export function passthroughEnvoyConfig(opts: {
+  upstream: { host: string; port: number };
+  listenerPort?: number;
+  adminPort?: number;
+}): string {
   const hcm = {
     name: "envoy.filters.network.http_connection_manager",
     typed_config: {
       "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
       stat_prefix: "public",
-      route_config: { virtual_hosts: [{ name: "any", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "app" } }] }] },
+      route_config: {
+        virtual_hosts: [
+          { name: "any", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "app" } }] },
+        ],
+      },
       http_filters: [
-        { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+        {
+          name: "envoy.filters.http.router",
+          typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+        },
       ],
     },
   };
@@ -137,7 +157,13 @@ export function passthroughEnvoyConfig(opts: { upstream: { host: string; port: n
   return YAML.stringify({
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: opts.adminPort ?? 0 } } },
     static_resources: {
-      listeners: [{ name: "public", address: { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } }, filter_chains: [{ filters: [hcm] }] }],
+      listeners: [
+        {
+          name: "public",
+          address: { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } },
+          filter_chains: [{ filters: [hcm] }],
+        },
+      ],
       clusters: [
         {
           name: "app",
@@ -204,7 +230,9 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<Envoy> {
 
 async function listenerPort(adminUrl: string): Promise<number> {
   const res = await fetch(`${adminUrl}/listeners?format=json`, { signal: AbortSignal.timeout(5_000) });
-  const body = (await res.json()) as { listener_statuses?: { name: string; local_address?: { socket_address?: { port_value?: number } } }[] };
+  const body = (await res.json()) as {
+    listener_statuses?: { name: string; local_address?: { socket_address?: { port_value?: number } } }[];
+  };
   const statuses = body.listener_statuses ?? [];
   const status = statuses.find((s) => s.name === "public") ?? (statuses.length === 1 ? statuses[0] : undefined);
   const port = status?.local_address?.socket_address?.port_value;

@@ -1,6 +1,27 @@
-// Wire-level pieces of the Genesys Cloud stand-in: response bodies and request parsing.
+// Wire-level pieces of the Genesys Cloud stand-in: what it records, response bodies, request parsing.
 // Shapes follow /work/shared/reference/genesys-cloud.md §1.4 (token errors) and §4 (ErrorBody, 429 Retry-After).
 import type { IncomingMessage, ServerResponse } from "node:http";
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  /** Raw query string without the leading "?" ("" if none). */
+  query: string;
+  /** req.rawHeaders: [name, value, name, value, ...] as sent, duplicates kept. */
+  headers: string[];
+  /** Status the stand-in answered: 200, or 401 when the bearer token was missing/unknown/expired/duplicated. */
+  status: number;
+  tokenClientId: string | null;
+  tokenDivisions: string[] | null;
+}
+
+export interface TokenCall {
+  /** From the Basic header, whether or not the secret was right; null if the header was unusable. */
+  clientId: string | null;
+  contentType: string | null;
+  body: string | null;
+  status: number;
+}
 
 /** Token endpoint error body (Go SDK `AuthErrorResponse`: error, description, error_description). */
 export function authError(error: string, description: string): Record<string, string> {

@@ -5,7 +5,19 @@ import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { authError, errorBody, parseBasic, parseBearer, queryDivisionIds, readBody, sendJson } from "./genesys-http.js";
+import {
+  authError,
+  errorBody,
+  parseBasic,
+  parseBearer,
+  queryDivisionIds,
+  readBody,
+  sendJson,
+  type ReceivedRequest,
+  type TokenCall,
+} from "./genesys-http.js";
+
+export type { ReceivedRequest, TokenCall } from "./genesys-http.js";
 
 export interface StandinClient {
   clientId: string;
@@ -19,27 +31,6 @@ export interface IssuedToken {
   clientId: string;
   divisions: string[];
   expiresAtMs: number;
-}
-
-export interface ReceivedRequest {
-  method: string;
-  path: string;
-  /** Raw query string without the leading "?" ("" if none). */
-  query: string;
-  /** req.rawHeaders: [name, value, name, value, ...] as sent, duplicates kept. */
-  headers: string[];
-  /** Status the stand-in answered: 200, or 401 when the bearer token was missing/unknown/expired/duplicated. */
-  status: number;
-  tokenClientId: string | null;
-  tokenDivisions: string[] | null;
-}
-
-export interface TokenCall {
-  /** From the Basic header, whether or not the secret was right; null if the header was unusable. */
-  clientId: string | null;
-  contentType: string | null;
-  body: string | null;
-  status: number;
 }
 
 export interface StandinOptions {

@@ -107,7 +107,9 @@ export async function kvPut(
   path: string,
   data: Record<string, unknown>,
 ): Promise<number> {
-  const res = await baoRequest<{ data: { version: number } }>(address, token, "POST", `${mount}/data/${path}`, { data });
+  const res = await baoRequest<{ data: { version: number } }>(address, token, "POST", `${mount}/data/${path}`, {
+    data,
+  });
   return res!.data.version;
 }
 
@@ -119,7 +121,12 @@ export async function kvGet(
   path: string,
 ): Promise<Record<string, unknown> | undefined> {
   try {
-    const res = await baoRequest<{ data: { data: Record<string, unknown> } }>(address, token, "GET", `${mount}/data/${path}`);
+    const res = await baoRequest<{ data: { data: Record<string, unknown> } }>(
+      address,
+      token,
+      "GET",
+      `${mount}/data/${path}`,
+    );
     return res?.data.data;
   } catch (err) {
     if (/HTTP 404/.test((err as Error).message)) return undefined;
@@ -181,7 +188,12 @@ export async function enableAppRole(
     token_policies: [policyName],
     token_ttl: opts.tokenTtl ?? "1h",
   });
-  const role = await baoRequest<{ data: { role_id: string } }>(address, rootToken, "GET", `auth/${mount}/role/${roleName}/role-id`);
+  const role = await baoRequest<{ data: { role_id: string } }>(
+    address,
+    rootToken,
+    "GET",
+    `auth/${mount}/role/${roleName}/role-id`,
+  );
   const secret = await baoRequest<{ data: { secret_id: string } }>(
     address,
     rootToken,

@@ -139,7 +139,8 @@ export async function waitForOutput(p: ManagedProcess, pattern: RegExp, timeoutM
     const match = (p.stdout() + "\n" + p.stderr()).match(pattern);
     if (match) return match;
     if (p.exitInfo()) throw new Error(`waiting for ${pattern} in output:\n${p.describe()}`);
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}:\n${p.describe()}`);
+    if (Date.now() >= deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}:\n${p.describe()}`);
     await sleep(25);
   }
 }
