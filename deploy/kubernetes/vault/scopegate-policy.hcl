@@ -1,0 +1,18 @@
+# Vault policy `scopegate-tenants`: what scopegate may do in Vault -- read tenant records, nothing else.
+#
+# KV v2 puts the API under <mount>/data/... (secret values) and <mount>/metadata/... (versions, and
+# the LIST of keys); the CLI's `vault kv get secret/scopegate/tenants/acme` is
+# GET /v1/secret/data/scopegate/tenants/acme. Layout: README.md beside this file.
+# Adjust `secret` and `scopegate/tenants` if the config sets another secrets.vault.kvMount / tenantPrefix.
+
+# Read one tenant's record (client_id, client_secret, divisions, environment | token_url).
+path "secret/data/scopegate/tenants/*" {
+  capabilities = ["read"]
+}
+
+# List tenant ids (discovery.fromSecretStore). Vault appends "/" to LIST requests, so this glob also
+# covers LIST secret/metadata/scopegate/tenants itself (checked in test/deploy/vault-policy.test.ts).
+# No read on metadata, no write, no delete: tenant records are written by operators (docs/tenants.md).
+path "secret/metadata/scopegate/tenants/*" {
+  capabilities = ["list"]
+}
