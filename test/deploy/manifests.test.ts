@@ -1,0 +1,715 @@
+/**
+ * Offline checks of everything an operator applies (issue 6), without a cluster, Docker or kustomize:
+ *   - every YAML file under deploy/ parses (all documents);
+ *   - every Kubernetes and Istio object validates against its OpenAPI schema (kubernetes-models,
+ *     @kubernetes-models/istio), both as written and as the kustomize layouts render them;
+ *   - kustomizations only reference files that exist; the layouts are rendered by a small subset of
+ *     kustomize (resources + strategic-merge patches), and cross-references inside them resolve;
+ *   - scopegate's embedded config passes the config schema (parseConfigText) and `scopegate check-config`;
+ *   - every Envoy config (deploy/envoy/*.yaml and those embedded in ConfigMaps) passes the real
+ *     `envoy --mode validate`.
+ * The schemas accept unknown fields (Kubernetes' OpenAPI leaves additionalProperties open), so the
+ * fields that matter are also asserted one by one below.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, posix, relative, resolve } from "node:path";
+import { promisify } from "node:util";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { parseConfigText, type Config } from "../../src/config/index.js";
+import { repoRoot, toolPath } from "../support/tools.js";
+
+const execFileAsync = promisify(execFile);
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+interface K8sObject extends Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+}
+const isK8sObject = (v: unknown): v is K8sObject =>
+  isObj(v) && typeof v.apiVersion === "string" && typeof v.kind === "string" && isObj(v.metadata);
+const isKustomization = (o: K8sObject): boolean => o.apiVersion.startsWith("kustomize.config.k8s.io/");
+
+const DEPLOY = join(repoRoot, "deploy");
+const rel = (p: string): string => relative(repoRoot, p);
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+const yamlFiles = walk(DEPLOY)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
+
+/** All non-empty documents of a YAML file; throws on any parse error or warning. */
+function loadDocs(file: string): unknown[] {
+  const docs = parseAllDocuments(readFileSync(file, "utf8"), { prettyErrors: true });
+  const out: unknown[] = [];
+  docs.forEach((doc, i) => {
+    const problems = [...doc.errors, ...doc.warnings];
+    if (problems.length > 0) {
+      throw new Error(`${rel(file)} document ${i + 1}: ${problems.map((p) => p.message).join("; ")}`);
+    }
+    const value: unknown = doc.toJS();
+    if (value !== null && value !== undefined) out.push(value);
+  });
+  return out;
+}
+
+/** kubernetes-models class for an apiVersion/kind, e.g. apps/v1 Deployment -> kubernetes-models/apps/v1/Deployment. */
+async function modelFor(apiVersion: string, kind: string): Promise<new (data: object) => { validate(): void }> {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/", 2) : ["", apiVersion];
+  const specifier = group!.endsWith(".istio.io")
+    ? `@kubernetes-models/istio/${group}/${version}/${kind}`
+    : group === ""
+      ? `kubernetes-models/${version}/${kind}`
+      : `kubernetes-models/${group}/${version}/${kind}`;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`no schema for ${apiVersion} ${kind} (${specifier}): ${(err as Error).message}`);
+  }
+  const model = mod[kind];
+  if (typeof model !== "function") throw new Error(`${specifier} does not export ${kind}`);
+  return model as new (data: object) => { validate(): void };
+}
+
+async function validateObject(obj: K8sObject, where: string): Promise<void> {
+  const Model = await modelFor(obj.apiVersion, obj.kind);
+  try {
+    new Model(obj).validate();
+  } catch (err) {
+    throw new Error(`${where}: ${obj.kind}/${obj.metadata.name} is invalid: ${(err as Error).message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A subset of kustomize: `resources` (files and directories) and `patches: [{path}]` as strategic-merge
+// patches with the merge keys this repository uses. Anything else fails loudly rather than being ignored.
+
+interface Kustomization {
+  resources?: string[];
+  patches?: { path?: string; patch?: string; target?: unknown }[];
+  images?: { name: string; newName?: string; newTag?: string }[];
+  [key: string]: unknown;
+}
+
+const SUPPORTED_KUSTOMIZATION_FIELDS = new Set(["apiVersion", "kind", "resources", "patches", "images", "labels"]);
+
+function readKustomization(dir: string): Kustomization {
+  const file = join(dir, "kustomization.yaml");
+  const k = parseYaml(readFileSync(file, "utf8")) as Kustomization;
+  for (const key of Object.keys(k)) {
+    if (!SUPPORTED_KUSTOMIZATION_FIELDS.has(key)) throw new Error(`${rel(file)}: field ${key} is not understood by this test`);
+  }
+  return k;
+}
+
+/** Merge keys of the strategic-merge lists used here (Kubernetes' patchMergeKey for each field). */
+const MERGE_KEYS: Readonly<Record<string, string>> = {
+  containers: "name",
+  initContainers: "name",
+  volumes: "name",
+  volumeMounts: "mountPath",
+  env: "name",
+};
+
+function strategicMerge(base: unknown, patch: unknown, where: string): unknown {
+  if (!isObj(base) || !isObj(patch)) return structuredClone(patch);
+  const out: Obj = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) {
+      delete out[key];
+    } else if (Array.isArray(value) && MERGE_KEYS[key] !== undefined && Array.isArray(base[key])) {
+      out[key] = mergeList(base[key] as unknown[], value, MERGE_KEYS[key]!, `${where}.${key}`);
+    } else {
+      out[key] = strategicMerge(base[key], value, `${where}.${key}`);
+    }
+  }
+  return out;
+}
+
+function mergeList(base: unknown[], patch: unknown[], mergeKey: string, where: string): unknown[] {
+  const out = base.map((x) => structuredClone(x));
+  for (const item of patch) {
+    if (!isObj(item) || item[mergeKey] === undefined) throw new Error(`${where}: patch item without ${mergeKey}`);
+    const index = out.findIndex((x) => isObj(x) && x[mergeKey] === item[mergeKey]);
+    if (item.$patch === "delete") {
+      // kustomize ignores deleting a missing item; here it is a typo to report.
+      if (index < 0) throw new Error(`${where}: $patch delete of missing ${mergeKey}=${String(item[mergeKey])}`);
+      out.splice(index, 1);
+    } else if (index >= 0) {
+      out[index] = strategicMerge(out[index], item, `${where}[${String(item[mergeKey])}]`);
+    } else {
+      out.push(structuredClone(item));
+    }
+  }
+  return out;
+}
+
+function assertNoDirectives(value: unknown, where: string): void {
+  if (Array.isArray(value)) value.forEach((v, i) => assertNoDirectives(v, `${where}[${i}]`));
+  else if (isObj(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.startsWith("$")) throw new Error(`${where}: unapplied directive ${k}`);
+      assertNoDirectives(v, `${where}.${k}`);
+    }
+  }
+}
+
+/** Resource and patch files a kustomization names, resolved; `missing` lists those that do not exist. */
+function referencedFiles(dir: string): { path: string; entry: string; missing: boolean }[] {
+  const k = readKustomization(dir);
+  const entries = [...(k.resources ?? []), ...(k.patches ?? []).map((p) => p.path ?? "")];
+  return entries.map((entry) => {
+    const path = resolve(dir, entry);
+    const missing = entry === "" || entry.includes("://") || !existsSync(path);
+    return { path, entry, missing };
+  });
+}
+
+function render(dir: string): K8sObject[] {
+  const k = readKustomization(dir);
+  const objects: K8sObject[] = [];
+  for (const entry of k.resources ?? []) {
+    const path = resolve(dir, entry);
+    if (statSync(path).isDirectory()) {
+      objects.push(...render(path));
+    } else {
+      for (const doc of loadDocs(path)) {
+        if (!isK8sObject(doc)) throw new Error(`${rel(path)}: a document is not a Kubernetes object`);
+        objects.push(doc);
+      }
+    }
+  }
+  for (const p of k.patches ?? []) {
+    if (p.path === undefined || p.target !== undefined || p.patch !== undefined) {
+      throw new Error(`${rel(dir)}: only patches: [{path}] (strategic merge) are understood by this test`);
+    }
+    for (const doc of loadDocs(resolve(dir, p.path))) {
+      if (!isK8sObject(doc)) throw new Error(`${p.path}: not a Kubernetes object`);
+      const index = objects.findIndex((o) => o.kind === doc.kind && o.metadata.name === doc.metadata.name);
+      if (index < 0) throw new Error(`${rel(dir)}/${p.path}: patch target ${doc.kind}/${doc.metadata.name} not found`);
+      objects[index] = strategicMerge(objects[index], doc, `${doc.kind}/${doc.metadata.name}`) as K8sObject;
+    }
+  }
+  return objects;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envoy
+
+let envoyBin = "";
+let scratch = "";
+
+beforeAll(async () => {
+  envoyBin = toolPath("envoy");
+  scratch = await mkdtemp(join(tmpdir(), "scopegate-deploy-test-"));
+});
+
+afterAll(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+/** Runs the real `envoy --mode validate`; resolves with its output, rejects with it on failure. */
+async function envoyValidate(file: string): Promise<string> {
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      envoyBin,
+      ["--mode", "validate", "-c", file, "--disable-hot-restart", "--log-level", "warn"],
+      { timeout: 60_000 },
+    );
+    return stdout + stderr;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`envoy --mode validate -c ${file} failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`);
+  }
+}
+
+async function envoyValidateText(text: string, name: string): Promise<string> {
+  const file = join(scratch, name.replace(/[^A-Za-z0-9_.-]/g, "_"));
+  await writeFile(file, text);
+  return envoyValidate(file);
+}
+
+type EnvoyCluster = { name: string; type?: string; load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: Obj } }[] }[] } } & Obj;
+
+function clusterOf(config: Obj, name: string): EnvoyCluster {
+  const clusters = (config.static_resources as { clusters: EnvoyCluster[] }).clusters;
+  const found = clusters.find((c) => c.name === name);
+  if (!found) throw new Error(`no cluster ${name}`);
+  return found;
+}
+
+function endpointAddress(cluster: EnvoyCluster): Obj {
+  const eps = cluster.load_assignment.endpoints.flatMap((e) => e.lb_endpoints);
+  expect(eps).toHaveLength(1);
+  return eps[0]!.endpoint.address;
+}
+
+/** The settings every shipped Envoy config must have (reference envoy-ext-authz.md §3, §2.5, §6). */
+function assertEnvoyShape(config: Obj): void {
+  const admin = config.admin as { address: { socket_address: { address: string; port_value: number } } };
+  expect(admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 9901 });
+  const listeners = (config.static_resources as { listeners: Obj[] }).listeners;
+  const publicListener = listeners.find((l) => l.name === "public");
+  expect(publicListener, "listener `public`").toBeDefined();
+  expect(publicListener!.address).toEqual({ socket_address: { address: "0.0.0.0", port_value: 8080 } });
+
+  const hcm = (publicListener!.filter_chains as { filters: { typed_config: Obj }[] }[])[0]!.filters[0]!.typed_config;
+  expect(hcm.generate_request_id).not.toBe(false);
+  const filters = hcm.http_filters as { name: string; typed_config: Obj }[];
+  expect(filters.map((f) => f.name)).toEqual(["envoy.filters.http.ext_authz", "envoy.filters.http.router"]);
+  const extAuthz = filters[0]!.typed_config;
+  expect(extAuthz).toMatchObject({
+    transport_api_version: "V3",
+    failure_mode_allow: false,
+    status_on_error: { code: "ServiceUnavailable" },
+    grpc_service: { envoy_grpc: { cluster_name: "authz" }, timeout: "1s" },
+  });
+  expect(extAuthz.clear_route_cache ?? false).toBe(false);
+
+  const routes = (hcm.route_config as { virtual_hosts: { routes: Obj[] }[] }).virtual_hosts.flatMap((v) => v.routes);
+  const perRoute = (r: Obj): Obj =>
+    ((r.typed_per_filter_config as Obj | undefined)?.["envoy.filters.http.ext_authz"] as Obj | undefined) ?? {};
+  const healthz = routes.find((r) => (r.match as Obj).path === "/healthz" || (r.match as Obj).prefix === "/healthz");
+  expect(healthz, "/healthz route").toBeDefined();
+  expect(perRoute(healthz!).disabled).toBe(true);
+  const catchAll = routes.find((r) => (r.match as Obj).prefix === "/");
+  expect(catchAll, "catch-all route").toBeDefined();
+  expect(routes.indexOf(catchAll!)).toBe(routes.length - 1);
+  expect(Object.keys((perRoute(catchAll!).check_settings as Obj).context_extensions as Obj).length).toBeGreaterThan(0);
+  for (const r of routes) expect((r.route as Obj).cluster).toBe("app");
+
+  const authz = clusterOf(config, "authz");
+  expect(authz.typed_extension_protocol_options).toMatchObject({
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { explicit_http_config: { http2_protocol_options: {} } },
+  });
+  const app = clusterOf(config, "app");
+  expect(app.type).toBe("STATIC");
+  expect(endpointAddress(app)).toEqual({ socket_address: { address: "127.0.0.1", port_value: 8000 } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pod helpers
+
+interface Workload {
+  object: K8sObject;
+  labels: Record<string, string>;
+  pod: IPodSpec;
+}
+
+function workloadsOf(objects: K8sObject[]): Workload[] {
+  return objects
+    .filter((o) => o.kind === "Deployment")
+    .map((o) => {
+      const template = (o.spec as { template: { metadata: { labels: Record<string, string> }; spec: IPodSpec } }).template;
+      return { object: o, labels: template.metadata.labels, pod: template.spec };
+    });
+}
+
+const matches = (selector: Record<string, string> | undefined, labels: Record<string, string>): boolean =>
+  selector !== undefined && Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+function configMap(objects: K8sObject[], name: string): Record<string, string> {
+  const cm = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === name);
+  if (!cm) throw new Error(`ConfigMap ${name} not found`);
+  return cm.data as Record<string, string>;
+}
+
+/** Path of a mounted file -> [ConfigMap name, key], for ConfigMap volumes mounted as directories. */
+function configMapFileAt(w: Workload, container: IContainer, path: string): [string, string] | undefined {
+  for (const m of container.volumeMounts ?? []) {
+    if (!path.startsWith(`${m.mountPath}/`)) continue;
+    const vol = (w.pod.volumes ?? []).find((v) => v.name === m.name);
+    if (vol?.configMap) return [vol.configMap.name!, posix.relative(m.mountPath, path)];
+  }
+  return undefined;
+}
+
+function volumeAt(w: Workload, container: IContainer, dir: string): { name: string; kind: string } | undefined {
+  const m = (container.volumeMounts ?? []).find((x) => dir === x.mountPath || dir.startsWith(`${x.mountPath}/`));
+  const vol = m && (w.pod.volumes ?? []).find((v) => v.name === m.name);
+  if (!vol) return undefined;
+  const kind = Object.keys(vol).find((k) => k !== "name")!;
+  return { name: vol.name, kind };
+}
+
+function assertRestricted(w: Workload, c: IContainer): void {
+  const where = `${w.object.metadata.name}/${c.name}`;
+  const pod = w.pod.securityContext ?? {};
+  const sc = c.securityContext ?? {};
+  expect(sc.runAsNonRoot ?? pod.runAsNonRoot, `${where} runAsNonRoot`).toBe(true);
+  expect(sc.runAsUser ?? pod.runAsUser, `${where} runAsUser`).toBe(65532);
+  expect(sc.readOnlyRootFilesystem, `${where} readOnlyRootFilesystem`).toBe(true);
+  expect(sc.allowPrivilegeEscalation, `${where} allowPrivilegeEscalation`).toBe(false);
+  expect(sc.capabilities?.drop, `${where} capabilities.drop`).toEqual(["ALL"]);
+  expect(sc.capabilities?.add ?? [], `${where} capabilities.add`).toEqual([]);
+  expect((sc.seccompProfile ?? pod.seccompProfile)?.type, `${where} seccompProfile`).toBe("RuntimeDefault");
+  expect(sc.privileged ?? false, `${where} privileged`).toBe(false);
+  for (const kind of ["requests", "limits"] as const) {
+    expect(c.resources?.[kind]?.cpu, `${where} resources.${kind}.cpu`).toBeDefined();
+    expect(c.resources?.[kind]?.memory, `${where} resources.${kind}.memory`).toBeDefined();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe("deploy/ YAML", () => {
+  it("finds the files it is meant to check", () => {
+    const names = yamlFiles.map(rel);
+    for (const expected of [
+      "deploy/envoy/envoy-tcp.yaml",
+      "deploy/envoy/envoy-uds.yaml",
+      "deploy/kubernetes/base/kustomization.yaml",
+      "deploy/kubernetes/overlays/shared-service/kustomization.yaml",
+      "deploy/istio/mesh-config.yaml",
+      "deploy/istio/authorizationpolicy.yaml",
+      "deploy/istio/serviceentry-local.yaml",
+    ]) {
+      expect(names).toContain(expected);
+    }
+  });
+
+  it.each(yamlFiles.map((f) => [rel(f), f]))("%s parses (every document)", (_name, file) => {
+    expect(loadDocs(file).length).toBeGreaterThan(0);
+  });
+
+  const patchFiles = new Set(
+    walk(join(DEPLOY, "kubernetes"))
+      .filter((f) => basename(f) === "kustomization.yaml")
+      .flatMap((k) => (readKustomization(dirname(k)).patches ?? []).map((p) => resolve(dirname(k), p.path ?? ""))),
+  );
+  const standalone = yamlFiles.filter(
+    (f) => !patchFiles.has(f) && !f.startsWith(join(DEPLOY, "envoy")) && basename(f) !== "kustomization.yaml",
+  );
+
+  it.each(standalone.map((f) => [rel(f), f]))("%s: Kubernetes/Istio objects validate against their schemas", async (_n, file) => {
+    const objects = loadDocs(file).filter(isK8sObject).filter((o) => !isKustomization(o));
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) await validateObject(o, rel(file));
+  });
+});
+
+describe("deploy/envoy", () => {
+  const envoyFiles = yamlFiles.filter((f) => f.startsWith(join(DEPLOY, "envoy")));
+
+  it.each(envoyFiles.map((f) => [rel(f), f]))("%s has the required ext_authz settings", (_n, file) => {
+    assertEnvoyShape(parseYaml(readFileSync(file, "utf8")) as Obj);
+  });
+
+  it.each(envoyFiles.map((f) => [rel(f), f]))("%s passes envoy --mode validate", async (_n, file) => {
+    expect(await envoyValidate(file)).toMatch(/configuration '.*' OK/);
+  });
+
+  it("TCP variant reaches scopegate at 127.0.0.1:9191, UDS variant at /run/scopegate/authz.sock", () => {
+    const tcp = parseYaml(readFileSync(join(DEPLOY, "envoy/envoy-tcp.yaml"), "utf8")) as Obj;
+    const uds = parseYaml(readFileSync(join(DEPLOY, "envoy/envoy-uds.yaml"), "utf8")) as Obj;
+    expect(endpointAddress(clusterOf(tcp, "authz"))).toEqual({ socket_address: { address: "127.0.0.1", port_value: 9191 } });
+    expect(endpointAddress(clusterOf(uds, "authz"))).toEqual({ pipe: { path: "/run/scopegate/authz.sock" } });
+    // Apart from that endpoint the two files are the same configuration.
+    clusterOf(uds, "authz").load_assignment = clusterOf(tcp, "authz").load_assignment;
+    expect(uds).toEqual(tcp);
+  });
+
+  it("the UDS variant validates although the socket does not exist", async () => {
+    // Envoy connects to the socket lazily, per request; validation must not need scopegate running.
+    expect(existsSync("/run/scopegate/authz.sock")).toBe(false);
+    expect(await envoyValidate(join(DEPLOY, "envoy/envoy-uds.yaml"))).toMatch(/OK/);
+  });
+
+  it("a broken config is rejected (the validation is not a no-op)", async () => {
+    const text = readFileSync(join(DEPLOY, "envoy/envoy-tcp.yaml"), "utf8").replace(/^(\s+)failure_mode_allow:/m, "$1failure_mode_alow:");
+    expect(text).toContain("failure_mode_alow:");
+    await expect(envoyValidateText(text, "broken.yaml")).rejects.toThrow(/failure_mode_alow/);
+  });
+});
+
+const layouts = [
+  { name: "base (sidecar)", dir: join(DEPLOY, "kubernetes/base") },
+  { name: "overlays/shared-service", dir: join(DEPLOY, "kubernetes/overlays/shared-service") },
+] as const;
+
+describe.each(layouts)("kustomize layout $name", ({ dir }) => {
+  it("names only files that exist", () => {
+    const refs = referencedFiles(dir);
+    expect(refs.length).toBeGreaterThan(0);
+    expect(refs.filter((r) => r.missing).map((r) => r.entry)).toEqual([]);
+  });
+
+  it("every kustomization in the tree names only files that exist", () => {
+    const seen = new Set<string>();
+    const visit = (d: string): void => {
+      if (seen.has(d)) return;
+      seen.add(d);
+      for (const r of referencedFiles(d)) {
+        expect(r.missing, `${rel(d)}: ${r.entry}`).toBe(false);
+        if (statSync(r.path).isDirectory()) {
+          expect(existsSync(join(r.path, "kustomization.yaml")), `${rel(r.path)}/kustomization.yaml`).toBe(true);
+          visit(r.path);
+        }
+      }
+    };
+    visit(dir);
+  });
+
+  it("renders to objects that validate against their schemas", async () => {
+    const objects = render(dir);
+    const keys = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(new Set(keys).size, `duplicates in ${keys.join(", ")}`).toBe(keys.length);
+    for (const o of objects) {
+      assertNoDirectives(o, `${o.kind}/${o.metadata.name}`);
+      await validateObject(o, rel(dir));
+    }
+  });
+
+  it("resolves every reference inside the rendered layout", () => {
+    const objects = render(dir);
+    const k = readKustomization(dir);
+    const images = new Set([...(k.images ?? []), ...(dir.includes("overlays") ? (readKustomization(join(DEPLOY, "kubernetes/base")).images ?? []) : [])].map((i) => i.name));
+    const serviceAccounts = new Set(objects.filter((o) => o.kind === "ServiceAccount").map((o) => o.metadata.name));
+    const configMaps = new Set(objects.filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name));
+    const workloads = workloadsOf(objects);
+    expect(workloads.length).toBeGreaterThan(0);
+
+    for (const w of workloads) {
+      const name = w.object.metadata.name;
+      const spec = w.object.spec as { selector: { matchLabels: Record<string, string> } };
+      expect(matches(spec.selector.matchLabels, w.labels), `${name} selector matches its pod labels`).toBe(true);
+      expect(serviceAccounts.has(w.pod.serviceAccountName ?? ""), `${name} serviceAccountName`).toBe(true);
+      const volumes = new Set((w.pod.volumes ?? []).map((v) => v.name));
+      for (const v of w.pod.volumes ?? []) {
+        if (v.configMap) expect(configMaps.has(v.configMap.name ?? ""), `${name} volume ${v.name}`).toBe(true);
+      }
+      const used = new Set<string>();
+      for (const c of w.pod.containers) {
+        for (const m of c.volumeMounts ?? []) {
+          expect(volumes.has(m.name), `${name}/${c.name} mounts undefined volume ${m.name}`).toBe(true);
+          used.add(m.name);
+        }
+        // Placeholder image names (no registry, no tag) must be rewritten by `images:`.
+        if (!c.image!.includes("/") && !c.image!.includes(":")) {
+          expect(images.has(c.image!), `${name}/${c.image} listed in images:`).toBe(true);
+        }
+        const ports = new Set((c.ports ?? []).map((p) => p.containerPort));
+        for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
+          const port = probe?.grpc?.port ?? probe?.tcpSocket?.port;
+          if (typeof port === "number") expect(ports.has(port), `${name}/${c.name} probe port ${port}`).toBe(true);
+        }
+      }
+      expect([...volumes].filter((v) => !used.has(v)), `${name}: volumes nobody mounts`).toEqual([]);
+    }
+
+    const podsMatching = (selector: Record<string, string> | undefined): Workload[] =>
+      workloads.filter((w) => matches(selector, w.labels));
+    for (const svc of objects.filter((o) => o.kind === "Service")) {
+      const spec = svc.spec as { selector: Record<string, string>; ports: { name: string; targetPort: string | number }[] };
+      const pods = podsMatching(spec.selector);
+      expect(pods.length, `Service ${svc.metadata.name} selects a workload`).toBeGreaterThan(0);
+      for (const p of spec.ports) {
+        const named = pods[0]!.pod.containers.some((c) => (c.ports ?? []).some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort));
+        expect(named, `Service ${svc.metadata.name} targetPort ${p.targetPort}`).toBe(true);
+      }
+    }
+    for (const o of objects.filter((x) => x.kind === "PodDisruptionBudget" || x.kind === "NetworkPolicy")) {
+      const spec = o.spec as { selector?: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> } };
+      const selector = (spec.selector ?? spec.podSelector)?.matchLabels;
+      expect(podsMatching(selector).length, `${o.kind} ${o.metadata.name} selects a workload`).toBeGreaterThan(0);
+    }
+  });
+
+  it("runs every container restricted: non-root 65532, read-only root, no escalation, no capabilities, RuntimeDefault seccomp, resources", () => {
+    for (const w of workloadsOf(render(dir))) {
+      expect(w.pod.securityContext?.runAsNonRoot).toBe(true);
+      expect(w.pod.automountServiceAccountToken).toBe(false);
+      for (const c of [...(w.pod.initContainers ?? []), ...w.pod.containers]) assertRestricted(w, c);
+    }
+  });
+
+  it("embeds a scopegate config that the schema and `scopegate check-config` accept, wired to the pod", async () => {
+    const objects = render(dir);
+    const scopegates = workloadsOf(objects).flatMap((w) => w.pod.containers.filter((c) => c.name === "scopegate").map((c) => ({ w, c })));
+    expect(scopegates).toHaveLength(1);
+    const { w, c } = scopegates[0]!;
+
+    const configPath = c.env?.find((e) => e.name === "SCOPEGATE_CONFIG")?.value ?? "/etc/scopegate/config.yaml";
+    const file = configMapFileAt(w, c, configPath);
+    expect(file, `${configPath} is a mounted ConfigMap key`).toBeDefined();
+    const [cmName, key] = file!;
+    const text = configMap(objects, cmName)[key];
+    expect(text, `ConfigMap ${cmName} key ${key}`).toBeTypeOf("string");
+    const config: Config = parseConfigText(text!, `${cmName}/${key}`);
+
+    expect(config.secrets.backend).toBe("vault");
+    const vault = config.secrets.vault!;
+    expect(vault.kvMount).toBe("secret");
+    expect(vault.tenantPrefix).toBe("scopegate/tenants");
+    expect(vault.auth.method).toBe("kubernetes");
+    if (vault.auth.method === "kubernetes") {
+      expect(vault.auth.role).toBe("scopegate");
+      // The JWT file is the projected service-account token mounted into this container only.
+      const vol = volumeAt(w, c, dirname(vault.auth.jwtFile));
+      expect(vol?.kind, `${vault.auth.jwtFile} is on a projected volume`).toBe("projected");
+      const projected = w.pod.volumes!.find((v) => v.name === vol!.name)!.projected!;
+      expect(projected.sources?.[0]?.serviceAccountToken?.path).toBe(basename(vault.auth.jwtFile));
+      for (const other of w.pod.containers.filter((x) => x !== c)) {
+        expect((other.volumeMounts ?? []).some((m) => m.name === vol!.name), `${other.name} must not see the Vault JWT`).toBe(false);
+      }
+    }
+    expect(config.tenants.length).toBeGreaterThan(0);
+    for (const t of config.tenants) {
+      expect(t.environment).toBe("mypurecloud.de");
+      expect(t.divisions.length).toBeGreaterThan(0);
+    }
+
+    // Native gRPC probes need a TCP listener on the pod IP: the kubelet dials status.PodIP.
+    expect(config.listen.tcp).toBe("0.0.0.0:9191");
+    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) expect(probe?.grpc?.port).toBe(9191);
+    expect(c.ports?.find((p) => p.containerPort === 9191)?.name).toBe("grpc");
+
+    if (config.listen.unixSocket !== undefined) {
+      // Sidecar layout: the socket lives in an emptyDir that Envoy mounts too, and Envoy dials that path.
+      expect(config.listen.unixSocket).toBe("/run/scopegate/authz.sock");
+      const socketDir = dirname(config.listen.unixSocket);
+      expect(volumeAt(w, c, socketDir)?.kind).toBe("emptyDir");
+      const envoy = w.pod.containers.find((x) => x.name === "envoy")!;
+      expect(volumeAt(w, envoy, socketDir)?.name).toBe(volumeAt(w, c, socketDir)?.name);
+      const envoyFile = configMapFileAt(w, envoy, envoy.args![envoy.args!.indexOf("-c") + 1]!)!;
+      const envoyConfig = parseYaml(configMap(objects, envoyFile[0])[envoyFile[1]]!) as Obj;
+      expect(endpointAddress(clusterOf(envoyConfig, "authz"))).toEqual({ pipe: { path: config.listen.unixSocket } });
+    }
+
+    // The real CLI (dist/main.js, as the image's ENTRYPOINT runs it) accepts the same file.
+    const mainJs = join(repoRoot, "dist/main.js");
+    expect(existsSync(mainJs), "dist/main.js missing: run `npm run build` first").toBe(true);
+    const tmp = join(scratch, `${basename(dir)}-config.yaml`);
+    await writeFile(tmp, text!);
+    const { stdout } = await execFileAsync(process.execPath, [mainJs, "check-config", tmp], { timeout: 30_000 });
+    expect(stdout).toContain("ok");
+  });
+
+  it("embeds Envoy configs that pass envoy --mode validate", async () => {
+    const objects = render(dir);
+    const envoys = objects.filter((o) => o.kind === "ConfigMap" && isObj(o.data) && typeof o.data["envoy.yaml"] === "string");
+    expect(envoys.length).toBeGreaterThan(0);
+    for (const cm of envoys) {
+      const text = (cm.data as Record<string, string>)["envoy.yaml"]!;
+      const config = parseYaml(text) as Obj;
+      assertEnvoyShape(config);
+      expect(await envoyValidateText(text, `${basename(dir)}-${cm.metadata.name}.yaml`)).toMatch(/OK/);
+    }
+  });
+});
+
+describe("Envoy config embedded in the layouts matches deploy/envoy", () => {
+  const standalone = (name: string): Obj => parseYaml(readFileSync(join(DEPLOY, "envoy", name), "utf8")) as Obj;
+  const embedded = (dir: string): Obj =>
+    parseYaml(configMap(render(join(DEPLOY, "kubernetes", dir)), "scopegate-envoy")["envoy.yaml"]!) as Obj;
+
+  it("base: same configuration as envoy-uds.yaml", () => {
+    expect(embedded("base")).toEqual(standalone("envoy-uds.yaml"));
+  });
+
+  it("shared-service: envoy-tcp.yaml with the authz cluster on the headless scopegate Service", () => {
+    const objects = render(join(DEPLOY, "kubernetes/overlays/shared-service"));
+    const config = embedded("overlays/shared-service");
+    const authz = clusterOf(config, "authz");
+    expect(authz.type).toBe("STRICT_DNS");
+    const address = endpointAddress(authz).socket_address as { address: string; port_value: number };
+    const svc = objects.find((o) => o.kind === "Service" && o.metadata.name === address.address);
+    expect(svc, `Service ${address.address}`).toBeDefined();
+    const svcSpec = svc!.spec as { clusterIP?: string; ports: { port: number; name: string; appProtocol?: string }[] };
+    expect(svcSpec.clusterIP).toBe("None");
+    expect(svcSpec.ports.find((p) => p.port === address.port_value)).toMatchObject({ name: "grpc", appProtocol: "grpc" });
+
+    const expected = standalone("envoy-tcp.yaml");
+    const tcpAuthz = clusterOf(expected, "authz");
+    Object.assign(tcpAuthz, { type: authz.type, dns_lookup_family: authz.dns_lookup_family, load_assignment: authz.load_assignment });
+    expect(config).toEqual(expected);
+  });
+});
+
+describe("shared-service layout", () => {
+  let objects: K8sObject[] = [];
+  beforeAll(() => {
+    objects = render(join(DEPLOY, "kubernetes/overlays/shared-service"));
+  });
+
+  it("runs scopegate as a 2-replica Deployment behind a grpc Service with a PodDisruptionBudget", () => {
+    const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "scopegate");
+    expect((deployment?.spec as { replicas: number }).replicas).toBe(2);
+    const svc = objects.find((o) => o.kind === "Service" && o.metadata.name === "scopegate");
+    expect((svc?.spec as { ports: unknown[] }).ports).toEqual([{ name: "grpc", port: 9191, targetPort: "grpc", appProtocol: "grpc" }]);
+    const pdb = objects.find((o) => o.kind === "PodDisruptionBudget");
+    expect((pdb?.spec as { minAvailable: number }).minAvailable).toBe(1);
+    const config = parseConfigText(configMap(objects, "scopegate-config")["config.yaml"]!);
+    expect(config.listen.tcp).toBe("0.0.0.0:9191");
+    expect(config.listen.unixSocket).toBeUndefined();
+  });
+
+  it("removes the scopegate sidecar, its socket and its Vault token from the workload", () => {
+    const workload = workloadsOf(objects).find((w) => w.object.metadata.name === "workload")!;
+    expect(workload.pod.containers.map((c) => c.name).sort()).toEqual(["app", "envoy"]);
+    expect(workload.pod.serviceAccountName).toBe("workload");
+    expect((workload.pod.volumes ?? []).map((v) => v.name)).toEqual(["envoy-config"]);
+  });
+});
+
+describe("deploy/istio", () => {
+  const load = (name: string): K8sObject[] => loadDocs(join(DEPLOY, "istio", name)).filter(isK8sObject);
+  const mesh = load("mesh-config.yaml")[0]!;
+  const providers = ((mesh.spec as Obj).meshConfig as { extensionProviders: { name: string; envoyExtAuthzGrpc: Obj }[] })
+    .extensionProviders;
+
+  it("declares gRPC ext_authz providers with an explicit timeout, fail-closed, 503 on error", () => {
+    expect(providers.length).toBeGreaterThan(0);
+    for (const p of providers) {
+      expect(p.envoyExtAuthzGrpc).toMatchObject({ port: 9191, timeout: "1s", failOpen: false, statusOnError: "503" });
+      expect(p.envoyExtAuthzGrpc.clearRouteCache ?? false).toBe(false);
+    }
+  });
+
+  it("registers the in-pod sidecar as scopegate.local -> 127.0.0.1:9191, protocol GRPC", () => {
+    const se = load("serviceentry-local.yaml")[0]!;
+    const spec = se.spec as { hosts: string[]; endpoints: { address: string }[]; ports: Obj[]; resolution: string };
+    expect(spec.hosts).toEqual(["scopegate.local"]);
+    expect(spec.endpoints).toEqual([{ address: "127.0.0.1" }]);
+    expect(spec.ports).toEqual([{ name: "grpc", number: 9191, protocol: "GRPC" }]);
+    expect(spec.resolution).toBe("STATIC");
+    const local = providers.find((p) => p.envoyExtAuthzGrpc.service === "scopegate.local");
+    expect(local?.envoyExtAuthzGrpc.port).toBe(9191);
+  });
+
+  it("points the shared provider at the shared-service Service", () => {
+    const shared = providers.find((p) => p.name === "scopegate-shared")!;
+    const [svcName] = String(shared.envoyExtAuthzGrpc.service).split(".");
+    const svc = render(join(DEPLOY, "kubernetes/overlays/shared-service")).find((o) => o.kind === "Service" && o.metadata.name === svcName);
+    const port = (svc?.spec as { ports: { port: number; name: string; appProtocol: string }[] }).ports[0]!;
+    expect(port).toMatchObject({ port: shared.envoyExtAuthzGrpc.port, name: "grpc", appProtocol: "grpc" });
+  });
+
+  it("has a CUSTOM AuthorizationPolicy with rules, naming a declared provider and selecting the workload", () => {
+    const policy = load("authorizationpolicy.yaml")[0]!;
+    const spec = policy.spec as { action: string; provider: { name: string }; rules?: unknown[]; selector: { matchLabels: Record<string, string> } };
+    expect(spec.action).toBe("CUSTOM");
+    expect(providers.map((p) => p.name)).toContain(spec.provider.name);
+    // A CUSTOM policy without rules never matches, so ext_authz would never run.
+    expect(spec.rules?.length ?? 0).toBeGreaterThan(0);
+    const workload = workloadsOf(render(join(DEPLOY, "kubernetes/base"))).find((w) => w.object.metadata.name === "workload")!;
+    expect(matches(spec.selector.matchLabels, workload.labels)).toBe(true);
+  });
+});
