@@ -5,12 +5,14 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
-import { Authorizer } from "./authz/authorizer.js";
+import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
 import type { CheckOutcome } from "./authz/authorizer.js";
 import { DENY_REASONS } from "./authz/deny-reasons.js";
 import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
-import type { Config } from "./config/index.js";
+import { watchConfigFile, type Config } from "./config/index.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { startHttpServer, type Readiness, type RunningHttpServer } from "./server/http-server.js";
 import { CachedSecretStore } from "./secrets/cached-secret-store.js";
 import { FileSecretStore } from "./secrets/file-secret-store.js";
 import type { SecretStore } from "./secrets/secret-store.js";
@@ -26,6 +28,10 @@ export interface AppDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** When given (and reload.watch is on), valid changes to this file are applied without a restart. */
+  readonly configPath?: string;
+  /** Process-wide default metrics (event loop, memory); off in tests that start several apps. */
+  readonly defaultMetrics?: boolean;
 }
 
 export interface App {
@@ -35,6 +41,12 @@ export interface App {
   readonly registry: TenantRegistry;
   readonly vault: VaultSession | undefined;
   readonly server: RunningServer;
+  readonly http: RunningHttpServer | undefined;
+  readonly metrics: Metrics;
+  /** Resolves once the secret store has answered (readiness). */
+  readonly ready: Promise<void>;
+  /** Apply a new config: tenants and route/tenant-header rules swap atomically; other changes need a restart. */
+  applyConfig(next: Config): void;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -63,14 +75,17 @@ export async function buildSecretStore(deps: AppDeps): Promise<{ store: SecretSt
 }
 
 export async function startApp(deps: AppDeps): Promise<App> {
-  const { config, logger } = deps;
+  const { logger } = deps;
+  let config = deps.config;
+  const metrics = createMetrics({ ...config.metrics, defaultMetrics: deps.defaultMetrics ?? true });
   const { store, vault } = await buildSecretStore(deps);
   const secrets = new CachedSecretStore(store, {
     ttlMs: config.secrets.cacheTtlSeconds * 1000,
     negativeTtlMs: config.discovery.negativeCacheSeconds * 1000,
-    maxStaleMs: config.secrets.cacheTtlSeconds * 1000,
+    maxStaleMs: config.secrets.maxStaleSeconds * 1000,
     max: config.tokens.maxTenants + config.discovery.maxNegativeEntries,
     loadTimeoutMs: config.secrets.vault?.requestTimeoutMs ?? 2000,
+    onLoad: (outcome, ms) => metrics.secretRead(outcome, ms),
   });
   const caPem = config.tokens.caFile ? await readFile(config.tokens.caFile, "utf8") : undefined;
   const endpoint = new HttpTokenEndpoint({ timeoutMs: config.tokens.requestTimeoutMs, caPem });
@@ -81,26 +96,69 @@ export async function startApp(deps: AppDeps): Promise<App> {
     refreshAt: config.tokens.refreshAt,
     max: config.tokens.maxTenants,
     requestTimeoutMs: config.tokens.requestTimeoutMs,
-    onTokenRequest: (tenant, outcome, durationMs) =>
-      logger.debug({ tenant, outcome, durationMs: round(durationMs) }, "token request"),
+    onTokenRequest: (tenant, outcome, durationMs) => {
+      metrics.tokenRequest(outcome, durationMs);
+      logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: round(durationMs) }, "token request");
+    },
+    onRefresh: () => metrics.tokenRefresh(),
   });
   const registry = new TenantRegistry(config.tenants, { enabled: config.discovery.fromSecretStore, store: secrets });
-  const { rules, denied } = routeRulesFrom(config);
-  const authorizer = new Authorizer({
-    tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
-    stripTenantHeader: config.stripTenantHeader,
-    routes: buildRouteTable(rules, denied),
-    registry,
-    tokens,
-  });
+  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens });
+  const logDecision = decisionLogger(logger);
   const server = await startGrpcServer({
     authorizer,
-    observe: decisionLogger(logger),
+    observe: (o, ms) => {
+      metrics.observeCheck(o, ms);
+      logDecision(o, ms);
+    },
     listen: config.listen,
     defaultBudgetMs: 5000,
   });
-  server.setServing(true);
-  logger.info({ tcpPort: server.tcpPort, unixSocket: server.unixSocket, tenants: config.tenants.length }, "scopegate serving");
+
+  // Ready (gRPC health SERVING, /readyz 200) once config is loaded and the secret store has answered once.
+  let storeAnswered = false;
+  let lastReloadProblems: readonly string[] | undefined;
+  let shuttingDown = false;
+  const ready = waitForStore(store, logger, () => shuttingDown).then(() => {
+    storeAnswered = true;
+    if (!shuttingDown) server.setServing(true);
+  });
+  const readiness: Readiness = {
+    notReadyReason: () => (storeAnswered ? undefined : "secret_store_not_answered"),
+    detail: () => (lastReloadProblems ? { configReload: "rejected", problems: lastReloadProblems } : {}),
+  };
+  const http = config.http.listen
+    ? await startHttpServer({ listen: config.http.listen, registry: metrics.registry, readiness, isShuttingDown: () => shuttingDown })
+    : undefined;
+
+  const applyConfig = (next: Config): void => {
+    const restartNeeded = RESTART_ONLY_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    if (restartNeeded.length > 0) logger.warn({ keys: restartNeeded }, "config change needs a restart to take effect");
+    registry.replace(next.tenants);
+    authorizer.updatePolicy(policyFrom(next));
+    config = next;
+  };
+  const watcher =
+    deps.configPath && config.reload.watch
+      ? watchConfigFile(deps.configPath, {
+          pollIntervalMs: config.reload.pollIntervalMs,
+          onValid: (next) => {
+            applyConfig(next);
+            lastReloadProblems = undefined;
+            metrics.configReload("ok");
+            metrics.setConfigValid(true);
+            logger.info({ tenants: next.tenants.length }, "config reloaded");
+          },
+          onInvalid: (problems) => {
+            lastReloadProblems = problems;
+            metrics.configReload("invalid");
+            metrics.setConfigValid(false);
+            logger.error({ problems }, "config reload rejected; keeping the last good config");
+          },
+        })
+      : undefined;
+
+  logger.info({ tcpPort: server.tcpPort, unixSocket: server.unixSocket, httpPort: http?.port, tenants: config.tenants.length }, "scopegate listening");
   return {
     authorizer,
     tokens,
@@ -108,13 +166,44 @@ export async function startApp(deps: AppDeps): Promise<App> {
     registry,
     vault,
     server,
-    async stop(graceMs = 5000) {
+    http,
+    metrics,
+    ready,
+    applyConfig,
+    async stop(graceMs = config.shutdown.graceMs) {
+      shuttingDown = true;
+      watcher?.close();
       await server.shutdown(graceMs);
+      await http?.close();
       vault?.close();
       endpoint.close();
     },
   };
 }
+
+/** Changing these needs a new process (listeners, secret backend, cache sizes). */
+const RESTART_ONLY_KEYS = ["listen", "http", "secrets", "tokens", "discovery", "metrics", "logging"] as const;
+
+function policyFrom(config: Config): AuthzPolicy {
+  const { rules, denied } = routeRulesFrom(config);
+  return {
+    tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
+    stripTenantHeader: config.stripTenantHeader,
+    routes: buildRouteTable(rules, denied),
+  };
+}
+
+/** Any answer (found or not_found) proves the store is reachable and we are authorised to ask. */
+async function waitForStore(store: SecretStore, logger: Logger, stopped: () => boolean): Promise<void> {
+  for (let attempt = 0; !stopped(); attempt++) {
+    const r = await store.read(READINESS_PROBE_KEY, AbortSignal.timeout(5000));
+    if (r.kind !== "unavailable") return;
+    if (attempt % 10 === 0) logger.warn({ detail: r.detail }, "secret store not answering yet; not ready");
+    await new Promise((res) => setTimeout(res, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))).unref());
+  }
+}
+
+const READINESS_PROBE_KEY = "scopegate-readiness-probe";
 
 /** One line per decision: codes and ids only, never request headers or tokens. */
 function decisionLogger(logger: Logger): (o: CheckOutcome, durationMs: number) => void {

@@ -11,7 +11,6 @@ import { createLogger } from "./observability/logger.js";
 import { probeTenants } from "./probe.js";
 
 const DEFAULT_CONFIG = "/etc/scopegate/config.yaml";
-const SHUTDOWN_GRACE_MS = Number(process.env["SCOPEGATE_SHUTDOWN_GRACE_MS"] ?? "10000");
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -35,13 +34,13 @@ async function main(argv: string[]): Promise<number> {
     case "serve": {
       const config = await loadConfigFile(configPath);
       const logger = createLogger(config.logging.level);
-      const app = await startApp({ config, logger, env: process.env });
+      const app = await startApp({ config, logger, env: process.env, configPath });
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, "shutting down");
-        app.stop(SHUTDOWN_GRACE_MS).then(
+        app.stop(config.shutdown.graceMs).then(
           () => process.exit(0),
           () => process.exit(1),
         );

@@ -15,12 +15,22 @@ import { planDivision, type QueryMutation } from "./division-plan.js";
 import { buildDeniedResponse, buildOkResponse } from "./response.js";
 import type { RouteTable } from "./route-table.js";
 
-export interface AuthorizerDeps {
+/** The parts of the config a reload may change; swapped whole. */
+export interface AuthzPolicy {
   readonly tenantId: TenantIdRules;
   readonly stripTenantHeader: boolean;
   readonly routes: RouteTable;
+}
+
+export interface AuthorizerDeps extends AuthzPolicy {
   readonly registry: TenantRegistry;
   readonly tokens: TokenSource;
+}
+
+interface ActivePolicy extends AuthzPolicy {
+  readonly headersToRemove: readonly string[];
+  /** Part of the encoded-response cache key: a new policy never reuses bytes built under the old one. */
+  readonly generation: number;
 }
 
 export interface CheckOutcome {
@@ -33,22 +43,28 @@ export interface CheckOutcome {
 }
 
 export class Authorizer {
-  readonly #headersToRemove: readonly string[];
+  #policy: ActivePolicy;
   readonly #denied = new Map<string, Buffer>();
 
   constructor(private readonly deps: AuthorizerDeps) {
-    this.#headersToRemove = deps.stripTenantHeader ? [deps.tenantId.header] : [];
+    this.#policy = activate(deps, 0);
+  }
+
+  /** Atomically swap tenant-header rules and route rules (config reload); in-flight checks finish on the old one. */
+  updatePolicy(policy: AuthzPolicy): void {
+    this.#policy = activate(policy, this.#policy.generation + 1);
   }
 
   async check(request: CheckRequest, signal: AbortSignal): Promise<CheckOutcome> {
     let requestId = "";
     let tenantId: string | undefined;
+    const policy = this.#policy;
     try {
       const input = parseCheckRequest(request);
       if (isDenial(input)) return this.#deny(input, requestId);
       requestId = input.requestId;
 
-      const id = readTenantId(input.headers, this.deps.tenantId);
+      const id = readTenantId(input.headers, policy.tenantId);
       if (isDenial(id)) return this.#deny(id, requestId);
       tenantId = id;
 
@@ -58,7 +74,7 @@ export class Authorizer {
       const callerDenied = checkCaller(tenant, input.sourcePrincipal);
       if (callerDenied) return this.#deny(callerDenied, requestId, id);
 
-      const query = planDivision(this.deps.routes.match(input.method, input.path), input.rawQuery, tenant.divisions);
+      const query = planDivision(policy.routes.match(input.method, input.path), input.rawQuery, tenant.divisions);
       if (isDenial(query)) return this.#deny(query, requestId, id);
 
       const lookup = await this.deps.tokens.get(tenant, signal);
@@ -67,10 +83,10 @@ export class Authorizer {
       // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
       if (signal.aborted) return this.#deny(deny("deadline_exceeded"), requestId, id);
 
-      const key = planKey(query);
+      const key = planKey(policy.generation, query);
       let bytes = lookup.entry.encoded.get(key);
       if (!bytes) {
-        bytes = encode(buildOkResponse({ authorization: lookup.entry.authorization, query, headersToRemove: this.#headersToRemove }));
+        bytes = encode(buildOkResponse({ authorization: lookup.entry.authorization, query, headersToRemove: policy.headersToRemove }));
         this.deps.tokens.remember(lookup.entry, key, bytes);
       }
       return { bytes, decision: "allow", tenant: id, tokenCache: lookup.cache, requestId };
@@ -97,9 +113,19 @@ export class Authorizer {
   }
 }
 
-function planKey(q: QueryMutation): string {
-  if (q.set.length === 0 && q.remove.length === 0) return "";
-  return `${q.set.map((s) => `${s.key}=${s.value}`).join("&")}|${q.remove.join("&")}`;
+function activate(p: AuthzPolicy, generation: number): ActivePolicy {
+  return {
+    tenantId: p.tenantId,
+    stripTenantHeader: p.stripTenantHeader,
+    routes: p.routes,
+    headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
+    generation,
+  };
+}
+
+function planKey(generation: number, q: QueryMutation): string {
+  if (q.set.length === 0 && q.remove.length === 0) return String(generation);
+  return `${generation}|${q.set.map((s) => `${s.key}=${s.value}`).join("&")}|${q.remove.join("&")}`;
 }
 
 export function encode(response: CheckResponse): Buffer {

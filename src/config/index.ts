@@ -1,3 +1,4 @@
 export { configSchema, isAcceptableTokenUrl } from "./schema.js";
 export type { Config, TenantConfig, RouteRuleConfig, VaultBackendConfig, VaultAuthConfig } from "./schema.js";
 export { parseConfig, parseConfigText, loadConfigFile, ConfigError } from "./load.js";
+export { watchConfigFile, type ConfigWatcher } from "./watch.js";

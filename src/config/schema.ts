@@ -117,6 +117,8 @@ export const configSchema = z
         file: fileBackend.optional(),
         /** How long a credential read stays fresh before it is read again. */
         cacheTtlSeconds: z.number().int().positive().default(300),
+        /** While the store is unavailable, keep using a record at most this long past its TTL. */
+        maxStaleSeconds: z.number().int().nonnegative().default(3600),
       })
       .strict(),
     tenants: z.array(tenant).default([]),
@@ -157,6 +159,26 @@ export const configSchema = z
       })
       .strict()
       .default({ mode: "catalog", extraRules: [] }),
+    metrics: z
+      .object({
+        /** Adds a tenant label to scopegate_checks_total; capped, further tenants count as "_other". */
+        perTenantLabels: z.boolean().default(false),
+        maxTenantLabels: z.number().int().positive().max(10_000).default(100),
+      })
+      .strict()
+      .default({ perTenantLabels: false, maxTenantLabels: 100 }),
+    reload: z
+      .object({
+        /** Watch the config file (Kubernetes swaps ConfigMap files by symlink) and apply valid changes. */
+        watch: z.boolean().default(true),
+        pollIntervalMs: z.number().int().min(100).default(2000),
+      })
+      .strict()
+      .default({ watch: true, pollIntervalMs: 2000 }),
+    shutdown: z
+      .object({ graceMs: z.number().int().nonnegative().default(10_000) })
+      .strict()
+      .default({ graceMs: 10_000 }),
     logging: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
       .strict()

@@ -22,6 +22,7 @@ export interface CachedSecretStoreOptions {
   readonly max: number;
   readonly loadTimeoutMs: number;
   readonly now?: () => number;
+  readonly onLoad?: (outcome: SecretReadResult["kind"], durationMs: number) => void;
 }
 
 export class CachedSecretStore implements SecretStore {
@@ -45,7 +46,9 @@ export class CachedSecretStore implements SecretStore {
       fetchMethod: async (key, _stale, { signal, options }) => {
         this.loads++;
         const timeout = AbortSignal.timeout(this.opts.loadTimeoutMs);
+        const started = performance.now();
         const result = await this.inner.read(key, AbortSignal.any([signal, timeout]));
+        this.opts.onLoad?.(result.kind, performance.now() - started);
         if (result.kind === "unavailable") throw new StoreUnavailable(result.detail);
         if (result.kind === "not_found") options.ttl = this.opts.negativeTtlMs;
         return { result, loadedAt: this.#now() };

@@ -49,6 +49,7 @@ export interface TokenProviderOptions {
   readonly now?: () => number;
   readonly random?: () => number;
   readonly onTokenRequest?: (tenantId: string, outcome: string, durationMs: number) => void;
+  readonly onRefresh?: () => void;
 }
 
 export type TokenLookup = { readonly entry: TokenEntry; readonly cache: "hit" | "miss" };
@@ -118,6 +119,7 @@ export class TokenProvider implements TokenSource {
 
   #refreshInBackground(tenant: Tenant): void {
     this.refreshes++;
+    this.opts.onRefresh?.();
     // fetch() with forceRefresh shares an in-flight refresh; get() keeps returning the current entry meanwhile.
     this.#cache.fetch(tenant.id, { context: tenant, forceRefresh: true }).catch(() => {
       /* keep serving the current token until it expires; the failure was already reported */

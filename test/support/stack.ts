@@ -82,6 +82,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       config,
       logger: createLogger(config.logging.level, logs),
       env: { SCOPEGATE_TEST_VAULT_TOKEN: bao.rootToken },
+      defaultMetrics: false,
     });
     cleanup.push(() => app.stop(1000));
 

@@ -1,0 +1,111 @@
+/**
+ * Prometheus metrics (prom-client), registered on a registry created by the composition root: nothing is
+ * registered at import time. Every label comes from a bounded set (decision, deny-reason code, outcome
+ * codes); per-tenant labels are opt-in and capped.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { CheckOutcome } from "../authz/authorizer.js";
+
+export interface Metrics {
+  readonly registry: Registry;
+  observeCheck(outcome: CheckOutcome, durationMs: number): void;
+  tokenRequest(outcome: string, durationMs: number): void;
+  tokenRefresh(): void;
+  secretRead(outcome: string, durationMs: number): void;
+  configReload(result: "ok" | "invalid"): void;
+  setConfigValid(valid: boolean): void;
+}
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels: number; defaultMetrics: boolean }): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "scopegate_" });
+  const checks = new Counter({
+    name: "scopegate_checks_total",
+    help: "Check decisions by decision and reason code",
+    labelNames: opts.perTenantLabels ? ["decision", "reason", "tenant"] : ["decision", "reason"],
+    registers: [registry],
+  });
+  const checkDuration = new Histogram({
+    name: "scopegate_check_duration_seconds",
+    help: "Time to answer a Check",
+    labelNames: ["decision"],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const tokenCache = new Counter({
+    name: "scopegate_token_cache_total",
+    help: "Token look-ups on allowed checks by result (hit, miss)",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const tokenRefreshes = new Counter({ name: "scopegate_token_refreshes_total", help: "Background token refreshes started", registers: [registry] });
+  const tokenRequests = new Counter({
+    name: "scopegate_token_requests_total",
+    help: "Requests to token endpoints by outcome (ok, invalid_client, rate_limited, unavailable, bad_response)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const tokenDuration = new Histogram({
+    name: "scopegate_token_request_duration_seconds",
+    help: "Token endpoint latency",
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const secretReads = new Counter({
+    name: "scopegate_secret_store_reads_total",
+    help: "Reads that reached the secret store, by outcome (found, not_found, unavailable)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const secretDuration = new Histogram({
+    name: "scopegate_secret_store_read_duration_seconds",
+    help: "Secret store read latency",
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: "scopegate_config_reloads_total",
+    help: "Config reloads by result (ok, invalid)",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const configValid = new Gauge({
+    name: "scopegate_config_last_reload_valid",
+    help: "1 if the last config seen on disk was valid and is in use, 0 if it was rejected",
+    registers: [registry],
+  });
+  configValid.set(1);
+
+  const tenantsLabelled = new Set<string>();
+  const tenantLabel = (tenant: string | undefined): string => {
+    if (!tenant) return "";
+    if (tenantsLabelled.has(tenant)) return tenant;
+    if (tenantsLabelled.size >= opts.maxTenantLabels) return "_other";
+    tenantsLabelled.add(tenant);
+    return tenant;
+  };
+
+  return {
+    registry,
+    observeCheck(o, durationMs) {
+      const labels: Record<string, string> = { decision: o.decision, reason: o.reason ?? "" };
+      if (opts.perTenantLabels) labels["tenant"] = tenantLabel(o.tenant);
+      checks.inc(labels);
+      checkDuration.observe({ decision: o.decision }, durationMs / 1000);
+      if (o.tokenCache) tokenCache.inc({ result: o.tokenCache });
+    },
+    tokenRequest(outcome, durationMs) {
+      tokenRequests.inc({ outcome });
+      tokenDuration.observe(durationMs / 1000);
+    },
+    tokenRefresh: () => tokenRefreshes.inc(),
+    secretRead(outcome, durationMs) {
+      secretReads.inc({ outcome });
+      secretDuration.observe(durationMs / 1000);
+    },
+    configReload: (result) => reloads.inc({ result }),
+    setConfigValid: (valid) => configValid.set(valid ? 1 : 0),
+  };
+}
