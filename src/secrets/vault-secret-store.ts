@@ -4,9 +4,17 @@
  */
 import type { Logger } from "pino";
 import { raceSignal } from "../util/abort.js";
+import { backoffDelay, sleepUnlessAborted } from "../util/backoff.js";
 import { recordFromFields } from "./record.js";
 import { isSafeStoreKey, type SecretReadResult, type SecretStore } from "./secret-store.js";
 import { statusOf, type VaultSession } from "./vault-session.js";
+
+const MAX_ATTEMPTS = 4;
+const BACKOFF = { baseMs: 50, capMs: 1000 };
+
+function isTransient(status: number | string): boolean {
+  return typeof status === "string" ? status !== "ABORT_ERR" : status >= 500 || status === 429 || status === 412;
+}
 
 export class VaultSecretStore implements SecretStore {
   constructor(
@@ -19,8 +27,11 @@ export class VaultSecretStore implements SecretStore {
   async read(key: string, signal: AbortSignal): Promise<SecretReadResult> {
     if (!isSafeStoreKey(key)) return { kind: "not_found" };
     const path = `${this.kvMount}/data/${this.tenantPrefix}/${key}`;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (signal.aborted) return { kind: "unavailable", detail: "aborted" };
+    let relogged = false;
+    let lastStatus: number | string = "aborted";
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0 && !(await sleepUnlessAborted(backoffDelay(attempt - 1, BACKOFF), signal))) break;
+      if (signal.aborted) break;
       try {
         await raceSignal(this.session.ready(), signal);
         const res = (await raceSignal(this.session.client.read(path), signal)) as {
@@ -34,15 +45,18 @@ export class VaultSecretStore implements SecretStore {
       } catch (err) {
         const status = statusOf(err);
         if (status === 404) return { kind: "not_found" };
+        lastStatus = status;
         // 403: the token may have expired or been revoked. Log in again once, then give up.
-        if (status === 403 && attempt === 0) {
+        if (status === 403 && !relogged) {
+          relogged = true;
           this.session.invalidate();
           continue;
         }
-        this.logger.warn({ status, key }, "vault read failed");
-        return { kind: "unavailable", detail: `vault ${status}` };
+        // Sealed or overloaded (5xx) and connection errors are worth another try inside the deadline.
+        if (!isTransient(status)) break;
       }
     }
-    return { kind: "unavailable", detail: "vault 403" };
+    this.logger.warn({ status: lastStatus, key }, "vault read failed");
+    return { kind: "unavailable", detail: `vault ${lastStatus}` };
   }
 }

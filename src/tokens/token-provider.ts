@@ -14,6 +14,7 @@ import { deny, type Denial } from "../authz/deny-reasons.js";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { raceSignal } from "../util/abort.js";
+import { backoffDelay, sleepUnlessAborted } from "../util/backoff.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
 
 export class TokenEntry {
@@ -61,6 +62,9 @@ export interface TokenSource {
 }
 
 const MAX_ENCODED_PER_TOKEN = 16;
+/** A token load may try this many times, each attempt bounded by requestTimeoutMs. */
+const LOAD_BUDGET_ATTEMPTS = 3;
+const TOKEN_BACKOFF = { baseMs: 100, capMs: 1000 };
 
 export class TokenProvider implements TokenSource {
   readonly #cache: LRUCache<string, TokenEntry, Tenant>;
@@ -138,9 +142,11 @@ export class TokenProvider implements TokenSource {
   }
 
   async #load(tenant: Tenant, options: { ttl?: number }): Promise<TokenEntry> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      // The load has its own timeout and no caller's signal: callers stop waiting, the load goes on.
-      const signal = AbortSignal.timeout(this.opts.requestTimeoutMs);
+    // The load has its own budget and no caller's signal: callers stop waiting, the load goes on.
+    const signal = AbortSignal.timeout(this.opts.requestTimeoutMs * LOAD_BUDGET_ATTEMPTS);
+    let rotated = false;
+    for (let attempt = 0; attempt < LOAD_BUDGET_ATTEMPTS + 1; attempt++) {
+      if (signal.aborted) break;
       const secret = await this.opts.secrets.read(tenant.credentialsKey, signal);
       if (secret.kind === "not_found") throw new TokenFailure(deny("credentials_missing"));
       if (secret.kind === "unavailable") throw new TokenFailure(deny("secrets_unavailable"));
@@ -154,10 +160,16 @@ export class TokenProvider implements TokenSource {
         return entry;
       }
       const err = result.error;
-      if (err.code === "invalid_client" && attempt === 0) {
+      if (err.code === "invalid_client" && !rotated) {
         // Maybe the secret was rotated in the store: read it again, once.
+        rotated = true;
         this.opts.secrets.invalidate(tenant.credentialsKey);
         continue;
+      }
+      if (err.code === "unavailable" && attempt < LOAD_BUDGET_ATTEMPTS - 1) {
+        // 5xx or timeout: back off with jitter and try again while the budget lasts.
+        if (await sleepUnlessAborted(backoffDelay(attempt, { ...TOKEN_BACKOFF, random: this.#random }), signal)) continue;
+        break;
       }
       if (err.code === "rate_limited") {
         const seconds = err.retryAfterSeconds ?? 1;
@@ -166,7 +178,7 @@ export class TokenProvider implements TokenSource {
       }
       throw new TokenFailure(deny(err.code === "invalid_client" ? "token_rejected" : "token_unavailable"));
     }
-    throw new TokenFailure(deny("token_rejected"));
+    throw new TokenFailure(deny(rotated ? "token_rejected" : "token_unavailable"));
   }
 
   #entryFor(authorization: string, expiresInSeconds: number): TokenEntry {

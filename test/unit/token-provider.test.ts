@@ -74,16 +74,25 @@ describe("TokenProvider", () => {
   it("keeps the current token when a refresh fails, until it expires", async () => {
     const { clock, endpoint, tokens } = setup();
     await tokens.get(tenant, never);
-    endpoint.script.push({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
+    const outage = (): TokenResult => ({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
+    endpoint.script.push(outage(), outage(), outage());
     clock.advance(2_900_000);
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
-    await new Promise((r) => setImmediate(r));
-    expect(endpoint.calls).toBe(2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(endpoint.calls).toBe(4); // 1 mint + 3 refresh attempts
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
     clock.advance(700_000); // past 3540 s
     expect(tokens.peek(tenant)).toBeUndefined();
-    endpoint.script.push({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
+    endpoint.script.push(outage(), outage(), outage());
     expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_unavailable" });
+  });
+
+  it("retries a 5xx with backoff inside the load budget", async () => {
+    const { endpoint, tokens } = setup();
+    endpoint.script.push({ kind: "error", error: { code: "unavailable", httpStatus: 502 } });
+    const r = await tokens.get(tenant, never);
+    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
+    expect(endpoint.calls).toBe(2);
   });
 
   it("re-reads the secret once on invalid_client (rotation)", async () => {
