@@ -40,7 +40,10 @@ export class CachedSecretStore implements SecretStore {
       max: opts.max,
       ttl: opts.ttlMs,
       perf: { now: this.#now },
+      ttlResolution: 0, // ask the clock every time: an expired entry is never served, and injected clocks work
       allowStale: false,
+      // A stale record must survive get() so it can be served while the store is down (bounded by maxStaleMs).
+      noDeleteOnStaleGet: true,
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
       fetchMethod: async (key, _stale, { signal, options }) => {

@@ -82,6 +82,7 @@ export class TokenProvider implements TokenSource {
       max: opts.max,
       ttl: 1, // replaced per entry from expires_in
       perf: { now: this.#now },
+      ttlResolution: 0, // ask the clock every time: an expired entry is never served, and injected clocks work
       allowStale: false,
       noDeleteOnFetchRejection: true,
       fetchMethod: (_key, _stale, { options, context }) => this.#load(context, options),

@@ -30,14 +30,18 @@ async function freePortWithNeighbour(): Promise<number> {
   throw new Error("openbao: no free port pair found on 127.0.0.1");
 }
 
-export async function startOpenBao(opts: { startTimeoutMs?: number } = {}): Promise<OpenBao> {
+/**
+ * `port` and `rootToken` let a test bring a server back at the same address after stopping it (a Vault
+ * restart). Dev mode keeps data in memory, so a restarted server starts empty, as a fresh Vault would.
+ */
+export async function startOpenBao(opts: { startTimeoutMs?: number; port?: number; rootToken?: string } = {}): Promise<OpenBao> {
   const bao = toolPath("bao");
   const timeoutMs = opts.startTimeoutMs ?? 20_000;
   let lastFailure = "";
   // A port picked by freePort can be taken before bao binds it; retry a few times on that race only.
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePortWithNeighbour();
-    const rootToken = `root-${randomBytes(12).toString("hex")}`;
+    const port = opts.port ?? (await freePortWithNeighbour());
+    const rootToken = opts.rootToken ?? `root-${randomBytes(12).toString("hex")}`;
     // Own HOME and cwd: with -dev-no-store-token nothing should be written, and if anything is it goes here.
     const home = await mkdtemp(join(tmpdir(), "scopegate-bao-"));
     const proc = spawnManaged(

@@ -63,7 +63,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     for (const t of opts.tenants) await addTenant(t);
 
-    const config = parseConfig({
+    const config = parseConfig(deepMerge({
       listen: { tcp: "127.0.0.1:0", unixSocket: socketPath },
       http: { listen: null },
       secrets: {
@@ -75,8 +75,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         .map((t) => ({ id: t.id, divisions: t.divisions, tokenUrl: standin.tokenUrl })),
       discovery: { fromSecretStore: true, negativeCacheSeconds: 5 },
       logging: { level: "info" },
-      ...(opts.config ?? {}),
-    });
+    }, opts.config ?? {}));
     const logs = new LogCapture();
     const app = await startApp({
       config,
@@ -136,5 +135,18 @@ export async function send(
 export function rawHeader(raw: readonly string[], name: string): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  return out;
+}
+
+/** Overrides merge into the defaults object by object; arrays and scalars replace. */
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b)
+        ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
   return out;
 }
