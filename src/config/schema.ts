@@ -97,9 +97,14 @@ export const configSchema = z
         unixSocket: z.string().min(1).optional(),
         /** File mode of the unix socket, octal string. */
         socketMode: z.string().regex(/^0?[0-7]{3}$/).default("0600"),
+        /**
+         * A second gRPC listener that serves only grpc.health.v1, for Kubernetes' native gRPC probes: the
+         * kubelet always dials the pod IP, so this one may bind 0.0.0.0 while Check stays on loopback/socket.
+         */
+        healthTcp: hostPort.nullable().default(null),
       })
       .strict()
-      .default({ tcp: "127.0.0.1:9191", socketMode: "0600" }),
+      .default({ tcp: "127.0.0.1:9191", socketMode: "0600", healthTcp: null }),
     http: z
       .object({ listen: hostPort.nullable().default("127.0.0.1:9192") })
       .strict()

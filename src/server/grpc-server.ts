@@ -15,11 +15,14 @@ export interface ListenOptions {
   readonly unixSocket?: string | undefined;
   /** Octal file mode for the socket, e.g. "0600". */
   readonly socketMode?: string | undefined;
+  /** Health-only listener (no Check service) for probes. */
+  readonly healthTcp?: string | null | undefined;
 }
 
 export interface RunningServer {
   /** Bound TCP port, if any. */
   readonly tcpPort: number | undefined;
+  readonly healthPort: number | undefined;
   readonly unixSocket: string | undefined;
   setServing(serving: boolean): void;
   shutdown(graceMs: number): Promise<void>;
@@ -51,6 +54,13 @@ export async function startGrpcServer(opts: {
 
   let tcpPort: number | undefined;
   if (opts.listen.tcp) tcpPort = await bind(server, opts.listen.tcp);
+  // Same HealthImplementation, so both servers always report the same status.
+  const healthServer = opts.listen.healthTcp ? new Server() : undefined;
+  let healthPort: number | undefined;
+  if (healthServer && opts.listen.healthTcp) {
+    health.addToServer(healthServer);
+    healthPort = await bind(healthServer, opts.listen.healthTcp);
+  }
   if (opts.listen.unixSocket) {
     await rm(opts.listen.unixSocket, { force: true }); // a stale socket from a previous run
     await bind(server, `unix:${opts.listen.unixSocket}`);
@@ -65,6 +75,7 @@ export async function startGrpcServer(opts: {
 
   return {
     tcpPort,
+    healthPort,
     unixSocket: opts.listen.unixSocket,
     setServing,
     async shutdown(graceMs: number) {
@@ -82,6 +93,7 @@ export async function startGrpcServer(opts: {
           resolve();
         });
       });
+      healthServer?.forceShutdown();
       if (opts.listen.unixSocket) await rm(opts.listen.unixSocket, { force: true });
     },
   };

@@ -22,11 +22,12 @@ let proc: ManagedProcess;
 let client: CheckClient;
 let grpcPort: number;
 let httpPort: number;
+let healthPort: number;
 let generation = 0;
 
 function configDoc(tenants: { id: string; divisions: string[] }[], extra: Record<string, unknown> = {}) {
   return {
-    listen: { tcp: `127.0.0.1:${grpcPort}`, unixSocket: join(dir, "authz.sock") },
+    listen: { tcp: `127.0.0.1:${grpcPort}`, unixSocket: join(dir, "authz.sock"), healthTcp: `127.0.0.1:${healthPort}` },
     http: { listen: `127.0.0.1:${httpPort}` },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
     tenants: tenants.map((t) => ({ ...t, tokenUrl: standin.tokenUrl })),
@@ -64,6 +65,7 @@ beforeAll(async () => {
   standin = await startGenesysStandin();
   grpcPort = await freePort();
   httpPort = await freePort();
+  healthPort = await freePort();
   standin.addClient({ clientId: "acme-client", clientSecret: "acme-FILE-SECRET", divisions: ["div-acme"] });
   await writeSecret("acme", "acme-client", "acme-FILE-SECRET");
   await mkdir(join(dir, "config"), { recursive: true });
@@ -94,6 +96,11 @@ describe("a scopegate process", () => {
     expect(await uds.health()).toBe("SERVING");
     expect(allowed(await uds.check(checkRequest({ headers: { "x-tenant-id": "acme" } })))).toBe(true);
     uds.close();
+    // The probe listener answers health but has no Check service.
+    const probe = checkClient(`127.0.0.1:${healthPort}`);
+    expect(await probe.health()).toBe("SERVING");
+    await expect(probe.check(checkRequest({ headers: { "x-tenant-id": "acme" } }))).rejects.toMatchObject({ code: 12 });
+    probe.close();
   });
 
   it("exports metrics by decision and reason, without tenant labels by default and without secrets", async () => {
