@@ -105,13 +105,20 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const registry = new TenantRegistry(config.tenants, { enabled: config.discovery.fromSecretStore, store: secrets });
   const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens });
   const logDecision = decisionLogger(logger);
+  const tls = config.listen.tls
+    ? {
+        cert: await readFile(config.listen.tls.certFile),
+        key: await readFile(config.listen.tls.keyFile),
+        clientCa: config.listen.tls.clientCaFile ? await readFile(config.listen.tls.clientCaFile) : undefined,
+      }
+    : undefined;
   const server = await startGrpcServer({
     authorizer,
     observe: (o, ms) => {
       metrics.observeCheck(o, ms);
       logDecision(o, ms);
     },
-    listen: config.listen,
+    listen: { ...config.listen, tls },
     defaultBudgetMs: 5000,
   });
 
@@ -188,8 +195,9 @@ function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);
   return {
     tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
+    callers: { mode: config.callers.mode, principalTenants: new Map(Object.entries(config.callers.principalTenants)) },
     stripTenantHeader: config.stripTenantHeader,
-    routes: buildRouteTable(rules, denied),
+    routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),
   };
 }
 
@@ -215,6 +223,7 @@ function decisionLogger(logger: Logger): (o: CheckOutcome, durationMs: number) =
       decision: o.decision,
       reason: o.reason,
       tokenCache: o.tokenCache,
+      mtls: o.mtls,
       durationMs: round(durationMs),
       requestId: o.requestId,
     }, "check");

@@ -4,7 +4,7 @@
  * unexpected becomes a denial (internal_error), never an allow.
  */
 import { CheckResponse, type CheckRequest } from "../gen/envoy/service/auth/v3/external_auth.js";
-import { checkCaller } from "../tenants/caller-binding.js";
+import { checkCaller, type CallerRules } from "../tenants/caller-binding.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
@@ -18,6 +18,7 @@ import type { RouteTable } from "./route-table.js";
 /** The parts of the config a reload may change; swapped whole. */
 export interface AuthzPolicy {
   readonly tenantId: TenantIdRules;
+  readonly callers: CallerRules;
   readonly stripTenantHeader: boolean;
   readonly routes: RouteTable;
 }
@@ -40,6 +41,8 @@ export interface CheckOutcome {
   readonly tenant?: string;
   readonly tokenCache?: "hit" | "miss";
   readonly requestId: string;
+  /** Whether the caller presented an mTLS principal (logged either way). */
+  readonly mtls?: boolean;
 }
 
 export class Authorizer {
@@ -64,24 +67,36 @@ export class Authorizer {
       if (isDenial(input)) return this.#deny(input, requestId);
       requestId = input.requestId;
 
-      const id = readTenantId(input.headers, policy.tenantId);
-      if (isDenial(id)) return this.#deny(id, requestId);
+      const principal = input.sourcePrincipal;
+      const mapped = principal === "" ? undefined : policy.callers.principalTenants.get(principal);
+      const fromHeader = readTenantId(input.headers, policy.tenantId);
+      let id: string;
+      if (!isDenial(fromHeader)) {
+        // A mapped caller may still send the header, but it must name the same tenant.
+        if (mapped !== undefined && mapped !== fromHeader) return this.#deny(deny("caller_not_allowed"), requestId, fromHeader, principal);
+        id = fromHeader;
+      } else if (fromHeader.reason === "tenant_missing" && mapped !== undefined) {
+        id = mapped;
+      } else {
+        return this.#deny(fromHeader, requestId, undefined, principal);
+      }
       tenantId = id;
 
       const tenant: Tenant | Denial = this.deps.registry.peek(id) ?? (await this.deps.registry.resolve(id, signal));
-      if (isDenial(tenant)) return this.#deny(tenant, requestId, id);
+      if (isDenial(tenant)) return this.#deny(tenant, requestId, id, principal);
 
-      const callerDenied = checkCaller(tenant, input.sourcePrincipal);
-      if (callerDenied) return this.#deny(callerDenied, requestId, id);
+      // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
+      const callerDenied = mapped === id ? undefined : checkCaller(tenant, principal, policy.callers.mode);
+      if (callerDenied) return this.#deny(callerDenied, requestId, id, principal);
 
       const query = planDivision(policy.routes.match(input.method, input.path), input.rawQuery, tenant.divisions);
-      if (isDenial(query)) return this.#deny(query, requestId, id);
+      if (isDenial(query)) return this.#deny(query, requestId, id, principal);
 
       const lookup = await this.deps.tokens.get(tenant, signal);
-      if (isDenial(lookup)) return this.#deny(lookup, requestId, id);
+      if (isDenial(lookup)) return this.#deny(lookup, requestId, id, principal);
 
       // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
-      if (signal.aborted) return this.#deny(deny("deadline_exceeded"), requestId, id);
+      if (signal.aborted) return this.#deny(deny("deadline_exceeded"), requestId, id, principal);
 
       const key = planKey(policy.generation, query);
       let bytes = lookup.entry.encoded.get(key);
@@ -89,7 +104,7 @@ export class Authorizer {
         bytes = encode(buildOkResponse({ authorization: lookup.entry.authorization, query, headersToRemove: policy.headersToRemove }));
         this.deps.tokens.remember(lookup.entry, key, bytes);
       }
-      return { bytes, decision: "allow", tenant: id, tokenCache: lookup.cache, requestId };
+      return { bytes, decision: "allow", tenant: id, tokenCache: lookup.cache, requestId, mtls: principal !== "" };
     } catch {
       return this.#deny(deny("internal_error"), requestId, tenantId);
     }
@@ -100,22 +115,28 @@ export class Authorizer {
     return this.#deny(deny(reason), "");
   }
 
-  #deny(denial: Denial, requestId: string, tenant?: string): CheckOutcome {
+  #deny(denial: Denial, requestId: string, tenant?: string, principal?: string): CheckOutcome {
     const cacheKey = `${denial.reason}:${denial.retryAfterSeconds ?? ""}`;
     let bytes = this.#denied.get(cacheKey);
     if (!bytes) {
       bytes = encode(buildDeniedResponse(denial));
       if (this.#denied.size < 256) this.#denied.set(cacheKey, bytes);
     }
-    return tenant === undefined
-      ? { bytes, decision: "deny", reason: denial.reason, requestId }
-      : { bytes, decision: "deny", reason: denial.reason, tenant, requestId };
+    return {
+      bytes,
+      decision: "deny",
+      reason: denial.reason,
+      requestId,
+      ...(tenant === undefined ? {} : { tenant }),
+      ...(principal === undefined ? {} : { mtls: principal !== "" }),
+    };
   }
 }
 
 function activate(p: AuthzPolicy, generation: number): ActivePolicy {
   return {
     tenantId: p.tenantId,
+    callers: p.callers,
     stripTenantHeader: p.stripTenantHeader,
     routes: p.routes,
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],

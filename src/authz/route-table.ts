@@ -25,10 +25,16 @@ interface Compiled {
 const UNCATALOGUED: RouteMatch = { kind: "uncatalogued" };
 const FORBIDDEN: RouteMatch = { kind: "forbidden" };
 
+/**
+ * `allowListOnly`: a route that is neither catalogued nor denied is forbidden instead of passed through
+ * (config routes.mode: allow-list).
+ */
 export function buildRouteTable(
   rules: readonly RouteRule[],
   denied: readonly { method: string; path: string }[],
+  opts: { allowListOnly?: boolean } = {},
 ): RouteTable {
+  const fallback = opts.allowListOnly ? FORBIDDEN : UNCATALOGUED;
   const exact = new Map<string, RouteMatch>();
   const templated = new Map<string, Compiled[]>();
   const add = (method: string, path: string, result: RouteMatch): void => {
@@ -55,7 +61,7 @@ export function buildRouteTable(
       if (candidates) {
         for (const c of candidates) if (segmentsMatch(c.segments, segments)) return c.result;
       }
-      return UNCATALOGUED;
+      return fallback;
     },
   };
 }

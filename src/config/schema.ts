@@ -73,8 +73,13 @@ const tenant = z
     tokenUrl: z.url().optional(),
     /** Secret-store key of the credentials; defaults to the tenant id. */
     credentialsKey: z.string().min(1).optional(),
-    /** Callers allowed to act for this tenant (issue 3); empty means any caller. */
+    /**
+     * Callers allowed to act for this tenant: mTLS principals (SPIFFE ids) exactly, or a prefix ending in
+     * "/*" (one more path segment). Empty, together with allowedNamespaces, means any caller.
+     */
     allowedPrincipals: z.array(z.string().min(1)).default([]),
+    /** Kubernetes namespaces whose workloads may act for this tenant (from spiffe://<td>/ns/<ns>/sa/<sa>). */
+    allowedNamespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)).default([]),
   })
   .strict()
   .refine((t) => (t.environment === undefined) !== (t.tokenUrl === undefined), "set exactly one of environment or tokenUrl");
@@ -102,6 +107,13 @@ export const configSchema = z
          * kubelet always dials the pod IP, so this one may bind 0.0.0.0 while Check stays on loopback/socket.
          */
         healthTcp: hostPort.nullable().default(null),
+        /** Group id to own the unix socket (with socketMode 0660, e.g. Envoy's group). */
+        socketGid: z.number().int().nonnegative().optional(),
+        /** TLS (mTLS with clientCaFile) on the TCP Check listener, for scopegate as a separate Service. */
+        tls: z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1).optional() })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ tcp: "127.0.0.1:9191", socketMode: "0600", healthTcp: null }),
@@ -114,6 +126,19 @@ export const configSchema = z
       .regex(/^[a-z0-9-]+$/, "header names are lower-case as Envoy sends them")
       .default("x-tenant-id"),
     tenantIdPattern: regexSource.default("^[a-z0-9][a-z0-9._-]{0,62}$"),
+    callers: z
+      .object({
+        /**
+         * mesh: every check must carry an mTLS principal (Envoy's attributes.source.principal); a plain-text
+         * hop is denied. local: scopegate sits beside one workload (unix socket/loopback) and a missing
+         * principal is accepted. Either way the decision line records whether a principal was present.
+         */
+        mode: z.enum(["mesh", "local"]).default("local"),
+        /** principal -> tenant: such a caller needs no tenant header (a header, if sent, must agree). */
+        principalTenants: z.record(z.string().min(1), z.string().min(1)).default({}),
+      })
+      .strict()
+      .default({ mode: "local", principalTenants: {} }),
     stripTenantHeader: z.boolean().default(true),
     secrets: z
       .object({
@@ -216,6 +241,12 @@ export const configSchema = z
         });
       }
     });
+    const ids = new Set(c.tenants.map((t) => t.id));
+    for (const [principal, tenantId] of Object.entries(c.callers.principalTenants)) {
+      if (!ids.has(tenantId) && !c.discovery.fromSecretStore) {
+        ctx.addIssue({ code: "custom", path: ["callers", "principalTenants", principal], message: `unknown tenant ${tenantId}` });
+      }
+    }
     if (c.tenants.length === 0 && !c.discovery.fromSecretStore) {
       ctx.addIssue({ code: "custom", path: ["tenants"], message: "no tenants: list some or enable discovery.fromSecretStore" });
     }

@@ -3,7 +3,7 @@
  * Shutdown: health NOT_SERVING, new checks answered shutting_down, in-flight checks finish, then close
  * within the grace period.
  */
-import { chmod, rm } from "node:fs/promises";
+import { chmod, chown, rm } from "node:fs/promises";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Authorizer } from "../authz/authorizer.js";
@@ -17,6 +17,9 @@ export interface ListenOptions {
   readonly socketMode?: string | undefined;
   /** Health-only listener (no Check service) for probes. */
   readonly healthTcp?: string | null | undefined;
+  readonly socketGid?: number | undefined;
+  /** PEM contents (not paths): TLS for the TCP Check listener; with clientCa, client certificates are required. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer | undefined } | undefined;
 }
 
 export interface RunningServer {
@@ -53,7 +56,7 @@ export async function startGrpcServer(opts: {
   health.addToServer(server);
 
   let tcpPort: number | undefined;
-  if (opts.listen.tcp) tcpPort = await bind(server, opts.listen.tcp);
+  if (opts.listen.tcp) tcpPort = await bind(server, opts.listen.tcp, credentialsFor(opts.listen.tls));
   // Same HealthImplementation, so both servers always report the same status.
   const healthServer = opts.listen.healthTcp ? new Server() : undefined;
   let healthPort: number | undefined;
@@ -65,6 +68,7 @@ export async function startGrpcServer(opts: {
     await rm(opts.listen.unixSocket, { force: true }); // a stale socket from a previous run
     await bind(server, `unix:${opts.listen.unixSocket}`);
     await chmod(opts.listen.unixSocket, Number.parseInt(opts.listen.socketMode ?? "0600", 8));
+    if (opts.listen.socketGid !== undefined) await chown(opts.listen.unixSocket, process.getuid?.() ?? 0, opts.listen.socketGid);
   }
 
   const setServing = (serving: boolean): void => {
@@ -99,10 +103,15 @@ export async function startGrpcServer(opts: {
   };
 }
 
-function bind(server: Server, address: string): Promise<number> {
+function bind(server: Server, address: string, credentials = ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
   });
+}
+
+function credentialsFor(tls: ListenOptions["tls"]): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(tls.clientCa ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.clientCa !== undefined);
 }
 
 function sleep(ms: number): Promise<void> {

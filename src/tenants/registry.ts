@@ -18,6 +18,7 @@ export function tenantFromConfig(t: TenantConfig): Tenant {
     tokenUrl: t.tokenUrl ?? tokenUrlFor(t.environment as string),
     credentialsKey: t.credentialsKey ?? t.id,
     allowedPrincipals: Object.freeze([...t.allowedPrincipals]),
+    allowedNamespaces: Object.freeze([...t.allowedNamespaces]),
     source: "config" as const,
   });
 }
@@ -70,6 +71,7 @@ export class TenantRegistry {
       tokenUrl: tokenUrl ?? tokenUrlFor(environment as string),
       credentialsKey: id,
       allowedPrincipals: Object.freeze([]),
+      allowedNamespaces: Object.freeze([]),
       source: "discovered" as const,
     });
     this.#discovered.set(read.record, tenant);

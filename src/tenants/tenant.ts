@@ -7,5 +7,7 @@ export interface Tenant {
   readonly credentialsKey: string;
   /** Principals allowed to act for the tenant; empty = any caller. */
   readonly allowedPrincipals: readonly string[];
+  /** Kubernetes namespaces allowed to act for the tenant; empty (with no principals) = any caller. */
+  readonly allowedNamespaces: readonly string[];
   readonly source: "config" | "discovered";
 }

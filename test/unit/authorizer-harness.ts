@@ -1,0 +1,73 @@
+// An Authorizer wired with real pure parts, a real registry over an in-memory store, and a small fake
+// token source. For table tests and property-based fuzzing of the whole decision path, in-process.
+import { Authorizer, type CheckOutcome } from "../../src/authz/authorizer.js";
+import { deny, type Denial } from "../../src/authz/deny-reasons.js";
+import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
+import { buildRouteTable } from "../../src/authz/route-table.js";
+import { parseConfig } from "../../src/config/index.js";
+import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
+import { ClientCredentials } from "../../src/secrets/credentials.js";
+import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
+import { TenantRegistry } from "../../src/tenants/registry.js";
+import type { Tenant } from "../../src/tenants/tenant.js";
+import { compileTenantIdPattern } from "../../src/tenants/tenant-id.js";
+import { TokenEntry, type TokenLookup, type TokenSource } from "../../src/tokens/token-provider.js";
+import { CheckResponse, type CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import type { CallerMode } from "../../src/tenants/caller-binding.js";
+
+export const TENANTS = [
+  { id: "acme", divisions: ["div-acme"], environment: "mypurecloud.de" },
+  { id: "globex", divisions: ["div-g1", "div-g2"], environment: "mypurecloud.ie", allowedPrincipals: ["spiffe://cluster.local/ns/globex/sa/*"] },
+  { id: "initech", divisions: ["div-i"], environment: "mypurecloud.com", allowedNamespaces: ["initech"] },
+];
+
+class NoStore implements SecretStore {
+  async read(): Promise<SecretReadResult> {
+    return { kind: "not_found" };
+  }
+}
+
+/** Mints "Bearer tok-<tenant>" instantly; a tenant named in `failing` gets that denial. */
+export class FakeTokens implements TokenSource {
+  readonly entries = new Map<string, TokenEntry>();
+  failing = new Map<string, Denial>();
+  async get(tenant: Tenant): Promise<TokenLookup | Denial> {
+    const f = this.failing.get(tenant.id);
+    if (f) return f;
+    let e = this.entries.get(tenant.id);
+    const cache = e ? "hit" : "miss";
+    if (!e) {
+      e = new TokenEntry(`Bearer tok-${tenant.id}`, Date.now() + 3_600_000, Date.now() + 3_000_000);
+      this.entries.set(tenant.id, e);
+    }
+    return { entry: e, cache };
+  }
+  remember(entry: TokenEntry, key: string, bytes: Buffer): void {
+    entry.encoded.set(key, bytes);
+  }
+}
+
+export function harness(opts: { mode?: CallerMode; principalTenants?: Record<string, string>; allowList?: boolean } = {}) {
+  const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: TENANTS });
+  const store = new CachedSecretStore(new NoStore(), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
+  const tokens = new FakeTokens();
+  const authorizer = new Authorizer({
+    tenantId: { header: "x-tenant-id", pattern: compileTenantIdPattern(config.tenantIdPattern) },
+    callers: { mode: opts.mode ?? "local", principalTenants: new Map(Object.entries(opts.principalTenants ?? {})) },
+    stripTenantHeader: true,
+    routes: buildRouteTable(
+      GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param })),
+      GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path })),
+      { allowListOnly: opts.allowList ?? false },
+    ),
+    registry: new TenantRegistry(config.tenants, { enabled: false, store }),
+    tokens,
+  });
+  const check = async (req: CheckRequest): Promise<CheckOutcome & { response: CheckResponse }> => {
+    const o = await authorizer.check(req, new AbortController().signal);
+    return { ...o, response: CheckResponse.decode(o.bytes) };
+  };
+  return { authorizer, tokens, check };
+}
+
+export { deny };
