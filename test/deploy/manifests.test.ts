@@ -7,7 +7,12 @@
  *     kustomize (resources + strategic-merge patches), and cross-references inside them resolve;
  *   - scopegate's embedded config passes the config schema (parseConfigText) and `scopegate check-config`;
  *   - every Envoy config (deploy/envoy/*.yaml and those embedded in ConfigMaps) passes the real
- *     `envoy --mode validate`.
+ *     `envoy --mode validate`;
+ *   - the pod's network surface, read from the configs the containers mount: the kubelet's gRPC probes
+ *     target the health-only listener (listen.healthTcp) on the pod IP, never Check; Check is off the pod
+ *     IP in the sidecar layout; container ports and NetworkPolicies match what is bound to the pod IP.
+ *     That the health-only listener answers grpc.health.v1 and not Check is tested on the real process
+ *     in test/integration/lifecycle.test.ts.
  * The schemas accept unknown fields (Kubernetes' OpenAPI leaves additionalProperties open), so the
  * fields that matter are also asserted one by one below.
  */
@@ -341,6 +346,102 @@ function configMapFileAt(w: Workload, container: IContainer, path: string): [str
   return undefined;
 }
 
+/** The scopegate config file a container runs with: SCOPEGATE_CONFIG, resolved to a mounted ConfigMap key. */
+function scopegateConfigText(objects: K8sObject[], w: Workload, c: IContainer): { text: string; source: string } {
+  const configPath = c.env?.find((e) => e.name === "SCOPEGATE_CONFIG")?.value ?? "/etc/scopegate/config.yaml";
+  const file = configMapFileAt(w, c, configPath);
+  expect(file, `${configPath} is a mounted ConfigMap key`).toBeDefined();
+  const [cmName, key] = file!;
+  const text = configMap(objects, cmName)[key];
+  expect(text, `ConfigMap ${cmName} key ${key}`).toBeTypeOf("string");
+  return { text: text!, source: `${cmName}/${key}` };
+}
+
+/** The Envoy config a container runs with (`-c`, a mounted ConfigMap key). */
+function envoyConfigOf(objects: K8sObject[], w: Workload, c: IContainer): Obj {
+  const file = configMapFileAt(w, c, c.args![c.args!.indexOf("-c") + 1]!);
+  expect(file, `${c.name}: -c is a mounted ConfigMap key`).toBeDefined();
+  return parseYaml(configMap(objects, file![0])[file![1]]!) as Obj;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pod's network surface: every TCP listener its containers' configs bind, and what the
+// NetworkPolicies admit. The app container is a placeholder (127.0.0.1:8000 by convention) and not modelled.
+
+type Serves = "check" | "health" | "http" | "envoy" | "envoy-admin";
+interface Binding {
+  readonly container: string;
+  readonly host: string;
+  readonly port: number;
+  readonly serves: Serves;
+}
+
+const isLoopback = (host: string): boolean => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/.test(host);
+/** Reachable at the pod IP: the kubelet's probes, other pods and Services all dial that address. */
+const onPodIp = (b: Binding): boolean => !isLoopback(b.host);
+
+function splitHostPort(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(":");
+  return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
+}
+
+function bindingsOf(objects: K8sObject[], w: Workload): Binding[] {
+  const out: Binding[] = [];
+  for (const c of w.pod.containers) {
+    if (c.name === "scopegate") {
+      const { text, source } = scopegateConfigText(objects, w, c);
+      const { listen, http } = parseConfigText(text, source);
+      const add = (hostPort: string | null | undefined, serves: Serves): void => {
+        if (hostPort) out.push({ container: c.name, ...splitHostPort(hostPort), serves });
+      };
+      add(listen.tcp, "check");
+      add(listen.healthTcp, "health");
+      add(http.listen, "http");
+    } else if (c.name === "envoy") {
+      const config = envoyConfigOf(objects, w, c);
+      type SocketAddress = { socket_address: { address: string; port_value: number } };
+      const admin = (config.admin as { address: SocketAddress }).address.socket_address;
+      out.push({ container: c.name, host: admin.address, port: admin.port_value, serves: "envoy-admin" });
+      for (const l of (config.static_resources as { listeners: { address: SocketAddress }[] }).listeners) {
+        const { address, port_value } = l.address.socket_address;
+        out.push({ container: c.name, host: address, port: port_value, serves: "envoy" });
+      }
+    }
+  }
+  return out;
+}
+
+interface Admission {
+  readonly policy: string;
+  /** Resolved container port; undefined for a rule without `ports` (all ports). */
+  readonly port: number | undefined;
+  /** undefined or empty: from anywhere. */
+  readonly from: readonly Obj[] | undefined;
+}
+
+/** Every (port, peers) pair the NetworkPolicies selecting this pod admit. */
+function admissionsOf(objects: K8sObject[], w: Workload): Admission[] {
+  const named = new Map(
+    w.pod.containers.flatMap((c) => (c.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort] as const)),
+  );
+  const out: Admission[] = [];
+  for (const np of objects.filter((o) => o.kind === "NetworkPolicy")) {
+    const spec = np.spec as {
+      podSelector: { matchLabels?: Record<string, string> };
+      ingress?: { from?: Obj[]; ports?: { port?: number | string }[] }[];
+    };
+    if (!matches(spec.podSelector.matchLabels, w.labels)) continue;
+    for (const rule of spec.ingress ?? []) {
+      const ports = rule.ports ?? [{}];
+      for (const p of ports) {
+        const port = typeof p.port === "string" ? named.get(p.port) : p.port;
+        out.push({ policy: np.metadata.name, port, from: rule.from });
+      }
+    }
+  }
+  return out;
+}
+
 function volumeAt(w: Workload, container: IContainer, dir: string): { name: string; kind: string } | undefined {
   const m = (container.volumeMounts ?? []).find((x) => dir === x.mountPath || dir.startsWith(`${x.mountPath}/`));
   const vol = m && (w.pod.volumes ?? []).find((v) => v.name === m.name);
@@ -439,9 +540,22 @@ describe("deploy/envoy", () => {
   });
 });
 
+/**
+ * `listen` and `http.listen` each layout's scopegate runs with. Check: loopback + unix socket in the sidecar
+ * layout (nothing outside the pod may call it), all interfaces behind the Service in the shared one. Health
+ * (probes) and HTTP (/metrics) on all interfaces in both: the kubelet and Prometheus dial the pod IP.
+ */
 const layouts = [
-  { name: "base (sidecar)", dir: join(DEPLOY, "kubernetes/base") },
-  { name: "overlays/shared-service", dir: join(DEPLOY, "kubernetes/overlays/shared-service") },
+  {
+    name: "base (sidecar)",
+    dir: join(DEPLOY, "kubernetes/base"),
+    listeners: { tcp: "127.0.0.1:9191", unixSocket: "/run/scopegate/authz.sock", healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
+  },
+  {
+    name: "overlays/shared-service",
+    dir: join(DEPLOY, "kubernetes/overlays/shared-service"),
+    listeners: { tcp: "0.0.0.0:9191", unixSocket: undefined, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
+  },
 ] as const;
 
 describe.each(layouts)("kustomize layout $name", ({ dir }) => {
@@ -546,13 +660,8 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
     expect(scopegates).toHaveLength(1);
     const { w, c } = scopegates[0]!;
 
-    const configPath = c.env?.find((e) => e.name === "SCOPEGATE_CONFIG")?.value ?? "/etc/scopegate/config.yaml";
-    const file = configMapFileAt(w, c, configPath);
-    expect(file, `${configPath} is a mounted ConfigMap key`).toBeDefined();
-    const [cmName, key] = file!;
-    const text = configMap(objects, cmName)[key];
-    expect(text, `ConfigMap ${cmName} key ${key}`).toBeTypeOf("string");
-    const config: Config = parseConfigText(text!, `${cmName}/${key}`);
+    const { text, source } = scopegateConfigText(objects, w, c);
+    const config: Config = parseConfigText(text, source);
 
     expect(config.secrets.backend).toBe("vault");
     const vault = config.secrets.vault!;
@@ -576,11 +685,6 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
       expect(t.divisions.length).toBeGreaterThan(0);
     }
 
-    // Native gRPC probes need a TCP listener on the pod IP: the kubelet dials status.PodIP.
-    expect(config.listen.tcp).toBe("0.0.0.0:9191");
-    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) expect(probe?.grpc?.port).toBe(9191);
-    expect(c.ports?.find((p) => p.containerPort === 9191)?.name).toBe("grpc");
-
     if (config.listen.unixSocket !== undefined) {
       // Sidecar layout: the socket lives in an emptyDir that Envoy mounts too, and Envoy dials that path.
       expect(config.listen.unixSocket).toBe("/run/scopegate/authz.sock");
@@ -588,16 +692,15 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
       expect(volumeAt(w, c, socketDir)?.kind).toBe("emptyDir");
       const envoy = w.pod.containers.find((x) => x.name === "envoy")!;
       expect(volumeAt(w, envoy, socketDir)?.name).toBe(volumeAt(w, c, socketDir)?.name);
-      const envoyFile = configMapFileAt(w, envoy, envoy.args![envoy.args!.indexOf("-c") + 1]!)!;
-      const envoyConfig = parseYaml(configMap(objects, envoyFile[0])[envoyFile[1]]!) as Obj;
-      expect(endpointAddress(clusterOf(envoyConfig, "authz"))).toEqual({ pipe: { path: config.listen.unixSocket } });
+      const authz = clusterOf(envoyConfigOf(objects, w, envoy), "authz");
+      expect(endpointAddress(authz)).toEqual({ pipe: { path: config.listen.unixSocket } });
     }
 
     // The real CLI (dist/main.js, as the image's ENTRYPOINT runs it) accepts the same file.
     const mainJs = join(repoRoot, "dist/main.js");
     expect(existsSync(mainJs), "dist/main.js missing: run `npm run build` first").toBe(true);
     const tmp = join(scratch, `${basename(dir)}-config.yaml`);
-    await writeFile(tmp, text!);
+    await writeFile(tmp, text);
     const { stdout } = await execFileAsync(process.execPath, [mainJs, "check-config", tmp], { timeout: 30_000 });
     expect(stdout).toContain("ok");
   });
@@ -611,6 +714,102 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
       const config = parseYaml(text) as Obj;
       assertEnvoyShape(config);
       expect(await envoyValidateText(text, `${basename(dir)}-${cm.metadata.name}.yaml`)).toMatch(/OK/);
+    }
+  });
+});
+
+describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
+  let objects: K8sObject[] = [];
+  let scopegate: { w: Workload; c: IContainer };
+  beforeAll(() => {
+    objects = render(dir);
+    const found = workloadsOf(objects).flatMap((w) => w.pod.containers.filter((c) => c.name === "scopegate").map((c) => ({ w, c })));
+    expect(found).toHaveLength(1);
+    scopegate = found[0]!;
+  });
+  const scopegateBindings = (): Binding[] => bindingsOf(objects, scopegate.w).filter((b) => b.container === "scopegate");
+
+  it("runs scopegate with the listeners this layout promises", () => {
+    const { text, source } = scopegateConfigText(objects, scopegate.w, scopegate.c);
+    const config = parseConfigText(text, source);
+    const { tcp, unixSocket, healthTcp } = config.listen;
+    expect({ tcp, unixSocket, healthTcp, http: config.http.listen }).toEqual(listeners);
+  });
+
+  it("points every kubelet probe at the health-only listener on the pod IP, never at Check", () => {
+    const { c } = scopegate;
+    const bindings = scopegateBindings();
+    const health = bindings.filter((b) => b.serves === "health");
+    expect(health, "one listen.healthTcp").toHaveLength(1);
+    expect(onPodIp(health[0]!), `${health[0]!.host} is reachable at the pod IP (the kubelet dials status.PodIP)`).toBe(true);
+    const checkPorts = bindings.filter((b) => b.serves === "check").map((b) => b.port);
+    expect(checkPorts).not.toContain(health[0]!.port);
+    const probes = [["startup", c.startupProbe], ["readiness", c.readinessProbe], ["liveness", c.livenessProbe]] as const;
+    for (const [kind, probe] of probes) {
+      expect(probe, `${kind}Probe`).toBeDefined();
+      // Native gRPC probe (grpc.health.v1), the overall ("") status that scopegate sets with the Check service's.
+      expect(probe!.grpc, `${kind}Probe is a gRPC probe`).toBeDefined();
+      expect(probe!.tcpSocket ?? probe!.httpGet ?? probe!.exec, `${kind}Probe has no other handler`).toBeUndefined();
+      expect(probe!.grpc!.port, `${kind}Probe port`).toBe(health[0]!.port);
+      expect(probe!.grpc!.service ?? "").toBe("");
+    }
+    expect(c.ports?.find((p) => p.containerPort === health[0]!.port)?.name).toBe("grpc-health");
+  });
+
+  it("declares as container ports exactly the listeners bound to the pod IP", () => {
+    const bindings = bindingsOf(objects, scopegate.w);
+    for (const name of new Set(bindings.map((b) => b.container))) {
+      const c = scopegate.w.pod.containers.find((x) => x.name === name)!;
+      const declared = (c.ports ?? []).map((p) => p.containerPort).sort((x, y) => x - y);
+      const exposed = bindings.filter((b) => b.container === name && onPodIp(b)).map((b) => b.port).sort((x, y) => x - y);
+      expect(declared, `${name}: container ports vs. listeners on the pod IP`).toEqual(exposed);
+    }
+    const byServes = new Map(scopegateBindings().map((b) => [b.serves, b.port]));
+    const names = new Map((scopegate.c.ports ?? []).map((p) => [p.containerPort, p.name]));
+    expect(names.get(byServes.get("http")!)).toBe("metrics");
+    if (scopegateBindings().some((b) => b.serves === "check" && onPodIp(b))) expect(names.get(byServes.get("check")!)).toBe("grpc");
+  });
+
+  it("keeps Check unreachable from other pods except those the NetworkPolicy names", () => {
+    for (const w of workloadsOf(objects)) {
+      const bindings = bindingsOf(objects, w);
+      const admissions = admissionsOf(objects, w);
+      for (const check of bindings.filter((b) => b.serves === "check" && onPodIp(b))) {
+        const admitted = admissions.filter((a) => a.port === check.port || a.port === undefined);
+        expect(admitted.length, `${w.object.metadata.name}: Check :${check.port} is admitted to its clients`).toBeGreaterThan(0);
+        for (const a of admitted) {
+          expect(a.from?.length ?? 0, `${a.policy}: Check :${check.port} admitted from everywhere`).toBeGreaterThan(0);
+          for (const peer of a.from!) {
+            const selector = peer.podSelector as { matchLabels?: Record<string, string> } | undefined;
+            expect(selector?.matchLabels).toEqual({ "scopegate-client": "true" });
+          }
+        }
+      }
+    }
+    const checks = scopegateBindings().filter((b) => b.serves === "check");
+    if (listeners.unixSocket !== undefined) {
+      // Sidecar layout: Envoy uses the socket; the TCP listener (Istio's scopegate.local) is loopback only.
+      expect(checks.map((b) => [b.host, onPodIp(b)])).toEqual([["127.0.0.1", false]]);
+    }
+  });
+
+  it("isolates every pod with a NetworkPolicy admitting only the ports it serves on the pod IP, never the probe port", () => {
+    for (const w of workloadsOf(objects)) {
+      const name = w.object.metadata.name;
+      const onIp = bindingsOf(objects, w).filter(onPodIp);
+      const admissions = admissionsOf(objects, w);
+      expect(admissions.length, `${name} is selected by a NetworkPolicy with ingress rules`).toBeGreaterThan(0);
+      for (const a of admissions) {
+        expect(a.port, `${a.policy}: a rule without ports admits every port of ${name}`).toBeDefined();
+        const b = onIp.find((x) => x.port === a.port);
+        expect(b, `${a.policy}: port ${a.port} is served on the pod IP of ${name}`).toBeDefined();
+        // The kubelet's probes come from the node, which NetworkPolicy always admits.
+        expect(b!.serves, `${a.policy}: port ${a.port}`).not.toBe("health");
+        if (!a.from?.length) expect(["envoy", "http"], `${a.policy}: port ${a.port} open to every pod`).toContain(b!.serves);
+      }
+      for (const b of onIp.filter((x) => x.serves !== "health")) {
+        expect(admissions.some((a) => a.port === b.port), `${name}: ${b.container} :${b.port} (${b.serves}) is admitted`).toBe(true);
+      }
     }
   });
 });
@@ -661,6 +860,21 @@ describe("shared-service layout", () => {
     expect(config.listen.unixSocket).toBeUndefined();
   });
 
+  it("routes both Services to the Check listener, never to the health or metrics port", () => {
+    const w = workloadsOf(objects).find((x) => x.object.metadata.name === "scopegate")!;
+    const bindings = bindingsOf(objects, w);
+    const ports = w.pod.containers.flatMap((c) => c.ports ?? []);
+    const services = objects.filter((o) => o.kind === "Service" && matches((o.spec as { selector: Record<string, string> }).selector, w.labels));
+    expect(services.map((o) => o.metadata.name).sort()).toEqual(["scopegate", "scopegate-headless"]);
+    for (const svc of services) {
+      for (const p of (svc.spec as { ports: { targetPort: string | number }[] }).ports) {
+        const target = ports.find((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort)!;
+        const serves = bindings.find((b) => b.port === target.containerPort)?.serves;
+        expect(serves, `Service ${svc.metadata.name} -> :${target.containerPort}`).toBe("check");
+      }
+    }
+  });
+
   it("removes the scopegate sidecar, its socket and its Vault token from the workload", () => {
     const workload = workloadsOf(objects).find((w) => w.object.metadata.name === "workload")!;
     expect(workload.pod.containers.map((c) => c.name).sort()).toEqual(["app", "envoy"]);
@@ -692,6 +906,12 @@ describe("deploy/istio", () => {
     expect(spec.resolution).toBe("STATIC");
     const local = providers.find((p) => p.envoyExtAuthzGrpc.service === "scopegate.local");
     expect(local?.envoyExtAuthzGrpc.port).toBe(9191);
+    // ...which is where the base layout's scopegate binds Check: loopback, so only the pod's own proxy reaches it.
+    const base = render(join(DEPLOY, "kubernetes/base"));
+    const w = workloadsOf(base).find((x) => x.pod.containers.some((c) => c.name === "scopegate"))!;
+    const checks = bindingsOf(base, w).filter((b) => b.serves === "check");
+    const registered = `${spec.endpoints[0]!.address}:${(spec.ports[0] as { number: number }).number}`;
+    expect(checks.map((b) => `${b.host}:${b.port}`)).toEqual([registered]);
   });
 
   it("points the shared provider at the shared-service Service", () => {
