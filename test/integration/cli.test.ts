@@ -1,0 +1,65 @@
+/** The CLI as operators use it: check-config (every problem listed) and check-config --probe. */
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { startGenesysStandin, type GenesysStandin } from "../support/genesys-standin.js";
+import { repoRoot } from "../support/tools.js";
+
+const run = promisify(execFile);
+let dir: string;
+let standin: GenesysStandin;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(repoRoot, "dist/main.js"), ...args], { timeout: 20_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "scopegate-cli-"));
+  standin = await startGenesysStandin();
+  standin.addClient({ clientId: "acme-client", clientSecret: "acme-PROBE-secret", divisions: ["d"] });
+  for (const [tenant, id, secret] of [
+    ["acme", "acme-client", "acme-PROBE-secret"],
+    ["wrong", "acme-client", "not-the-secret"],
+  ] as const) {
+    await mkdir(join(dir, "secrets", tenant), { recursive: true });
+    await writeFile(join(dir, "secrets", tenant, "client_id"), id);
+    await writeFile(join(dir, "secrets", tenant, "client_secret"), secret);
+  }
+});
+afterAll(async () => {
+  await standin?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("scopegate check-config", () => {
+  it("lists every problem and exits 2", async () => {
+    await writeFile(join(dir, "bad.yaml"), "tenants: [{ id: 'X Y', divisions: [] }]\nsecrets: { backend: vault }\nbogus: 1\n");
+    const r = await cli("check-config", join(dir, "bad.yaml"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/tenants\.0\.divisions/);
+    expect(r.stderr).toMatch(/secrets\.vault: required/);
+    expect(r.stderr).toMatch(/bogus/);
+  });
+
+  it("--probe reads each tenant's secret and mints a token, printing tenant -> ok or reason, no secrets", async () => {
+    const tenants = ["acme", "wrong", "ghost"].map((id) => ({ id, divisions: ["d"], tokenUrl: standin.tokenUrl }));
+    await writeFile(join(dir, "ok.yaml"), YAML.stringify({ secrets: { backend: "file", file: { directory: join(dir, "secrets") } }, tenants }));
+    const r = await cli("check-config", join(dir, "ok.yaml"), "--probe");
+    expect(r.code).toBe(1); // not every tenant is ok
+    expect(r.stdout).toMatch(/^acme\s+ok$/m);
+    expect(r.stdout).toMatch(/^wrong\s+token invalid_client \(HTTP 401\)$/m);
+    expect(r.stdout).toMatch(/^ghost\s+credentials_missing$/m);
+    expect(`${r.stdout}${r.stderr}`).not.toContain("PROBE-secret");
+    expect(standin.tokenRequestsFor("acme-client")).toBe(2);
+  });
+});
