@@ -31,6 +31,16 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** A tenant record in Vault only (the stand-in may or may not know the client). */
+function putRecord(tenant: string, clientId: string, secret: string): Promise<number> {
+  return kvPut(stack.bao.address, stack.bao.rootToken, "secret", `scopegate/tenants/${tenant}`, {
+    client_id: clientId,
+    client_secret: secret,
+    divisions: `div-${tenant}`,
+    token_url: stack.standin.tokenUrl,
+  });
+}
+
 async function viaEnvoy(path: string, headers: Record<string, string>): Promise<void> {
   const res = await send(stack.envoy, path, { authorization: "Bearer HYGIENE-callers-token", ...headers });
   seen.push(res.body, ...[...res.headers].map(([k, v]) => `${k}: ${v}`));
@@ -65,31 +75,16 @@ describe("secret hygiene", () => {
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "ratey" });
     stack.standin.failNext(3, 500);
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "flaky" });
-    await kvPut(stack.bao.address, stack.bao.rootToken, "secret", "scopegate/tenants/wrongsecret", {
-      client_id: "acme-client",
-      client_secret: "HYGIENE-wrong-secret",
-      divisions: "div-w",
-      token_url: stack.standin.tokenUrl,
-    });
+    await putRecord("wrongsecret", "acme-client", "HYGIENE-wrong-secret");
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "wrongsecret" });
     // Vault sealed while a new tenant needs it.
-    await kvPut(stack.bao.address, stack.bao.rootToken, "secret", "scopegate/tenants/late", {
-      client_id: "late-client",
-      client_secret: "HYGIENE-late-secret",
-      divisions: "div-l",
-      token_url: stack.standin.tokenUrl,
-    });
+    await putRecord("late", "late-client", "HYGIENE-late-secret");
     await sealVault(stack.bao.address, stack.bao.rootToken);
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "late" });
     await unseal(stack.bao.address, stack.bao.unsealKey);
     // A check whose deadline passes while the token endpoint hangs (gRPC straight to scopegate).
     stack.standin.addClient({ clientId: "slow-client", clientSecret: "HYGIENE-slow-secret", divisions: ["div-s"] });
-    await kvPut(stack.bao.address, stack.bao.rootToken, "secret", "scopegate/tenants/slow", {
-      client_id: "slow-client",
-      client_secret: "HYGIENE-slow-secret",
-      divisions: "div-s",
-      token_url: stack.standin.tokenUrl,
-    });
+    await putRecord("slow", "slow-client", "HYGIENE-slow-secret");
     stack.standin.hang(true);
     const client = checkClient(`127.0.0.1:${stack.app.server.tcpPort}`);
     await client.check(checkRequest({ headers: { "x-tenant-id": "slow" } }), 300).catch(() => undefined);
