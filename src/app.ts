@@ -22,7 +22,7 @@ import { startGrpcServer, type RunningServer } from "./server/grpc-server.js";
 import { TenantRegistry } from "./tenants/registry.js";
 import { compileTenantIdPattern } from "./tenants/tenant-id.js";
 import { HttpTokenEndpoint } from "./tokens/token-endpoint.js";
-import { TokenProvider } from "./tokens/token-provider.js";
+import { TokenProvider, type TokenSource } from "./tokens/token-provider.js";
 
 export interface AppDeps {
   readonly config: Config;
@@ -32,6 +32,8 @@ export interface AppDeps {
   readonly configPath?: string;
   /** Process-wide default metrics (event loop, memory); off in tests that start several apps. */
   readonly defaultMetrics?: boolean;
+  /** Multi-worker mode (src/cluster): where checks get tokens instead of this process's own TokenProvider. */
+  readonly tokenSource?: (local: TokenProvider) => TokenSource;
 }
 
 export interface App {
@@ -103,7 +105,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     onRefresh: () => metrics.tokenRefresh(),
   });
   const registry = new TenantRegistry(config.tenants, { enabled: config.discovery.fromSecretStore, store: secrets });
-  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens });
+  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens });
   const logDecision = decisionLogger(logger);
   const tls = config.listen.tls
     ? {
