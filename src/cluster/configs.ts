@@ -1,0 +1,39 @@
+/**
+ * What each process of a cluster serves, derived from the one config. Pure.
+ * - The primary mints tokens and serves /healthz, /readyz and /metrics (config.http); its own gRPC server only
+ *   listens on a private socket nobody is told about (startApp always starts one; it must not take the shared
+ *   Check port, which node:cluster hands out to the workers).
+ * - Workers serve Check (and gRPC health) on the configured TCP address, shared through node:cluster, and no HTTP.
+ */
+import { parseConfig, type Config } from "../config/index.js";
+
+export function primaryConfig(config: Config, privateSocket: string): Config {
+  return parseConfig(
+    {
+      ...config,
+      listen: { ...config.listen, tcp: null, healthTcp: null, unixSocket: privateSocket, socketGid: undefined, tls: undefined },
+    },
+    "cluster primary",
+  );
+}
+
+/**
+ * `unixSocket`: whether this worker binds the configured unix socket. grpc-server.ts removes the socket file
+ * before binding (a stale one from a previous run); in a second worker that removal deletes the socket the first
+ * one shares, so until it skips the removal in cluster workers only slot 1 takes the socket.
+ */
+export function workerConfig(config: Config, opts: { unixSocket: boolean }): Config {
+  return parseConfig(
+    {
+      ...config,
+      listen: { ...config.listen, ...(opts.unixSocket ? {} : { unixSocket: undefined, socketGid: undefined }) },
+      http: { ...config.http, listen: null },
+    },
+    "cluster worker",
+  );
+}
+
+/** Whether `config` gives every worker something to listen on when only slot 1 may take the unix socket. */
+export function servesTcp(config: Config): boolean {
+  return config.listen.tcp !== null;
+}

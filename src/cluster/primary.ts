@@ -1,0 +1,157 @@
+/**
+ * Multi-worker mode: node:cluster workers each run the gRPC server on the shared Check port (the primary accepts
+ * connections and hands them out round-robin), while the primary alone reads secrets and mints tokens, answering
+ * the workers over IPC. One token request per tenant, whatever the number of workers.
+ *
+ * HTTP/2 connections are long-lived and handed out whole: Envoy opens one per worker thread, so give Envoy at
+ * least as many worker threads (--concurrency) as scopegate has workers, or some workers stay idle.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startApp, type App, type AppDeps } from "../app.js";
+import { watchConfigFile, type Config } from "../config/index.js";
+import { primaryConfig, servesTcp } from "./configs.js";
+import { isClusterMessage, message, type ConfigMessage, type ShutdownMessage, type StartMessage, type TokenReply } from "./protocol.js";
+import { TokenBroker } from "./token-broker.js";
+
+export interface ClusterOptions extends AppDeps {
+  /** Worker processes serving Check; 1 or more (os.availableParallelism() is the usual choice). */
+  readonly workers: number;
+  /**
+   * Bind the configured unix socket in every worker. Only correct once grpc-server.ts stops removing the socket
+   * file in cluster workers (see configs.ts); until then slot 1 alone takes it.
+   */
+  readonly shareUnixSocket?: boolean;
+  readonly startTimeoutMs?: number;
+}
+
+export interface RunningCluster {
+  /** The primary's app: tokens, secrets, registry, /healthz /readyz /metrics. */
+  readonly app: App;
+  readonly broker: TokenBroker;
+  readonly workers: number;
+  workerPids(): number[];
+  stop(graceMs?: number): Promise<void>;
+}
+
+const RESTART_DELAY_MS = 1000;
+
+export async function startCluster(opts: ClusterOptions): Promise<RunningCluster> {
+  if (!cluster.isPrimary) throw new Error("startCluster runs in the primary; workers run src/cluster/worker-main");
+  if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > 256) {
+    throw new Error(`cluster: workers must be an integer from 1 to 256, got ${opts.workers}`);
+  }
+  const { config, logger } = opts;
+  if (opts.workers > 1 && !servesTcp(config) && !opts.shareUnixSocket) {
+    throw new Error("cluster: with listen.tcp null only one worker could serve the unix socket; see src/cluster/configs.ts");
+  }
+  const dir = await mkdtemp(join(tmpdir(), "scopegate-primary-"));
+  const privateSocket = join(dir, "primary.sock");
+  let app: App;
+  try {
+    app = await startApp({ ...opts, config: primaryConfig(config, privateSocket), configPath: undefined, logger: logger.child({ role: "primary" }) });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const broker = new TokenBroker({ registry: app.registry, tokens: app.tokens });
+  // A stale socket from a previous run is removed once, here, when the workers share it (they must not).
+  if (config.listen.unixSocket && opts.shareUnixSocket) await rm(config.listen.unixSocket, { force: true });
+  cluster.setupPrimary({ exec: workerEntry() });
+
+  let current: Config = config;
+  let stopping = false;
+  const slots = new Map<number, Worker>();
+  const listening = new Set<number>();
+  let allListening: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (allListening = resolve));
+
+  const fork = (slot: number): void => {
+    const worker = cluster.fork(stringsOnly(opts.env));
+    slots.set(slot, worker);
+    const unixSocket = slot === 1 || opts.shareUnixSocket === true;
+    worker.on("online", () => worker.send(message<StartMessage>({ type: "start", config: current, configPath: opts.configPath, slot, unixSocket })));
+    worker.on("message", (m: unknown) => {
+      if (!isClusterMessage(m)) return;
+      if (m.type === "listening") {
+        listening.add(slot);
+        if (listening.size === opts.workers) allListening();
+      } else if (m.type === "token.ask") {
+        void broker.answer(m).then((answer) => {
+          if (worker.isConnected()) worker.send(message<TokenReply>({ type: "token.reply", id: m.id, answer }));
+        });
+      }
+    });
+    worker.on("exit", (code, signal) => {
+      listening.delete(slot);
+      if (stopping) return;
+      logger.error({ slot, code, signal }, "cluster worker exited; starting another");
+      setTimeout(() => stopping || fork(slot), RESTART_DELAY_MS).unref();
+    });
+  };
+  for (let slot = 1; slot <= opts.workers; slot++) fork(slot);
+
+  const watcher =
+    opts.configPath && config.reload.watch
+      ? watchConfigFile(opts.configPath, {
+          pollIntervalMs: config.reload.pollIntervalMs,
+          onValid: (next) => {
+            current = next;
+            app.applyConfig(primaryConfig(next, privateSocket));
+            for (const w of slots.values()) if (w.isConnected()) w.send(message<ConfigMessage>({ type: "config", config: next }));
+            logger.info({ tenants: next.tenants.length }, "config reloaded");
+          },
+          onInvalid: (problems) => logger.error({ problems }, "config reload rejected; keeping the last good config"),
+        })
+      : undefined;
+
+  const stop = async (graceMs = config.shutdown.graceMs): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    watcher?.close();
+    const exits = [...slots.values()].map(
+      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))),
+    );
+    for (const w of slots.values()) if (w.isConnected()) w.send(message<ShutdownMessage>({ type: "shutdown", graceMs }));
+    const late = setTimeout(() => {
+      for (const w of slots.values()) if (!w.isDead()) w.process.kill("SIGKILL");
+    }, graceMs + 2000);
+    await Promise.all(exits);
+    clearTimeout(late);
+    await app.stop(1000);
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+  const outcome = await Promise.race([ready, timedOut]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    await stop(1000);
+    throw new Error(`cluster: ${opts.workers - listening.size} of ${opts.workers} workers not listening after ${timeoutMs} ms`);
+  }
+  logger.info({ workers: opts.workers, tcp: config.listen.tcp, unixSocketWorkers: opts.shareUnixSocket ? opts.workers : 1 }, "scopegate cluster serving");
+  return {
+    app,
+    broker,
+    workers: opts.workers,
+    workerPids: () => [...slots.values()].filter((w) => !w.isDead()).map((w) => w.process.pid ?? -1),
+    stop,
+  };
+}
+
+/** worker-main next to this file, .ts when running from source under a loader, .js from dist. */
+function workerEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  return join(here, "..", `worker-main${extname(here)}`);
+}
+
+function stringsOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}

@@ -1,0 +1,91 @@
+/**
+ * The messages between the cluster primary and its workers (node:cluster IPC, JSON). Pure: building and
+ * recognising messages, and turning a token answer into plain data and back.
+ *
+ * Tokens cross the IPC channel (a socketpair between a parent and its own child, never a network): the primary
+ * alone mints them, so each tenant still costs one token request however many workers serve it.
+ */
+import type { Config } from "../config/index.js";
+import { deny, type Denial, type DenyReason } from "../authz/deny-reasons.js";
+
+const TAG = "scopegate.cluster";
+
+/** Primary -> worker, once after fork: what to serve. */
+export interface StartMessage {
+  readonly tag: typeof TAG;
+  readonly type: "start";
+  readonly config: Config;
+  readonly configPath: string | undefined;
+  /** 1-based, stable across restarts of the same slot: for log lines. */
+  readonly slot: number;
+  /** Whether this worker binds the configured unix socket too (see configs.ts). */
+  readonly unixSocket: boolean;
+}
+
+/** Worker -> primary: the worker's gRPC server is listening. */
+export interface ListeningMessage {
+  readonly tag: typeof TAG;
+  readonly type: "listening";
+}
+
+/** Worker -> primary: a token for this tenant, please (local miss, or past its refresh point). */
+export interface TokenAsk {
+  readonly tag: typeof TAG;
+  readonly type: "token.ask";
+  readonly id: number;
+  readonly tenantId: string;
+  /** How long the worker's caller still waits; the primary stops waiting after that too. */
+  readonly budgetMs: number;
+}
+
+/** A token as data: TokenEntry's fields (whose toJSON redacts the token, on purpose, so it is not used here). */
+export interface TokenData {
+  readonly authorization: string;
+  readonly expiresAtMs: number;
+  readonly refreshAtMs: number;
+}
+
+export type TokenAnswer = { readonly kind: "token"; readonly token: TokenData } | { readonly kind: "deny"; readonly reason: DenyReason; readonly retryAfterSeconds?: number };
+
+/** Primary -> worker. */
+export interface TokenReply {
+  readonly tag: typeof TAG;
+  readonly type: "token.reply";
+  readonly id: number;
+  readonly answer: TokenAnswer;
+}
+
+/** Primary -> worker: stop serving within graceMs, then exit. */
+export interface ShutdownMessage {
+  readonly tag: typeof TAG;
+  readonly type: "shutdown";
+  readonly graceMs: number;
+}
+
+/** Primary -> worker: the config file changed and is valid; apply it (the primary watches, workers follow). */
+export interface ConfigMessage {
+  readonly tag: typeof TAG;
+  readonly type: "config";
+  readonly config: Config;
+}
+
+export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | ShutdownMessage | ConfigMessage;
+
+type Body<M> = M extends ClusterMessage ? Omit<M, "tag"> : never;
+
+export function message<M extends ClusterMessage>(body: Body<M>): M {
+  return { tag: TAG, ...body } as M;
+}
+
+/** Messages on the channel that are not ours (e.g. prom-client's cluster metrics) are ignored. */
+export function isClusterMessage(m: unknown): m is ClusterMessage {
+  return typeof m === "object" && m !== null && (m as { tag?: unknown }).tag === TAG && typeof (m as { type?: unknown }).type === "string";
+}
+
+export function answerFromDenial(d: Denial): TokenAnswer {
+  return d.retryAfterSeconds === undefined ? { kind: "deny", reason: d.reason } : { kind: "deny", reason: d.reason, retryAfterSeconds: d.retryAfterSeconds };
+}
+
+export function denialFromAnswer(a: Extract<TokenAnswer, { kind: "deny" }>): Denial {
+  return deny(a.reason, a.retryAfterSeconds);
+}

@@ -1,0 +1,141 @@
+/**
+ * A worker's TokenSource: tokens come from the primary over IPC and are kept in a local, bounded cache, so a
+ * cached check never leaves the worker. The primary is asked
+ * - on a local miss (or once the local token has expired): the check waits for the answer, bounded by its signal;
+ *   concurrent misses for one tenant share one question;
+ * - once the local token is past its refresh point: in the background, while the current token keeps being
+ *   served; at most once per `retryMs` while the primary still answers with the same token (its own background
+ *   refresh is under way).
+ * Denials are not cached here: the primary already remembers rate limits, and a miss asks again.
+ */
+import { LRUCache } from "lru-cache";
+import { deny, type Denial } from "../authz/deny-reasons.js";
+import type { Tenant } from "../tenants/tenant.js";
+import { TokenEntry, type TokenLookup, type TokenSource } from "../tokens/token-provider.js";
+import { raceSignal } from "../util/abort.js";
+import { denialFromAnswer, message, type ClusterMessage, type TokenAnswer, type TokenAsk } from "./protocol.js";
+
+/** How a worker talks to its primary: process.send / process.on("message") in production, a fake in tests. */
+export interface PrimaryChannel {
+  send(m: ClusterMessage): void;
+}
+
+export interface RemoteTokenSourceOptions {
+  readonly channel: PrimaryChannel;
+  /** Local cache bound: tokens.maxTenants. */
+  readonly max: number;
+  /** How long the primary may take to answer (it may need a secret read and a token request). */
+  readonly askTimeoutMs: number;
+  readonly retryMs?: number;
+  readonly now?: () => number;
+}
+
+/** As in TokenProvider: responses encoded per token and query plan, bounded. */
+const MAX_ENCODED_PER_TOKEN = 16;
+
+interface Local {
+  readonly entry: TokenEntry;
+  /** No background question before this time. */
+  nextAskAt: number;
+}
+
+export class RemoteTokenSource implements TokenSource {
+  readonly #cache: LRUCache<string, Local>;
+  readonly #inflight = new Map<string, Promise<TokenAnswer>>();
+  readonly #pending = new Map<number, (a: TokenAnswer) => void>();
+  readonly #now: () => number;
+  readonly #retryMs: number;
+  #nextId = 1;
+  /** Questions sent to the primary, for tests and metrics. */
+  asks = 0;
+
+  constructor(private readonly opts: RemoteTokenSourceOptions) {
+    this.#now = opts.now ?? Date.now;
+    this.#retryMs = opts.retryMs ?? 1000;
+    this.#cache = new LRUCache<string, Local>({ max: opts.max });
+  }
+
+  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial> {
+    const now = this.#now();
+    const local = this.#cache.get(tenant.id);
+    if (local && now < local.entry.expiresAtMs) {
+      if (now >= local.entry.refreshAtMs && now >= local.nextAskAt) {
+        local.nextAskAt = now + this.#retryMs;
+        void this.#ask(tenant.id);
+      }
+      return { entry: local.entry, cache: "hit" };
+    }
+    if (local) this.#cache.delete(tenant.id); // expired: never served
+    try {
+      const answer = await raceSignal(this.#ask(tenant.id), signal);
+      if (answer.kind === "deny") return denialFromAnswer(answer);
+      const fresh = this.#cache.get(tenant.id);
+      return fresh ? { entry: fresh.entry, cache: "miss" } : deny("token_unavailable");
+    } catch {
+      return signal.aborted ? deny("deadline_exceeded") : deny("token_unavailable");
+    }
+  }
+
+  remember(entry: TokenEntry, key: string, bytes: Buffer): void {
+    if (entry.encoded.size < MAX_ENCODED_PER_TOKEN) entry.encoded.set(key, bytes);
+  }
+
+  /** Feed every message from the primary here; answers nobody waits for any more are dropped. */
+  handle(m: ClusterMessage): void {
+    if (m.type !== "token.reply") return;
+    const resolve = this.#pending.get(m.id);
+    if (!resolve) return;
+    this.#pending.delete(m.id);
+    resolve(m.answer);
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  /** One question per tenant at a time; the answer lands in the cache whoever still waits for it. */
+  #ask(tenantId: string): Promise<TokenAnswer> {
+    const running = this.#inflight.get(tenantId);
+    if (running) return running;
+    const asked = new Promise<TokenAnswer>((resolve) => {
+      const id = this.#nextId++;
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        resolve({ kind: "deny", reason: "token_unavailable" });
+      }, this.opts.askTimeoutMs + 1000);
+      timer.unref();
+      this.#pending.set(id, (a) => {
+        clearTimeout(timer);
+        resolve(a);
+      });
+      try {
+        this.asks++;
+        this.opts.channel.send(message<TokenAsk>({ type: "token.ask", id, tenantId, budgetMs: this.opts.askTimeoutMs }));
+      } catch {
+        // The primary is gone (IPC closed): fail closed; the worker is about to be shut down anyway.
+        this.#pending.delete(id);
+        clearTimeout(timer);
+        resolve({ kind: "deny", reason: "token_unavailable" });
+      }
+    })
+      .then((answer) => {
+        if (answer.kind === "token") this.#store(tenantId, answer.token);
+        return answer;
+      })
+      .finally(() => this.#inflight.delete(tenantId));
+    this.#inflight.set(tenantId, asked);
+    return asked;
+  }
+
+  #store(tenantId: string, t: { authorization: string; expiresAtMs: number; refreshAtMs: number }): void {
+    const now = this.#now();
+    if (now >= t.expiresAtMs) return;
+    const current = this.#cache.get(tenantId);
+    if (current && current.entry.authorization === t.authorization) {
+      // The primary has not refreshed yet: keep our entry (and its encoded responses), ask again later.
+      current.nextAskAt = now + this.#retryMs;
+      return;
+    }
+    this.#cache.set(tenantId, { entry: new TokenEntry(t.authorization, t.expiresAtMs, t.refreshAtMs), nextAskAt: 0 });
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * One cluster worker: waits for its start message, then runs a whole scopegate app (its own registry, route
+ * rules and encoded-response caches) whose tokens come from the primary through a RemoteTokenSource. Stops on the
+ * primary's shutdown message, on SIGTERM/SIGINT, or when the primary goes away.
+ */
+import type { Logger } from "pino";
+import { startApp, type App } from "../app.js";
+import { parseConfig } from "../config/index.js";
+import { createLogger } from "../observability/logger.js";
+import { workerConfig } from "./configs.js";
+import { isClusterMessage, message, type ClusterMessage, type ListeningMessage, type StartMessage } from "./protocol.js";
+import { RemoteTokenSource } from "./remote-token-source.js";
+
+export interface WorkerDeps {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  send(m: ClusterMessage): void;
+  onMessage(listener: (m: unknown) => void): void;
+  onPrimaryGone(listener: () => void): void;
+  onSignal(listener: (signal: string) => void): void;
+  exit(code: number): void;
+}
+
+/** Gives the primary's question room for a secret read and a token request, each with its own timeout. */
+export function askTimeoutMs(config: { tokens: { requestTimeoutMs: number }; secrets: { vault?: { requestTimeoutMs: number } | undefined } }): number {
+  return config.tokens.requestTimeoutMs + (config.secrets.vault?.requestTimeoutMs ?? 2000);
+}
+
+export async function runWorker(deps: WorkerDeps): Promise<void> {
+  let remote: RemoteTokenSource | undefined;
+  let app: App | undefined;
+  let logger: Logger | undefined;
+  let stopping = false;
+  let unixSocket = false;
+  const started = new Promise<StartMessage>((resolve) => {
+    deps.onMessage((m) => {
+      if (!isClusterMessage(m)) return;
+      if (m.type === "start") resolve(m);
+      else if (m.type === "token.reply") remote?.handle(m);
+      else if (m.type === "shutdown") stop(m.graceMs, "primary");
+      else if (m.type === "config" && app) app.applyConfig(workerConfig(parseConfig(m.config, "cluster config"), { unixSocket }));
+    });
+  });
+  const stop = (graceMs: number, why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger?.info({ why }, "worker stopping");
+    const done = app ? app.stop(graceMs) : Promise.resolve();
+    done.then(
+      () => deps.exit(0),
+      () => deps.exit(1),
+    );
+  };
+  deps.onSignal((signal) => stop(10_000, signal));
+  deps.onPrimaryGone(() => stop(1_000, "primary gone"));
+
+  const start = await started;
+  unixSocket = start.unixSocket;
+  const config = workerConfig(parseConfig(start.config, "cluster config"), { unixSocket });
+  logger = createLogger(config.logging.level).child({ worker: start.slot });
+  remote = new RemoteTokenSource({ channel: deps, max: config.tokens.maxTenants, askTimeoutMs: askTimeoutMs(config) });
+  const source = remote;
+  app = await startApp({ config, logger, env: deps.env, defaultMetrics: false, tokenSource: () => source });
+  if (stopping) {
+    await app.stop(1_000);
+    return;
+  }
+  deps.send(message<ListeningMessage>({ type: "listening" }));
+}
