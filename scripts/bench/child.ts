@@ -1,0 +1,161 @@
+// Child processes of the benchmark (scopegate, the trivial server, load generators): each in its own process so
+// that no two share an event loop. stdout is either discarded (a server logging one line per check must not make
+// the harness drain a pipe during a measurement) or captured whole (a load generator's report).
+// Whatever is still running when the harness exits is killed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const KEEP_BYTES = 64 * 1024;
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", () => {
+    for (const c of live) c.kill("SIGKILL");
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      for (const c of live) c.kill("SIGKILL");
+      process.exit(130);
+    });
+  }
+}
+
+export interface Child {
+  readonly name: string;
+  readonly pid: number;
+  /** Everything written to stdout when started with stdout: "capture"; else "". */
+  stdout(): string;
+  /** The tail of stderr. */
+  stderr(): string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isRunning(): boolean;
+  /** SIGTERM (or `signal`), SIGKILL after `graceMs`. */
+  stop(graceMs?: number, signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function startChild(
+  name: string,
+  command: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdout: "ignore" | "capture" | "tail" },
+): Child {
+  hookExit();
+  const child = spawn(command, args, {
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    stdio: ["ignore", opts.stdout === "ignore" ? "ignore" : "pipe", "pipe"],
+  });
+  live.add(child);
+  const out: Buffer[] = [];
+  let outBytes = 0;
+  let err = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out.push(c);
+    outBytes += c.length;
+    if (opts.stdout === "tail") {
+      while (outBytes > KEEP_BYTES && out.length > 1) outBytes -= out.shift()!.length;
+    }
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    err = (err + c.toString("utf8")).slice(-KEEP_BYTES);
+  });
+  let running = true;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("error", (e) => {
+      err += `\nspawn error: ${e.message}`;
+      if (child.pid === undefined) {
+        running = false;
+        live.delete(child);
+        resolve({ code: null, signal: null });
+      }
+    });
+    child.once("exit", (code, signal) => {
+      running = false;
+      live.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  // Wait for the pipes to drain too, so that stdout() is complete once `exited` resolves.
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const done = exited.then(async (r) => {
+    await Promise.race([closed, sleep(2_000)]);
+    return r;
+  });
+  return {
+    name,
+    pid: child.pid ?? -1,
+    stdout: () => Buffer.concat(out).toString("utf8"),
+    stderr: () => err,
+    exited: done,
+    isRunning: () => running,
+    async stop(graceMs = 5_000, signal: NodeJS.Signals = "SIGTERM") {
+      if (running) {
+        child.kill(signal);
+        const late = await Promise.race([exited.then(() => false), sleep(graceMs).then(() => true)]);
+        if (late) child.kill("SIGKILL");
+      }
+      await done;
+    },
+  };
+}
+
+/** Resolves with the first match of `pattern` on the child's stdout; rejects if it exits or time runs out. */
+export async function waitForLine(c: Child, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = c.stdout().match(pattern);
+    if (m) return m;
+    if (!c.isRunning()) throw new Error(`${c.name} exited before printing ${pattern}:\n${c.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`${c.name}: no ${pattern} within ${timeoutMs} ms:\n${c.stderr()}`);
+    await sleep(20);
+  }
+}
+
+/** Resident set size of one process in bytes (/proc/<pid>/status VmRSS), or undefined once it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Direct children of a process (/proc/<pid>/task/<tid>/children), e.g. the workers of a node:cluster primary. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** RSS of a process and its direct children. */
+export function treeRssBytes(pid: number): number {
+  return [pid, ...childPids(pid)].reduce((sum, p) => sum + (rssBytes(p) ?? 0), 0);
+}
+
+/** CPU time (user + system) a process has used so far, in milliseconds (/proc/<pid>/stat utime + stime). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of a process and its direct children (a node:cluster primary and its workers). */
+export function treeCpuMs(pid: number): number {
+  return [pid, ...childPids(pid)].reduce((sum, p) => sum + cpuMs(p), 0);
+}
+
+/** USER_HZ: 100 on every Linux architecture Node supports (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS_PER_SECOND = 100;

@@ -1,0 +1,99 @@
+// a/b. Direct Check load on the gRPC port (TCP and unix socket) at several concurrencies, scopegate and the
+// trivial server interleaved round by round (the machine's noise drifts; alternating cancels most of it), the
+// median of the rounds reported. Also scopegate with logging.level=warn, to show what the per-check log line costs.
+import { join } from "node:path";
+import { treeCpuMs } from "./child.js";
+import { sleepMs, type Context } from "./context.js";
+import { ghzCommand, runGhz, type GhzRun } from "./ghz.js";
+import type { LoadResult } from "./load-result.js";
+import { medianLoad, type Row } from "./report.js";
+
+export interface LoadTarget {
+  readonly name: string;
+  readonly tcpTarget: string;
+  readonly udsTarget: string;
+  /** Process whose CPU time (with its children) is charged to the requests. */
+  readonly pid: number;
+}
+
+export type Measured = LoadResult & { readonly cpuUsPerReq?: number };
+
+export function ghzRun(ctx: Context, target: string, concurrency: number, durationS: number, extra: Partial<GhzRun> = {}): GhzRun {
+  return {
+    target,
+    protoset: ctx.protoset,
+    dataFile: ctx.hotDataFile,
+    concurrency,
+    connections: Math.min(concurrency, 4),
+    durationS,
+    outFile: join(ctx.dir, "ghz-report.json"),
+    ...extra,
+  };
+}
+
+/** One load run, with the CPU time `pid` (and its children) spent per successful request. */
+export async function withCpu(pid: number, load: () => Promise<LoadResult>): Promise<Measured> {
+  const before = treeCpuMs(pid);
+  const r = await load();
+  const cpuMs = treeCpuMs(pid) - before;
+  return { ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs * 1000) / r.requests : Number.NaN };
+}
+
+export const measure = (run: GhzRun, pid: number): Promise<Measured> => withCpu(pid, () => runGhz(run));
+
+/** Alternates the subjects round by round (A B C, then C B A, …) and returns each one's runs. */
+export async function interleave<T>(subjects: readonly T[], rounds: number, runOne: (s: T) => Promise<Measured>): Promise<Map<T, Measured[]>> {
+  const results = new Map(subjects.map((s) => [s, [] as Measured[]]));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? subjects : [...subjects].reverse();
+    for (const s of order) {
+      results.get(s)!.push(await runOne(s));
+      await sleepMs(200);
+    }
+  }
+  return results;
+}
+
+export function ratioText(value: number, base: number, what: string): string {
+  return `${(value / base).toFixed(2)}× ${what}`;
+}
+
+export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: LoadTarget, quiet: LoadTarget | undefined): Promise<void> {
+  const { plan } = ctx;
+  for (const s of [trivial, scopegate, ...(quiet ? [quiet] : [])]) await measure(ghzRun(ctx, s.tcpTarget, 16, plan.warmS), s.pid);
+  const cells: { transport: "tcp" | "uds"; c: number }[] = [];
+  for (const transport of ["tcp", "uds"] as const) for (const c of plan.concurrencies) cells.push({ transport, c });
+  const ratios: { cell: string; rps: number; p99: number }[] = [];
+  for (const { transport, c } of cells) {
+    const servers = transport === "tcp" && c === 16 && quiet ? [trivial, scopegate, quiet] : [trivial, scopegate];
+    const addr = (s: LoadTarget): string => (transport === "tcp" ? s.tcpTarget : s.udsTarget);
+    const runs = await interleave(servers, plan.rounds, (s) => measure(ghzRun(ctx, addr(s), c, plan.loadS), s.pid));
+    const base = medianLoad(runs.get(trivial)!);
+    for (const s of servers) {
+      const load = medianLoad(runs.get(s)!);
+      const versus = s === trivial ? "ceiling" : `${ratioText(load.rps, base.rps, "req/s")}, ${ratioText(load.p99, base.p99, "p99")}`;
+      const row: Row = { section: "direct", label: `${s.name} ${transport} c=${c}`, load, versus, command: ghzCommand(ghzRun(ctx, addr(s), c, plan.loadS)) };
+      ctx.rows.push(row);
+      if (s === scopegate) ratios.push({ cell: `${transport} c=${c}`, rps: load.rps / base.rps, p99: load.p99 / base.p99 });
+    }
+  }
+  const worstRps = ratios.reduce((a, b) => (b.rps < a.rps ? b : a));
+  const worstP99 = ratios.reduce((a, b) => (b.p99 > a.p99 ? b : a));
+  const list = (f: (r: (typeof ratios)[number]) => number): string => ratios.map((r) => `${r.cell} ${f(r).toFixed(2)}×`).join(", ");
+  ctx.targets.push(
+    {
+      name: "cached Check throughput",
+      goal: "≥ 0.9× the trivial server's, every cell",
+      measured: list((r) => r.rps),
+      met: worstRps.rps >= 0.9,
+      verdict: worstRps.rps >= 0.9 ? "met" : `missed: worst ${worstRps.cell} at ${worstRps.rps.toFixed(2)}×, ${((0.9 - worstRps.rps) * 100).toFixed(0)} points short`,
+    },
+    {
+      name: "cached Check p99",
+      goal: "≤ 1.2× the trivial server's p99, every cell",
+      measured: list((r) => r.p99),
+      met: worstP99.p99 <= 1.2,
+      verdict: worstP99.p99 <= 1.2 ? "met" : `missed: worst ${worstP99.cell} at ${worstP99.p99.toFixed(2)}×, ${((worstP99.p99 / 1.2 - 1) * 100).toFixed(0)} % over`,
+    },
+  );
+}

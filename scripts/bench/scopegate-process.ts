@@ -1,0 +1,97 @@
+// The scopegate under test, as operators run it: `node dist/main.js serve --config <file>` in a process of its
+// own (or, for the multi-worker rows, scripts/bench/cluster-serve.ts around dist/cluster), on 127.0.0.1 and a
+// unix socket. The config is generated here; the Vault token reaches it through an environment variable.
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import YAML from "yaml";
+import { freePort, waitFor, waitForTcp } from "../../test/support/ports.js";
+import { repoRoot } from "../../test/support/tools.js";
+import { startChild, treeRssBytes, type Child } from "./child.js";
+import type { World } from "./world.js";
+
+export const VAULT_TOKEN_ENV = "SCOPEGATE_BENCH_VAULT_TOKEN";
+
+export interface ScopegateOptions {
+  readonly world: World;
+  /** Folder for the config file, the socket and profiles. */
+  readonly dir: string;
+  readonly name: string;
+  /** Tenants listed in the config (their Vault records hold credentials only); others are discovered. */
+  readonly configuredTenants: readonly string[];
+  readonly logLevel: "info" | "warn";
+  readonly maxTenants?: number;
+  /** node --cpu-prof into this folder (written when the process exits). */
+  readonly cpuProfDir?: string;
+  /** Multi-worker mode (src/cluster) with this many workers. */
+  readonly workers?: number;
+}
+
+export interface Scopegate {
+  readonly name: string;
+  readonly child: Child;
+  readonly tcpTarget: string;
+  readonly udsTarget: string;
+  readonly configFile: string;
+  /** The generated config, as written. */
+  readonly configYaml: string;
+  /** The command line, for the report. */
+  readonly command: string;
+  /** RSS of the process and, in multi-worker mode, its workers. */
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate> {
+  const port = await freePort();
+  const socketPath = join(opts.dir, `${opts.name}.sock`);
+  const config = {
+    listen: { tcp: `127.0.0.1:${port}`, unixSocket: socketPath },
+    http: { listen: null },
+    secrets: {
+      backend: "vault",
+      vault: { address: opts.world.bao.address, auth: { method: "token", token: { env: VAULT_TOKEN_ENV } } },
+    },
+    tenants: opts.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: opts.world.standin.tokenUrl })),
+    discovery: { fromSecretStore: true },
+    tokens: { maxTenants: opts.maxTenants ?? 10_000 },
+    reload: { watch: false },
+    logging: { level: opts.logLevel },
+  };
+  const configYaml = YAML.stringify(config);
+  const configFile = join(opts.dir, `${opts.name}.yaml`);
+  await writeFile(configFile, configYaml);
+
+  const nodeArgs = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const entry = opts.workers
+    ? [join(repoRoot, "scripts/bench/cluster-serve.ts"), "--config", configFile, "--workers", String(opts.workers)]
+    : [join(repoRoot, "dist/main.js"), "serve", "--config", configFile];
+  const args = [...nodeArgs, ...entry];
+  // One line per check at info level: discarded, so no pipe has to be drained during a measurement.
+  const child = startChild(opts.name, process.execPath, args, {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", [VAULT_TOKEN_ENV]: opts.world.bao.rootToken },
+    stdout: "ignore",
+  });
+  try {
+    await waitForTcp("127.0.0.1", port, 20_000);
+    await waitFor(() => existsSync(socketPath), 10_000, { what: `${socketPath} bound` });
+    if (opts.workers) await waitFor(() => /cluster ready/.test(child.stderr()), 20_000, { what: "cluster ready" });
+  } catch (err) {
+    await child.stop(1_000);
+    throw new Error(`${opts.name} did not start: ${(err as Error).message}\n${child.stderr()}`);
+  }
+  const shown = args.map((a) => a.replace(repoRoot.replace(/\/?$/, "/"), "").replace(opts.dir, "$BENCH_DIR"));
+  return {
+    name: opts.name,
+    child,
+    tcpTarget: `127.0.0.1:${port}`,
+    udsTarget: `unix://${socketPath}`,
+    configFile,
+    configYaml,
+    command: `node ${shown.join(" ")}`,
+    rss: () => treeRssBytes(child.pid),
+    // main.ts answers SIGTERM with a graceful stop and process.exit, which also writes a --cpu-prof profile.
+    stop: () => child.stop(15_000),
+  };
+}

@@ -1,0 +1,56 @@
+// The ceiling for the Check benchmarks: a grpc-js server (same grpc-js, same server options as scopegate)
+// that answers every envoy.service.auth.v3.Authorization/Check with one fixed, pre-encoded CheckResponse.
+// The request bytes are not even decoded (identity deserialiser): what is left is the gRPC transport.
+//
+// A process of its own, run by Node 24 directly (type stripping, no loader):
+//   node scripts/bench/trivial-server.ts --response <base64 CheckResponse> [--tcp 127.0.0.1:0] [--uds <path>]
+// Prints one line `ready tcp=<port>` once every listener is bound; exits on SIGTERM/SIGINT.
+import { rmSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+
+const { values } = parseArgs({
+  options: { response: { type: "string" }, tcp: { type: "string" }, uds: { type: "string" } },
+});
+if (!values.response || (!values.tcp && !values.uds)) {
+  process.stderr.write("usage: trivial-server.ts --response <base64> [--tcp host:port] [--uds path]\n");
+  process.exit(2);
+}
+const response = Buffer.from(values.response, "base64");
+const identity = (b: Buffer): Buffer => b;
+
+const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
+server.addService(
+  {
+    Check: {
+      path: "/envoy.service.auth.v3.Authorization/Check",
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  },
+  { Check: (_call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => callback(null, response) },
+);
+
+function bind(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+const port = values.tcp ? await bind(values.tcp) : 0;
+if (values.uds) {
+  rmSync(values.uds, { force: true });
+  await bind(`unix:${values.uds}`);
+}
+process.stdout.write(`ready tcp=${port}\n`);
+
+const stop = (): void => {
+  server.tryShutdown(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2_000).unref();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
