@@ -42,7 +42,7 @@ COPY --chown=65532:65532 package.json ./
 COPY --from=deps --chown=65532:65532 /app/node_modules ./node_modules
 COPY --from=build --chown=65532:65532 /app/dist ./dist
 USER 65532:65532
-# gRPC (ext_authz + grpc.health.v1) and the HTTP health/metrics port; what is bound where comes from the config.
-EXPOSE 9191 9192
+# gRPC Check (+ health), HTTP health/metrics, and the health-only gRPC probe port; what is bound where comes from the config.
+EXPOSE 9191 9192 9193
 # `scopegate serve`; the config path comes from SCOPEGATE_CONFIG, or append `--config <path>` as args.
 ENTRYPOINT ["/nodejs/bin/node", "dist/main.js", "serve"]

@@ -49,7 +49,7 @@ export interface App {
   readonly ready: Promise<void>;
   /** Apply a new config: tenants and route/tenant-header rules swap atomically; other changes need a restart. */
   applyConfig(next: Config): void;
-  stop(graceMs?: number): Promise<void>;
+  stop(graceMs?: number, drainMs?: number): Promise<void>;
 }
 
 export function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
@@ -98,6 +98,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     refreshAt: config.tokens.refreshAt,
     max: config.tokens.maxTenants,
     requestTimeoutMs: config.tokens.requestTimeoutMs,
+    rejectedBackoffSeconds: config.tokens.rejectedBackoffSeconds,
     onTokenRequest: (tenant, outcome, durationMs) => {
       metrics.tokenRequest(outcome, durationMs);
       logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: round(durationMs) }, "token request");
@@ -179,10 +180,10 @@ export async function startApp(deps: AppDeps): Promise<App> {
     metrics,
     ready,
     applyConfig,
-    async stop(graceMs = config.shutdown.graceMs) {
+    async stop(graceMs = config.shutdown.graceMs, drainMs = config.shutdown.drainMs) {
       shuttingDown = true;
       watcher?.close();
-      await server.shutdown(graceMs);
+      await server.shutdown(graceMs, drainMs);
       await http?.close();
       vault?.close();
       endpoint.close();
@@ -191,7 +192,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
 }
 
 /** Changing these needs a new process (listeners, secret backend, cache sizes). */
-const RESTART_ONLY_KEYS = ["listen", "http", "secrets", "tokens", "discovery", "metrics", "logging"] as const;
+const RESTART_ONLY_KEYS = ["listen", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown"] as const;
 
 function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);

@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, "shutting down");
-        app.stop(config.shutdown.graceMs).then(
+        app.stop(config.shutdown.graceMs, config.shutdown.drainMs).then(
           () => process.exit(0),
           () => process.exit(1),
         );

@@ -10,7 +10,7 @@ import type { Tenant } from "../tenants/tenant.js";
 import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
 import type { TokenSource } from "../tokens/token-provider.js";
 import { parseCheckRequest } from "./check-input.js";
-import { deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
+import { DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
 import { planDivision, type QueryMutation } from "./division-plan.js";
 import { buildDeniedResponse, buildOkResponse } from "./response.js";
 import type { RouteTable } from "./route-table.js";
@@ -83,7 +83,7 @@ export class Authorizer {
       tenantId = id;
 
       const tenant: Tenant | Denial = this.deps.registry.peek(id) ?? (await this.deps.registry.resolve(id, signal));
-      if (isDenial(tenant)) return this.#deny(tenant, requestId, id, principal);
+      if (isDenial(tenant)) return this.#deny(afterIo(tenant, signal), requestId, id, principal);
 
       // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
       const callerDenied = mapped === id ? undefined : checkCaller(tenant, principal, policy.callers.mode);
@@ -93,7 +93,7 @@ export class Authorizer {
       if (isDenial(query)) return this.#deny(query, requestId, id, principal);
 
       const lookup = await this.deps.tokens.get(tenant, signal);
-      if (isDenial(lookup)) return this.#deny(lookup, requestId, id, principal);
+      if (isDenial(lookup)) return this.#deny(afterIo(lookup, signal), requestId, id, principal);
 
       // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
       if (signal.aborted) return this.#deny(deny("deadline_exceeded"), requestId, id, principal);
@@ -131,6 +131,11 @@ export class Authorizer {
       ...(principal === undefined ? {} : { mtls: principal !== "" }),
     };
   }
+}
+
+/** A store or endpoint that "failed" because our deadline cut it short is reported as the deadline. */
+function afterIo(denial: Denial, signal: AbortSignal): Denial {
+  return signal.aborted && DENY_REASONS[denial.reason].retryable ? deny("deadline_exceeded") : denial;
 }
 
 function activate(p: AuthzPolicy, generation: number): ActivePolicy {

@@ -170,10 +170,12 @@ export const configSchema = z
         refreshAt: z.number().gt(0).lt(1).default(0.8),
         maxTenants: z.number().int().positive().default(10_000),
         requestTimeoutMs: z.number().int().positive().default(3000),
+        /** After the token endpoint rejects a freshly read secret (invalid_client), wait this long before asking again. */
+        rejectedBackoffSeconds: z.number().int().positive().default(30),
         caFile: z.string().optional(),
       })
       .strict()
-      .default({ skewSeconds: 60, refreshAt: 0.8, maxTenants: 10_000, requestTimeoutMs: 3000 }),
+      .default({ skewSeconds: 60, refreshAt: 0.8, maxTenants: 10_000, requestTimeoutMs: 3000, rejectedBackoffSeconds: 30 }),
     routes: z
       .object({
         /** catalog: set the division on catalogued routes, pass others unchanged. allow-list: deny uncatalogued routes. */
@@ -206,9 +208,17 @@ export const configSchema = z
       .strict()
       .default({ watch: true, pollIntervalMs: 2000 }),
     shutdown: z
-      .object({ graceMs: z.number().int().nonnegative().default(10_000) })
+      .object({
+        /**
+         * After SIGTERM, keep answering checks this long (health already NOT_SERVING) while Envoy drains,
+         * then refuse new ones. 0 refuses at once.
+         */
+        drainMs: z.number().int().nonnegative().default(0),
+        /** In-flight checks get this long to finish before the server closes. */
+        graceMs: z.number().int().nonnegative().default(10_000),
+      })
       .strict()
-      .default({ graceMs: 10_000 }),
+      .default({ drainMs: 0, graceMs: 10_000 }),
     logging: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
       .strict()

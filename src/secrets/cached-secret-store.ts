@@ -2,7 +2,9 @@
  * CachedSecretStore: a bounded cache in front of any SecretStore.
  * - found records live `ttlMs`; not-found answers live `negativeTtlMs` (a flood of unknown ids costs one read each per window);
  * - concurrent reads of one key share a single load (lru-cache fetch), which is not aborted when one caller leaves;
- * - when the store is unavailable, a record that went stale less than `maxStaleMs` ago is still served.
+ * - when the store is unavailable, a record that went stale less than `maxStaleMs` ago is still served;
+ * - the synchronous `peek` serves a stale record at once and refreshes it in the background
+ *   (stale-while-revalidate), waiting a jittered pause after a failed refresh before the next one.
  */
 import { LRUCache } from "lru-cache";
 import { raceSignal } from "../util/abort.js";
@@ -14,6 +16,9 @@ interface Entry {
 }
 
 class StoreUnavailable extends Error {}
+
+/** After a failed background revalidation, the next one waits about this long (jittered). */
+const REVALIDATE_RETRY_MS = 2000;
 
 export interface CachedSecretStoreOptions {
   readonly ttlMs: number;
@@ -28,6 +33,7 @@ export interface CachedSecretStoreOptions {
 export class CachedSecretStore implements SecretStore {
   readonly #cache: LRUCache<string, Entry>;
   readonly #now: () => number;
+  readonly #retryAt = new Map<string, number>();
   /** Reads that reached the underlying store, for tests and metrics. */
   loads = 0;
 
@@ -59,22 +65,45 @@ export class CachedSecretStore implements SecretStore {
     });
   }
 
-  /** Synchronous look-up of a fresh entry: the hot path never awaits when this answers. */
+  /**
+   * Synchronous look-up: the hot path never awaits when this answers. A stale entry (within maxStale) is
+   * returned too, and a background refresh started, so a slow or down store does not slow checks.
+   */
   peek(key: string): SecretReadResult | undefined {
-    return this.#cache.get(key)?.result;
+    const entry = this.#cache.get(key, { allowStale: true });
+    if (!entry) return undefined;
+    if (this.#cache.getRemainingTTL(key) > 0) return entry.result;
+    const age = this.#now() - entry.loadedAt;
+    if (age > this.#limitFor(entry)) return undefined;
+    this.#revalidate(key);
+    return entry.result;
   }
 
   async read(key: string, signal: AbortSignal): Promise<SecretReadResult> {
     try {
       const entry = await raceSignal(this.#cache.fetch(key), signal);
       if (!entry) return { kind: "unavailable", detail: "no result" };
-      const age = this.#now() - entry.loadedAt;
-      const limit = (entry.result.kind === "found" ? this.opts.ttlMs : this.opts.negativeTtlMs) + this.opts.maxStaleMs;
-      if (age > limit) return { kind: "unavailable", detail: "stale beyond limit" };
+      if (this.#now() - entry.loadedAt > this.#limitFor(entry)) return { kind: "unavailable", detail: "stale beyond limit" };
       return entry.result;
     } catch (err) {
       return { kind: "unavailable", detail: err instanceof StoreUnavailable ? err.message : "aborted" };
     }
+  }
+
+  #limitFor(entry: Entry): number {
+    return (entry.result.kind === "found" ? this.opts.ttlMs : this.opts.negativeTtlMs) + this.opts.maxStaleMs;
+  }
+
+  #revalidate(key: string): void {
+    const notBefore = this.#retryAt.get(key);
+    if (notBefore !== undefined && this.#now() < notBefore) return;
+    if (this.#retryAt.size >= this.opts.max) this.#retryAt.clear(); // bounded like the cache itself
+    this.#retryAt.set(key, this.#now() + REVALIDATE_RETRY_MS * (0.5 + Math.random()));
+    // On failure fetch() resolves with the stale value (allowStaleOnFetchRejection): only a fresh entry ends the pause.
+    const done = (): void => {
+      if (this.#cache.getRemainingTTL(key) > 0) this.#retryAt.delete(key);
+    };
+    this.#cache.fetch(key).then(done, done);
   }
 
   /** Drop a key so the next read goes to the store (e.g. the token endpoint said invalid_client). */

@@ -45,33 +45,51 @@ export interface CheckServiceOptions {
   readonly inFlight: { count: number };
 }
 
+/** Keep 10% of the remaining time (at most 50 ms) to send the answer. */
+export function answerBudget(remainingMs: number): number {
+  return Math.max(0, Math.floor(remainingMs - Math.min(50, remainingMs * 0.1)));
+}
+
 export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<CheckRequest, Buffer> {
   return (call: ServerUnaryCall<CheckRequest, Buffer>, callback: sendUnaryData<Buffer>) => {
     const started = performance.now();
-    if (!opts.isAccepting()) {
-      const outcome = opts.authorizer.denial("shutting_down");
+    const answer = (outcome: CheckOutcome): void => {
       callback(null, outcome.bytes);
-      opts.observe(outcome, performance.now() - started);
-      return;
-    }
+      try {
+        opts.observe(outcome, performance.now() - started);
+      } catch {
+        // Logging or metrics failing must not turn into an unhandled rejection that kills the process.
+      }
+    };
+    if (!opts.isAccepting()) return answer(opts.authorizer.denial("shutting_down"));
     opts.inFlight.count++;
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    const budget = Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : opts.defaultBudgetMs;
-    const signal = AbortSignal.timeout(Math.min(budget, opts.defaultBudgetMs));
-    opts.authorizer.check(call.request, signal).then(
-      (outcome) => {
+    let pending: Promise<CheckOutcome>;
+    try {
+      const budget = budgetFor(call, opts.defaultBudgetMs);
+      // Envoy has already given up: answer at once, never with an allow it would not wait for.
+      pending =
+        budget <= 0
+          ? Promise.resolve(opts.authorizer.denial("deadline_exceeded"))
+          : opts.authorizer.check(call.request, AbortSignal.timeout(budget));
+    } catch {
+      pending = Promise.resolve(opts.authorizer.denial("internal_error"));
+    }
+    // check() is total; the catch is there so that even a bug here fails closed with an answer.
+    pending
+      .catch(() => opts.authorizer.denial("internal_error"))
+      .then((outcome) => {
         opts.inFlight.count--;
-        callback(null, outcome.bytes);
-        opts.observe(outcome, performance.now() - started);
-      },
-      () => {
-        // Unreachable: check() is total. Fail closed anyway.
-        opts.inFlight.count--;
-        const outcome = opts.authorizer.denial("internal_error");
-        callback(null, outcome.bytes);
-        opts.observe(outcome, performance.now() - started);
-      },
-    );
+        answer(outcome);
+      });
   };
+}
+
+/**
+ * Envoy's deadline (grpc-timeout) as a budget in whole milliseconds, answering a little early so the
+ * caller sees our reason rather than Envoy's status_on_error; no deadline -> the default budget.
+ */
+function budgetFor(call: ServerUnaryCall<CheckRequest, Buffer>, defaultBudgetMs: number): number {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(deadlineMs) ? Math.min(answerBudget(deadlineMs - Date.now()), defaultBudgetMs) : defaultBudgetMs;
 }

@@ -28,7 +28,8 @@ export interface RunningServer {
   readonly healthPort: number | undefined;
   readonly unixSocket: string | undefined;
   setServing(serving: boolean): void;
-  shutdown(graceMs: number): Promise<void>;
+  /** Health NOT_SERVING; checks still answered for drainMs; then new ones refused and in-flight ones get graceMs. */
+  shutdown(graceMs: number, drainMs?: number): Promise<void>;
 }
 
 export async function startGrpcServer(opts: {
@@ -82,8 +83,9 @@ export async function startGrpcServer(opts: {
     healthPort,
     unixSocket: opts.listen.unixSocket,
     setServing,
-    async shutdown(graceMs: number) {
+    async shutdown(graceMs: number, drainMs = 0) {
       setServing(false);
+      if (drainMs > 0) await sleep(drainMs);
       accepting = false;
       const deadline = Date.now() + graceMs;
       while (inFlight.count > 0 && Date.now() < deadline) await sleep(10);

@@ -47,6 +47,8 @@ export interface TokenProviderOptions {
   readonly refreshAt: number;
   readonly max: number;
   readonly requestTimeoutMs: number;
+  /** After invalid_client with a freshly read secret, no token request for this long. */
+  readonly rejectedBackoffSeconds: number;
   readonly now?: () => number;
   readonly random?: () => number;
   readonly onTokenRequest?: (tenantId: string, outcome: string, durationMs: number) => void;
@@ -65,10 +67,15 @@ const MAX_ENCODED_PER_TOKEN = 16;
 /** A token load may try this many times, each attempt bounded by requestTimeoutMs. */
 const LOAD_BUDGET_ATTEMPTS = 3;
 const TOKEN_BACKOFF = { baseMs: 100, capMs: 1000 };
+/** A failed background refresh is retried after about this long (jittered ±50%). */
+const REFRESH_RETRY_MS = 5000;
 
 export class TokenProvider implements TokenSource {
   readonly #cache: LRUCache<string, TokenEntry, Tenant>;
-  readonly #pausedUntil = new Map<string, number>();
+  /** Tenants whose token requests are paused (429 Retry-After, or a rejected client): until when. */
+  readonly #pausedUntil = new Map<string, { until: number; reason: "token_rate_limited" | "token_rejected" }>();
+  /** After a failed background refresh, the next one waits until then. */
+  readonly #refreshRetryAt = new Map<string, number>();
   readonly #now: () => number;
   readonly #random: () => number;
   /** Token requests sent, for tests and metrics. */
@@ -85,7 +92,14 @@ export class TokenProvider implements TokenSource {
       ttlResolution: 0, // ask the clock every time: an expired entry is never served, and injected clocks work
       allowStale: false,
       noDeleteOnFetchRejection: true,
-      fetchMethod: (_key, _stale, { options, context }) => this.#load(context, options),
+      fetchMethod: (_key, stale, { options, context }) => {
+        if (stale !== undefined) {
+          // One count per refresh actually started, however many checks found it due.
+          this.refreshes++;
+          this.opts.onRefresh?.();
+        }
+        return this.#load(context, options);
+      },
     });
   }
 
@@ -103,7 +117,7 @@ export class TokenProvider implements TokenSource {
     const hit = this.peek(tenant);
     if (hit) return { entry: hit, cache: "hit" };
     const paused = this.#paused(tenant.id);
-    if (paused) return deny("token_rate_limited", paused);
+    if (paused) return deny(paused.reason, paused.seconds);
     try {
       const entry = await raceSignal(this.#cache.fetch(tenant.id, { context: tenant }), signal);
       return entry ? { entry, cache: "miss" } : deny("token_unavailable");
@@ -123,23 +137,27 @@ export class TokenProvider implements TokenSource {
   }
 
   #refreshInBackground(tenant: Tenant): void {
-    this.refreshes++;
-    this.opts.onRefresh?.();
+    const notBefore = this.#refreshRetryAt.get(tenant.id);
+    if (notBefore !== undefined && this.#now() < notBefore) return;
     // fetch() with forceRefresh shares an in-flight refresh; get() keeps returning the current entry meanwhile.
-    this.#cache.fetch(tenant.id, { context: tenant, forceRefresh: true }).catch(() => {
-      /* keep serving the current token until it expires; the failure was already reported */
-    });
+    this.#cache.fetch(tenant.id, { context: tenant, forceRefresh: true }).then(
+      () => this.#refreshRetryAt.delete(tenant.id),
+      () => {
+        // Keep serving the current token until it expires, and do not retry on every check meanwhile.
+        this.#refreshRetryAt.set(tenant.id, this.#now() + REFRESH_RETRY_MS * (0.5 + this.#random()));
+      },
+    );
   }
 
-  #paused(tenantId: string): number | undefined {
-    const until = this.#pausedUntil.get(tenantId);
-    if (until === undefined) return undefined;
-    const left = until - this.#now();
+  #paused(tenantId: string): { reason: "token_rate_limited" | "token_rejected"; seconds: number } | undefined {
+    const p = this.#pausedUntil.get(tenantId);
+    if (p === undefined) return undefined;
+    const left = p.until - this.#now();
     if (left <= 0) {
       this.#pausedUntil.delete(tenantId);
       return undefined;
     }
-    return Math.ceil(left / 1000);
+    return { reason: p.reason, seconds: Math.ceil(left / 1000) };
   }
 
   async #load(tenant: Tenant, options: { ttl?: number }): Promise<TokenEntry> {
@@ -173,11 +191,17 @@ export class TokenProvider implements TokenSource {
         break;
       }
       if (err.code === "rate_limited") {
-        const seconds = err.retryAfterSeconds ?? 1;
-        this.#pausedUntil.set(tenant.id, this.#now() + seconds * 1000);
-        throw new TokenFailure(deny("token_rate_limited", Math.max(1, seconds)));
+        // Integer seconds (reference genesys-cloud.md §4); missing, 0 or an HTTP-date -> 1 s.
+        const seconds = Math.max(1, err.retryAfterSeconds ?? 1);
+        this.#pausedUntil.set(tenant.id, { until: this.#now() + seconds * 1000, reason: "token_rate_limited" });
+        throw new TokenFailure(deny("token_rate_limited", seconds));
       }
-      throw new TokenFailure(deny(err.code === "invalid_client" ? "token_rejected" : "token_unavailable"));
+      if (err.code === "invalid_client") {
+        // Rejected even with a freshly read secret: back off instead of asking again on every check.
+        this.#pausedUntil.set(tenant.id, { until: this.#now() + this.opts.rejectedBackoffSeconds * 1000, reason: "token_rejected" });
+        throw new TokenFailure(deny("token_rejected", this.opts.rejectedBackoffSeconds));
+      }
+      throw new TokenFailure(deny("token_unavailable"));
     }
     throw new TokenFailure(deny(rotated ? "token_rejected" : "token_unavailable"));
   }

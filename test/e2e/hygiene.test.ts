@@ -87,6 +87,7 @@ describe("secret hygiene", () => {
     await putRecord("slow", "slow-client", "HYGIENE-slow-secret");
     stack.standin.hang(true);
     const client = checkClient(`127.0.0.1:${stack.app.server.tcpPort}`);
+    await client.health(); // connect first, so the short deadline is spent on the check itself
     await client.check(checkRequest({ headers: { "x-tenant-id": "slow" } }), 300).catch(() => undefined);
     // The caller has given up; scopegate still answers and logs deadline_exceeded once its signal fires.
     await waitFor(() => stack.logs.records().some((r) => r["reason"] === "deadline_exceeded"), 3000, { what: "deadline_exceeded logged" });

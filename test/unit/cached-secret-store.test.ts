@@ -37,15 +37,34 @@ describe("CachedSecretStore", () => {
     expect(inner.reads).toBe(2);
   });
 
-  it("serves a stale record while the store is down, up to maxStale, even after a synchronous peek", async () => {
+  it("serves a stale record while the store is down, up to maxStale, and revalidates in the background", async () => {
     const { inner, store, advance } = setup();
     expect((await store.read("known", never)).kind).toBe("found");
     inner.up = false;
     advance(1500);
-    expect(store.peek("known")).toBeUndefined(); // stale: the hot path must ask again ...
-    expect((await store.read("known", never)).kind).toBe("found"); // ... and gets the stale record
+    const readsBefore = inner.reads;
+    expect(store.peek("known")?.kind).toBe("found"); // stale, served at once ...
+    await new Promise((r) => setImmediate(r));
+    expect(inner.reads).toBe(readsBefore + 1); // ... with one background refresh
+    for (let i = 0; i < 10; i++) store.peek("known");
+    await new Promise((r) => setImmediate(r));
+    expect(inner.reads).toBe(readsBefore + 1); // a failed refresh is not retried on every peek
+    expect((await store.read("known", never)).kind).toBe("found");
     advance(5000);
+    expect(store.peek("known")).toBeUndefined();
     expect((await store.read("known", never)).kind).toBe("unavailable");
+  });
+
+  it("a successful background refresh replaces the stale record", async () => {
+    const { inner, store, advance } = setup();
+    await store.read("known", never);
+    advance(1500);
+    store.peek("known");
+    await new Promise((r) => setImmediate(r));
+    expect(inner.reads).toBe(2);
+    expect(store.peek("known")?.kind).toBe("found");
+    await new Promise((r) => setImmediate(r));
+    expect(inner.reads).toBe(2); // fresh again: no further reads
   });
 
   it("does not cache unavailable answers", async () => {

@@ -39,7 +39,7 @@ function setup() {
   const endpoint = new FakeEndpoint();
   const store = new MemoryStore();
   const secrets = new CachedSecretStore(store, { ttlMs: 3_600_000, negativeTtlMs: 1000, maxStaleMs: 0, max: 100, loadTimeoutMs: 1000, now: clock.now });
-  const tokens = new TokenProvider({ endpoint, secrets, skewSeconds: 60, refreshAt: 0.8, max: 100, requestTimeoutMs: 1000, now: clock.now, random: () => 0 });
+  const tokens = new TokenProvider({ endpoint, secrets, skewSeconds: 60, refreshAt: 0.8, max: 100, requestTimeoutMs: 1000, rejectedBackoffSeconds: 30, now: clock.now, random: () => 0 });
   return { clock, endpoint, store, secrets, tokens };
 }
 
@@ -106,11 +106,36 @@ describe("TokenProvider", () => {
     expect(store.reads - first).toBe(2);
   });
 
-  it("gives up after the second invalid_client", async () => {
-    const { endpoint, tokens } = setup();
+  it("gives up after the second invalid_client and backs off instead of asking on every check", async () => {
+    const { clock, endpoint, tokens } = setup();
     endpoint.script.push({ kind: "error", error: { code: "invalid_client" } }, { kind: "error", error: { code: "invalid_client" } });
-    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rejected" });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rejected", retryAfterSeconds: 30 });
     expect(endpoint.calls).toBe(2);
+    for (let i = 0; i < 10; i++) expect((await tokens.get(tenant, never)) as unknown).toMatchObject({ reason: "token_rejected" });
+    expect(endpoint.calls).toBe(2);
+    clock.advance(31_000);
+    expect(isDenial(await tokens.get(tenant, never))).toBe(false);
+    expect(endpoint.calls).toBe(3);
+  });
+
+  it("counts one refresh per refresh started, and waits before retrying a failed one", async () => {
+    const { clock, endpoint, tokens } = setup();
+    await tokens.get(tenant, never);
+    const outage = (): TokenResult => ({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
+    endpoint.script.push(outage(), outage(), outage());
+    clock.advance(2_900_000);
+    for (let i = 0; i < 10; i++) tokens.peek(tenant);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(tokens.refreshes).toBe(1);
+    expect(endpoint.calls).toBe(4);
+    for (let i = 0; i < 10; i++) tokens.peek(tenant); // inside the retry wait: nothing sent
+    await new Promise((r) => setTimeout(r, 20));
+    expect(endpoint.calls).toBe(4);
+    clock.advance(8000);
+    tokens.peek(tenant);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(endpoint.calls).toBe(5);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t5");
   });
 
   it("pauses token requests for Retry-After seconds after a 429", async () => {
