@@ -141,8 +141,10 @@ export async function startApp(deps: AppDeps): Promise<App> {
     ? await startHttpServer({ listen: config.http.listen, registry: metrics.registry, readiness, isShuttingDown: () => shuttingDown })
     : undefined;
 
+  const startedWith = config;
   const applyConfig = (next: Config): void => {
-    const restartNeeded = RESTART_ONLY_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    // Compared with what the process runs (the config it started with), not the previous file.
+    const restartNeeded = RESTART_ONLY_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(startedWith[k]));
     if (restartNeeded.length > 0) logger.warn({ keys: restartNeeded }, "config change needs a restart to take effect");
     registry.replace(next.tenants);
     authorizer.updatePolicy(policyFrom(next));
@@ -180,7 +182,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     metrics,
     ready,
     applyConfig,
-    async stop(graceMs = config.shutdown.graceMs, drainMs = config.shutdown.drainMs) {
+    async stop(graceMs = startedWith.shutdown.graceMs, drainMs = startedWith.shutdown.drainMs) {
       shuttingDown = true;
       watcher?.close();
       await server.shutdown(graceMs, drainMs);

@@ -43,6 +43,8 @@ export interface CheckOutcome {
   readonly requestId: string;
   /** Whether the caller presented an mTLS principal (logged either way). */
   readonly mtls?: boolean;
+  /** The tenant id resolved to a real tenant (not just a claim): only these may take a metric label. */
+  readonly tenantKnown?: boolean;
 }
 
 export class Authorizer {
@@ -87,16 +89,16 @@ export class Authorizer {
 
       // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
       const callerDenied = mapped === id ? undefined : checkCaller(tenant, principal, policy.callers.mode);
-      if (callerDenied) return this.#deny(callerDenied, requestId, id, principal);
+      if (callerDenied) return this.#deny(callerDenied, requestId, id, principal, true);
 
       const query = planDivision(policy.routes.match(input.method, input.path), input.rawQuery, tenant.divisions);
-      if (isDenial(query)) return this.#deny(query, requestId, id, principal);
+      if (isDenial(query)) return this.#deny(query, requestId, id, principal, true);
 
       const lookup = await this.deps.tokens.get(tenant, signal);
-      if (isDenial(lookup)) return this.#deny(afterIo(lookup, signal), requestId, id, principal);
+      if (isDenial(lookup)) return this.#deny(afterIo(lookup, signal), requestId, id, principal, true);
 
       // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
-      if (signal.aborted) return this.#deny(deny("deadline_exceeded"), requestId, id, principal);
+      if (signal.aborted) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
 
       const key = planKey(policy.generation, query);
       let bytes = lookup.entry.encoded.get(key);
@@ -104,7 +106,7 @@ export class Authorizer {
         bytes = encode(buildOkResponse({ authorization: lookup.entry.authorization, query, headersToRemove: policy.headersToRemove }));
         this.deps.tokens.remember(lookup.entry, key, bytes);
       }
-      return { bytes, decision: "allow", tenant: id, tokenCache: lookup.cache, requestId, mtls: principal !== "" };
+      return { bytes, decision: "allow", tenant: id, tenantKnown: true, tokenCache: lookup.cache, requestId, mtls: principal !== "" };
     } catch {
       return this.#deny(deny("internal_error"), requestId, tenantId);
     }
@@ -115,7 +117,7 @@ export class Authorizer {
     return this.#deny(deny(reason), "");
   }
 
-  #deny(denial: Denial, requestId: string, tenant?: string, principal?: string): CheckOutcome {
+  #deny(denial: Denial, requestId: string, tenant?: string, principal?: string, tenantKnown = false): CheckOutcome {
     const cacheKey = `${denial.reason}:${denial.retryAfterSeconds ?? ""}`;
     let bytes = this.#denied.get(cacheKey);
     if (!bytes) {
@@ -127,7 +129,7 @@ export class Authorizer {
       decision: "deny",
       reason: denial.reason,
       requestId,
-      ...(tenant === undefined ? {} : { tenant }),
+      ...(tenant === undefined ? {} : { tenant, tenantKnown }),
       ...(principal === undefined ? {} : { mtls: principal !== "" }),
     };
   }

@@ -91,8 +91,8 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     registry,
     observeCheck(o, durationMs) {
       const labels: Record<string, string> = { decision: o.decision, reason: o.reason ?? "" };
-      // Unknown ids never take one of the capped label slots: junk ids cannot push real tenants into "_other".
-      if (opts.perTenantLabels) labels["tenant"] = o.reason === "tenant_unknown" ? "" : tenantLabel(o.tenant);
+      // Only resolved tenants take one of the capped label slots: made-up ids cannot push real tenants into "_other".
+      if (opts.perTenantLabels) labels["tenant"] = o.tenantKnown ? tenantLabel(o.tenant) : "";
       checks.inc(labels);
       checkDuration.observe({ decision: o.decision }, durationMs / 1000);
       if (o.tokenCache) tokenCache.inc({ result: o.tokenCache });

@@ -73,15 +73,21 @@ export class CachedSecretStore implements SecretStore {
     const entry = this.#cache.get(key, { allowStale: true });
     if (!entry) return undefined;
     if (this.#cache.getRemainingTTL(key) > 0) return entry.result;
+    // A stale "not found" is not served: a tenant just written to the store must not wait for a revalidation.
+    if (entry.result.kind !== "found") return undefined;
     const age = this.#now() - entry.loadedAt;
     if (age > this.#limitFor(entry)) return undefined;
     this.#revalidate(key);
     return entry.result;
   }
 
-  async read(key: string, signal: AbortSignal): Promise<SecretReadResult> {
+  /**
+   * `fresh`: go to the store even if the cached record has not expired (e.g. the token endpoint rejected it).
+   * If the store cannot answer, the cached record is still returned (within maxStale): nothing is dropped.
+   */
+  async read(key: string, signal: AbortSignal, opts: { fresh?: boolean } = {}): Promise<SecretReadResult> {
     try {
-      const entry = await raceSignal(this.#cache.fetch(key), signal);
+      const entry = await raceSignal(this.#cache.fetch(key, opts.fresh ? { forceRefresh: true } : {}), signal);
       if (!entry) return { kind: "unavailable", detail: "no result" };
       if (this.#now() - entry.loadedAt > this.#limitFor(entry)) return { kind: "unavailable", detail: "stale beyond limit" };
       return entry.result;
@@ -106,8 +112,4 @@ export class CachedSecretStore implements SecretStore {
     this.#cache.fetch(key).then(done, done);
   }
 
-  /** Drop a key so the next read goes to the store (e.g. the token endpoint said invalid_client). */
-  invalidate(key: string): void {
-    this.#cache.delete(key);
-  }
 }

@@ -166,7 +166,7 @@ export class TokenProvider implements TokenSource {
     let rotated = false;
     for (let attempt = 0; attempt < LOAD_BUDGET_ATTEMPTS + 1; attempt++) {
       if (signal.aborted) break;
-      const secret = await this.opts.secrets.read(tenant.credentialsKey, signal);
+      const secret = await this.opts.secrets.read(tenant.credentialsKey, signal, { fresh: rotated });
       if (secret.kind === "not_found") throw new TokenFailure(deny("credentials_missing"));
       if (secret.kind === "unavailable") throw new TokenFailure(deny("secrets_unavailable"));
       const started = this.#now();
@@ -180,9 +180,8 @@ export class TokenProvider implements TokenSource {
       }
       const err = result.error;
       if (err.code === "invalid_client" && !rotated) {
-        // Maybe the secret was rotated in the store: read it again, once.
+        // Maybe the secret was rotated in the store: read it again, once (the cached one stays if the store is down).
         rotated = true;
-        this.opts.secrets.invalidate(tenant.credentialsKey);
         continue;
       }
       if (err.code === "unavailable" && attempt < LOAD_BUDGET_ATTEMPTS - 1) {

@@ -14,6 +14,7 @@ import { createLogger } from "../../src/observability/logger.js";
 import { CHECK_METHOD_PATH } from "../../src/server/check-service.js";
 import { makePki, type TestPki } from "../support/certs.js";
 import { checkClient } from "../support/grpc-clients.js";
+import { checkRequest } from "../unit/fixtures.js";
 
 let dir: string;
 let pki: TestPki;
@@ -64,6 +65,29 @@ function rawCheck(target: string, bytes: Buffer): Promise<CheckResponse> {
     );
   });
 }
+
+describe("graceful shutdown with a drain period", () => {
+  it("reports NOT_SERVING at once but keeps answering checks during drainMs, then stops", async () => {
+    const app = await startApp({
+      config: base({ listen: { tcp: "127.0.0.1:0" }, shutdown: { drainMs: 600, graceMs: 500 } }),
+      logger: createLogger("silent"),
+      env: {},
+      defaultMetrics: false,
+    });
+    await app.ready;
+    const client = checkClient(`127.0.0.1:${app.server.tcpPort}`);
+    expect(await client.health()).toBe("SERVING");
+    const stopping = app.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await client.health()).toBe("NOT_SERVING");
+    const during = await client.check(checkRequest({ headers: { "x-tenant-id": "nobody" } }));
+    if (during.httpResponse?.$case !== "deniedResponse") throw new Error("not denied");
+    expect(JSON.parse(during.httpResponse.value.body).error).toBe("tenant_unknown"); // still deciding, not shutting_down
+    await stopping;
+    await expect(client.check(checkRequest({ headers: { "x-tenant-id": "nobody" } }), 500)).rejects.toBeDefined();
+    client.close();
+  });
+});
 
 describe("gRPC listener", () => {
   it("answers malformed protobuf with a malformed_request denial", async () => {

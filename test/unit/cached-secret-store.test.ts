@@ -75,3 +75,23 @@ describe("CachedSecretStore", () => {
     expect((await store.read("known", never)).kind).toBe("found");
   });
 });
+
+describe("CachedSecretStore fresh reads and negative answers", () => {
+  it("a fresh read goes to the store, and keeps the cached record when the store is down", async () => {
+    const { inner, store } = setup();
+    await store.read("known", never);
+    await store.read("known", never, { fresh: true });
+    expect(inner.reads).toBe(2);
+    inner.up = false;
+    expect((await store.read("known", never, { fresh: true })).kind).toBe("found");
+    expect(inner.reads).toBe(3);
+  });
+
+  it("does not serve a stale not_found from peek, so a newly written tenant is read at once", async () => {
+    const { store, advance } = setup();
+    expect((await store.read("ghost", never)).kind).toBe("not_found");
+    expect(store.peek("ghost")?.kind).toBe("not_found");
+    advance(600);
+    expect(store.peek("ghost")).toBeUndefined();
+  });
+});
