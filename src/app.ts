@@ -194,7 +194,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
 }
 
 /** Changing these needs a new process (listeners, secret backend, cache sizes). */
-const RESTART_ONLY_KEYS = ["listen", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown"] as const;
+const RESTART_ONLY_KEYS = ["listen", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers"] as const;
 
 function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);

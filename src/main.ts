@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * Composition root and CLI. The only file that reads process.env or process.argv.
- *   scopegate serve [--config <file>]            (or SCOPEGATE_CONFIG)
+ *   scopegate serve [--config <file>] [--workers <n>]   (or SCOPEGATE_CONFIG; workers also from the config)
  *   scopegate check-config <file> [--probe]      validate; --probe also reads each tenant's secret and mints a token
  */
 import { parseArgs } from "node:util";
 import { startApp } from "./app.js";
+import { startCluster } from "./cluster/index.js";
 import { ConfigError, loadConfigFile } from "./config/index.js";
 import { createLogger } from "./observability/logger.js";
 import { probeTenants } from "./probe.js";
@@ -16,7 +17,11 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: "string", short: "c" }, probe: { type: "boolean", default: false } },
+    options: {
+      config: { type: "string", short: "c" },
+      probe: { type: "boolean", default: false },
+      workers: { type: "string" },
+    },
   });
   const [command = "serve", fileArg] = positionals;
   const configPath = values.config ?? fileArg ?? process.env["SCOPEGATE_CONFIG"] ?? DEFAULT_CONFIG;
@@ -34,13 +39,19 @@ async function main(argv: string[]): Promise<number> {
     case "serve": {
       const config = await loadConfigFile(configPath);
       const logger = createLogger(config.logging.level);
-      const app = await startApp({ config, logger, env: process.env, configPath });
+      const workers = values.workers === undefined ? config.workers : Number(values.workers);
+      const deps = { config, logger, env: process.env, configPath };
+      const running =
+        workers > 1
+          ? await startCluster({ ...deps, workers })
+          : await startApp(deps);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, "shutting down");
-        app.stop(config.shutdown.graceMs, config.shutdown.drainMs).then(
+        const stopped = "broker" in running ? running.stop(config.shutdown.graceMs) : running.stop(config.shutdown.graceMs, config.shutdown.drainMs);
+        stopped.then(
           () => process.exit(0),
           () => process.exit(1),
         );

@@ -121,6 +121,11 @@ export const configSchema = z
       .object({ listen: hostPort.nullable().default("127.0.0.1:9192") })
       .strict()
       .default({ listen: "127.0.0.1:9192" }),
+    /**
+     * Processes serving Check (node:cluster). 1 = one process. More share the TCP listener; the primary alone
+     * reads secrets and mints tokens, so there is still one token request per tenant (src/cluster).
+     */
+    workers: z.number().int().min(1).max(256).default(1),
     tenantHeader: z
       .string()
       .regex(/^[a-z0-9-]+$/, "header names are lower-case as Envoy sends them")
