@@ -20,6 +20,7 @@ import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
 import { memoryPhase } from "./bench/phase-memory.js";
 import { profilePhase } from "./bench/phase-profile.js";
+import { stagesPhase } from "./bench/phase-stages.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { startTrivial } from "./bench/trivial-process.js";
@@ -105,6 +106,7 @@ try {
   });
   if (withGhz) await phase("multi-worker mode", () => clusterPhase(context, sgTarget));
   await phase("memory", () => memoryPhase(context, withGhz));
+  await phase("stage costs", () => stagesPhase(context));
   if (withGhz) {
     await phase("CPU profile", async () => {
       const p = await profilePhase(context);

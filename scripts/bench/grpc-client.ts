@@ -18,8 +18,9 @@ export interface CheckAnswer {
 export class CheckClient {
   readonly #client: Client;
   constructor(target: string) {
-    // One HTTP/2 connection, as Envoy keeps per worker; no client-side retries.
-    this.#client = new Client(target, credentials.createInsecure(), { "grpc.enable_retries": 0 });
+    // One HTTP/2 connection of its own (grpc-js otherwise shares one between channels to the same target), as
+    // Envoy keeps one per worker thread; no client-side retries.
+    this.#client = new Client(target, credentials.createInsecure(), { "grpc.enable_retries": 0, "grpc.use_local_subchannel_pool": 1 });
   }
 
   check(request: Buffer, timeoutMs = 10_000): Promise<CheckAnswer> {

@@ -19,7 +19,7 @@ export interface Row {
   readonly command: string;
 }
 
-export type Section = "direct" | "envoy" | "envoy-fixed" | "cold" | "memory" | "cluster";
+export type Section = "direct" | "envoy" | "envoy-fixed" | "cold" | "memory" | "cluster" | "stages";
 
 export const SECTION_TITLES: Record<Section, string> = {
   direct: "a/b. Direct gRPC Check load (ghz), scopegate vs the trivial grpc-js server",
@@ -28,6 +28,7 @@ export const SECTION_TITLES: Record<Section, string> = {
   cold: "d. Cold paths",
   memory: "e. Memory",
   cluster: "Multi-worker mode (src/cluster)",
+  stages: "Cost of each stage of a cached check, in-process (no transport)",
 };
 
 export interface Target {

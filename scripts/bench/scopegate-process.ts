@@ -25,6 +25,10 @@ export interface ScopegateOptions {
   readonly cpuProfDir?: string;
   /** Multi-worker mode (src/cluster) with this many workers. */
   readonly workers?: number;
+  /** Another build to run instead of dist/ (A/B comparisons of a change). */
+  readonly distDir?: string;
+  /** Extra node flags, e.g. heap limits or --inspect=127.0.0.1:0. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export interface Scopegate {
@@ -45,27 +49,21 @@ export interface Scopegate {
 export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate> {
   const port = await freePort();
   const socketPath = join(opts.dir, `${opts.name}.sock`);
-  const config = {
-    listen: { tcp: `127.0.0.1:${port}`, unixSocket: socketPath },
-    http: { listen: null },
-    secrets: {
-      backend: "vault",
-      vault: { address: opts.world.bao.address, auth: { method: "token", token: { env: VAULT_TOKEN_ENV } } },
-    },
-    tenants: opts.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: opts.world.standin.tokenUrl })),
-    discovery: { fromSecretStore: true },
-    tokens: { maxTenants: opts.maxTenants ?? 10_000 },
-    reload: { watch: false },
-    logging: { level: opts.logLevel },
-  };
+  const config = benchConfig(opts.world, {
+    tcp: `127.0.0.1:${port}`,
+    unixSocket: socketPath,
+    configuredTenants: opts.configuredTenants,
+    logLevel: opts.logLevel,
+    maxTenants: opts.maxTenants ?? 10_000,
+  });
   const configYaml = YAML.stringify(config);
   const configFile = join(opts.dir, `${opts.name}.yaml`);
   await writeFile(configFile, configYaml);
 
-  const nodeArgs = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const nodeArgs = [...(opts.nodeFlags ?? []), ...(opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [])];
   const entry = opts.workers
     ? [join(repoRoot, "scripts/bench/cluster-serve.ts"), "--config", configFile, "--workers", String(opts.workers)]
-    : [join(repoRoot, "dist/main.js"), "serve", "--config", configFile];
+    : [join(opts.distDir ?? join(repoRoot, "dist"), "main.js"), "serve", "--config", configFile];
   const args = [...nodeArgs, ...entry];
   // One line per check at info level: discarded, so no pipe has to be drained during a measurement.
   const child = startChild(opts.name, process.execPath, args, {
@@ -93,5 +91,25 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
     rss: () => treeRssBytes(child.pid),
     // main.ts answers SIGTERM with a graceful stop and process.exit, which also writes a --cpu-prof profile.
     stop: () => child.stop(15_000),
+  };
+}
+
+/** The config every benchmarked scopegate runs with (before parsing): Vault secrets, discovery on, no HTTP. */
+export function benchConfig(
+  world: World,
+  o: { tcp: string; unixSocket?: string; configuredTenants: readonly string[]; logLevel: string; maxTenants: number },
+): Record<string, unknown> {
+  return {
+    listen: { tcp: o.tcp, ...(o.unixSocket ? { unixSocket: o.unixSocket } : {}) },
+    http: { listen: null },
+    secrets: {
+      backend: "vault",
+      vault: { address: world.bao.address, auth: { method: "token", token: { env: VAULT_TOKEN_ENV } } },
+    },
+    tenants: o.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: world.standin.tokenUrl })),
+    discovery: { fromSecretStore: true },
+    tokens: { maxTenants: o.maxTenants },
+    reload: { watch: false },
+    logging: { level: o.logLevel },
   };
 }

@@ -1,8 +1,8 @@
 // wrk (Debian package, scripts/install-tools.sh) as the HTTP load generator in front of Envoy. A Lua script
 // rotates over pre-formatted requests (tenants × routes, browser-like headers) and prints the result as one JSON
 // line, p99.9 included. For the fixed-rate rows the same script sleeps between requests (wrk's delay() hook):
-// wrk2 is not packaged, and a per-connection pause of `connections / rate` seconds gives a steady ~rate while
-// wrk still times each request from its own send, so latencies are not inflated by the pause.
+// wrk2 is not packaged, and a random per-connection pause averaging `connections / rate` seconds gives about that
+// rate with arrivals spread out, while wrk still times each request from its own send (the pause is not counted).
 import { writeFile } from "node:fs/promises";
 import { startChild } from "./child.js";
 import type { LoadResult } from "./load-result.js";
@@ -49,7 +49,10 @@ function request()
   return reqs[i]
 end
 function delay()
-  return pause
+  -- Uniform in [0, 2 × pause]: the same mean, but the connections drift apart instead of firing in lockstep
+  -- (a fixed pause keeps them synchronised, and every 20 ms a burst of 20 requests queues up).
+  if pause == 0 then return 0 end
+  return math.random(0, 2 * pause)
 end
 function done(summary, latency, requests)
   local e = summary.errors

@@ -1,0 +1,62 @@
+// Keeps `npm run bench` working: runs its smoke mode (`scripts/bench.ts --smoke`, about a minute, every server in
+// its own process) and checks that it produced rows and that the burst of 1,000 concurrent first requests over
+// 100 tenants made exactly 100 token requests. No timing is asserted: this machine's speed is not the subject.
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ghzInstalled } from "../../scripts/bench/ghz.js";
+import type { Row, Target } from "../../scripts/bench/report.js";
+import { repoRoot } from "../support/tools.js";
+
+interface SmokeReport {
+  rows: Row[];
+  targets: Target[];
+  failures: string[];
+  burst?: { tokenRequests: number; maxPerTenant: number; allowed: number };
+}
+
+let dir: string;
+let report: SmokeReport;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "scopegate-bench-smoke-"));
+  const json = join(dir, "smoke.json");
+  const tsx = join(repoRoot, "node_modules/tsx/dist/cli.mjs");
+  // Reads dist/ (npm test builds first); writes no document without --out.
+  await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", "--smoke", "--json", json], {
+    cwd: repoRoot,
+    timeout: 280_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: Error & { stdout?: string; stderr?: string }) => {
+    throw new Error(`bench --smoke failed: ${err.message}\n${err.stderr ?? ""}`);
+  });
+  report = JSON.parse(await readFile(json, "utf8")) as SmokeReport;
+}, 300_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("npm run bench -- --smoke", () => {
+  it("runs every phase without a failure and produces rows", () => {
+    expect(report.failures).toEqual([]);
+    const sections = new Set(report.rows.map((r) => r.section));
+    for (const s of ["envoy", "envoy-fixed", "cold", "memory", "stages"]) expect(sections).toContain(s);
+    if (ghzInstalled()) for (const s of ["direct", "cluster"]) expect(sections).toContain(s);
+    for (const r of report.rows) {
+      if (r.load) expect(r.load.requests).toBeGreaterThan(0);
+      expect(r.command).not.toBe("");
+    }
+  });
+
+  it("the burst of 1,000 first requests over 100 tenants made exactly 100 token requests", () => {
+    expect(report.burst).toMatchObject({ tokenRequests: 100, maxPerTenant: 1, allowed: 1000 });
+  });
+
+  it("the cached hot path made no token request", () => {
+    expect(report.targets.find((t) => t.name === "token requests on the hot path")?.met).toBe(true);
+  });
+});

@@ -1,0 +1,173 @@
+// Multi-worker mode's token channel, in-process: a worker's RemoteTokenSource against a TokenBroker over a fake
+// IPC channel. Outcomes asserted: what each check got, and how many questions reached the primary.
+import { describe, expect, it } from "vitest";
+import { deny, isDenial, type Denial } from "../../src/authz/deny-reasons.js";
+import { RemoteTokenSource, TokenBroker } from "../../src/cluster/index.js";
+import type { ClusterMessage, TokenAnswer } from "../../src/cluster/protocol.js";
+import type { Tenant } from "../../src/tenants/tenant.js";
+import { TokenEntry, type TokenLookup } from "../../src/tokens/token-provider.js";
+
+// RemoteTokenSource and TokenBroker only ever read a tenant's id.
+const tenant = (id: string): Tenant => ({ id }) as Tenant;
+const signal = (): AbortSignal => AbortSignal.timeout(5_000);
+
+/** The primary end of the channel: questions are queued until the test answers them. */
+class FakePrimary {
+  readonly asked: { id: number; tenantId: string }[] = [];
+  source!: RemoteTokenSource;
+  send(m: ClusterMessage): void {
+    if (m.type === "token.ask") this.asked.push({ id: m.id, tenantId: m.tenantId });
+  }
+  answer(i: number, answer: TokenAnswer): void {
+    this.source.handle({ tag: "scopegate.cluster", type: "token.reply", id: this.asked[i]!.id, answer });
+  }
+}
+
+function setup() {
+  let now = 1_000_000;
+  const primary = new FakePrimary();
+  const source = new RemoteTokenSource({ channel: primary, max: 100, askTimeoutMs: 5_000, retryMs: 1_000, now: () => now });
+  primary.source = source;
+  const token = (n: number, lifeMs = 60_000): TokenAnswer => ({
+    kind: "token",
+    token: { authorization: `Bearer t${n}`, expiresAtMs: now + lifeMs, refreshAtMs: now + lifeMs / 2 },
+  });
+  return { primary, source, token, advance: (ms: number) => (now += ms) };
+}
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+const entryOf = (r: TokenLookup | Denial): TokenLookup => {
+  if (isDenial(r)) throw new Error(`denied: ${r.reason}`);
+  return r;
+};
+
+describe("RemoteTokenSource (worker side)", () => {
+  it("concurrent misses for a tenant ask the primary once; later checks are local hits", async () => {
+    const { primary, source, token } = setup();
+    const waiting = [source.get(tenant("acme"), signal()), source.get(tenant("acme"), signal()), source.get(tenant("acme"), signal())];
+    await settle();
+    expect(primary.asked).toHaveLength(1);
+    primary.answer(0, token(1));
+    const got = (await Promise.all(waiting)).map(entryOf);
+    expect(got.map((g) => [g.entry.authorization, g.cache])).toEqual([
+      ["Bearer t1", "miss"],
+      ["Bearer t1", "miss"],
+      ["Bearer t1", "miss"],
+    ]);
+    const hit = entryOf(await source.get(tenant("acme"), signal()));
+    expect(hit).toMatchObject({ cache: "hit", entry: { authorization: "Bearer t1" } });
+    expect(primary.asked).toHaveLength(1);
+  });
+
+  it("past the refresh point: keeps serving, asks in the background at most once per retry interval", async () => {
+    const { primary, source, token, advance } = setup();
+    const first = source.get(tenant("acme"), signal());
+    await settle();
+    primary.answer(0, token(1));
+    await first;
+    advance(31_000); // past refreshAtMs (30 s), before expiry (60 s)
+    expect(entryOf(await source.get(tenant("acme"), signal())).entry.authorization).toBe("Bearer t1");
+    expect(entryOf(await source.get(tenant("acme"), signal())).entry.authorization).toBe("Bearer t1");
+    expect(primary.asked).toHaveLength(2);
+    primary.answer(1, token(1)); // the primary has not refreshed yet: same token
+    await settle();
+    await source.get(tenant("acme"), signal());
+    expect(primary.asked).toHaveLength(2); // within retryMs
+    advance(1_000);
+    await source.get(tenant("acme"), signal());
+    expect(primary.asked).toHaveLength(3);
+    primary.answer(2, token(2));
+    await settle();
+    expect(entryOf(await source.get(tenant("acme"), signal())).entry.authorization).toBe("Bearer t2");
+  });
+
+  it("never serves an expired token: asks again and waits", async () => {
+    const { primary, source, token, advance } = setup();
+    const first = source.get(tenant("acme"), signal());
+    await settle();
+    primary.answer(0, token(1, 10_000));
+    await first;
+    advance(10_000);
+    const again = source.get(tenant("acme"), signal());
+    await settle();
+    expect(primary.asked).toHaveLength(2);
+    primary.answer(1, token(2));
+    expect(entryOf(await again)).toMatchObject({ cache: "miss", entry: { authorization: "Bearer t2" } });
+  });
+
+  it("passes the primary's denial on and does not cache it", async () => {
+    const { primary, source, token } = setup();
+    const denied = source.get(tenant("acme"), signal());
+    await settle();
+    primary.answer(0, { kind: "deny", reason: "token_rate_limited", retryAfterSeconds: 7 });
+    expect(await denied).toEqual(deny("token_rate_limited", 7));
+    const retry = source.get(tenant("acme"), signal());
+    await settle();
+    expect(primary.asked).toHaveLength(2);
+    primary.answer(1, token(1));
+    expect(entryOf(await retry).entry.authorization).toBe("Bearer t1");
+  });
+
+  it("a caller whose deadline passes gets deadline_exceeded; the late answer still fills the cache", async () => {
+    const { primary, source, token } = setup();
+    const controller = new AbortController();
+    const waiting = source.get(tenant("acme"), controller.signal);
+    await settle();
+    controller.abort();
+    expect(await waiting).toEqual(deny("deadline_exceeded"));
+    primary.answer(0, token(1));
+    await settle();
+    expect(entryOf(await source.get(tenant("acme"), signal())).cache).toBe("hit");
+    expect(primary.asked).toHaveLength(1);
+  });
+
+  it("fails closed when the IPC channel is gone", async () => {
+    const source = new RemoteTokenSource({
+      channel: {
+        send() {
+          throw new Error("IPC channel closed");
+        },
+      },
+      max: 10,
+      askTimeoutMs: 1_000,
+    });
+    expect(await source.get(tenant("acme"), signal())).toEqual(deny("token_unavailable"));
+  });
+});
+
+describe("TokenBroker (primary side)", () => {
+  const entry = new TokenEntry("Bearer primary", 2_000_000, 1_500_000);
+  const registry = {
+    peek: (id: string): Tenant | Denial | undefined => (id === "acme" ? tenant("acme") : id === "ghost" ? deny("tenant_unknown") : undefined),
+    resolve: async (id: string): Promise<Tenant | Denial> => (id === "found-later" ? tenant(id) : deny("tenant_unknown")),
+  };
+
+  it("answers with the primary's token, resolving the tenant itself", async () => {
+    const asked: string[] = [];
+    const broker = new TokenBroker({
+      registry,
+      tokens: { get: async (t) => (asked.push(t.id), { entry, cache: "hit" as const }) },
+    });
+    expect(await broker.answer({ tenantId: "acme", budgetMs: 1_000 })).toEqual({
+      kind: "token",
+      token: { authorization: "Bearer primary", expiresAtMs: 2_000_000, refreshAtMs: 1_500_000 },
+    });
+    expect(await broker.answer({ tenantId: "found-later", budgetMs: 1_000 })).toMatchObject({ kind: "token" });
+    expect(asked).toEqual(["acme", "found-later"]);
+  });
+
+  it("passes denials through: unknown tenant, token provider denials, failures", async () => {
+    const broker = new TokenBroker({ registry, tokens: { get: async () => deny("token_rejected") } });
+    expect(await broker.answer({ tenantId: "ghost", budgetMs: 1_000 })).toEqual({ kind: "deny", reason: "tenant_unknown" });
+    expect(await broker.answer({ tenantId: "acme", budgetMs: 1_000 })).toEqual({ kind: "deny", reason: "token_rejected" });
+    const failing = new TokenBroker({
+      registry,
+      tokens: {
+        get: async () => {
+          throw new Error("boom");
+        },
+      },
+    });
+    expect(await failing.answer({ tenantId: "acme", budgetMs: 1_000 })).toEqual({ kind: "deny", reason: "internal_error" });
+  });
+});
