@@ -1,13 +1,14 @@
-// The scopegate under test, as operators run it: `node dist/main.js serve --config <file>` in a process of its
-// own (or, for the multi-worker rows, scripts/bench/cluster-serve.ts around dist/cluster), on 127.0.0.1 and a
-// unix socket. The config is generated here; the Vault token reaches it through an environment variable.
+// The scopegate under test, as operators run it: `node dist/main.js serve --config <file> [--workers <n>]` in a
+// process of its own, on 127.0.0.1 and a unix socket. The config is generated here; the Vault token reaches it
+// through an environment variable.
 import { existsSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import YAML from "yaml";
 import { freePort, waitFor, waitForTcp } from "../../test/support/ports.js";
 import { repoRoot } from "../../test/support/tools.js";
-import { startChild, treeRssBytes, type Child } from "./child.js";
+import { childPids, startChild, treeRssBytes, type Child } from "./child.js";
 import type { World } from "./world.js";
 
 export const VAULT_TOKEN_ENV = "SCOPEGATE_BENCH_VAULT_TOKEN";
@@ -61,9 +62,8 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
   await writeFile(configFile, configYaml);
 
   const nodeArgs = [...(opts.nodeFlags ?? []), ...(opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [])];
-  const entry = opts.workers
-    ? [join(repoRoot, "scripts/bench/cluster-serve.ts"), "--config", configFile, "--workers", String(opts.workers)]
-    : [join(opts.distDir ?? join(repoRoot, "dist"), "main.js"), "serve", "--config", configFile];
+  const entry = [join(opts.distDir ?? join(repoRoot, "dist"), "main.js"), "serve", "--config", configFile];
+  if (opts.workers) entry.push("--workers", String(opts.workers));
   const args = [...nodeArgs, ...entry];
   // One line per check at info level: discarded, so no pipe has to be drained during a measurement.
   const child = startChild(opts.name, process.execPath, args, {
@@ -74,7 +74,12 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
   try {
     await waitForTcp("127.0.0.1", port, 20_000);
     await waitFor(() => existsSync(socketPath), 10_000, { what: `${socketPath} bound` });
-    if (opts.workers) await waitFor(() => /cluster ready/.test(child.stderr()), 20_000, { what: "cluster ready" });
+    if (opts.workers) {
+      // Workers are forked once the primary is up; each binds the shared port when its app has started. The
+      // primary's "cluster serving" line goes to stdout, which is discarded, so: all forked, then time to bind.
+      await waitFor(() => childPids(child.pid).length === opts.workers, 20_000, { what: `${opts.workers} workers forked` });
+      await sleep(3_000);
+    }
   } catch (err) {
     await child.stop(1_000);
     throw new Error(`${opts.name} did not start: ${(err as Error).message}\n${child.stderr()}`);

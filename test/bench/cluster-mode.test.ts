@@ -1,5 +1,5 @@
-// Multi-worker mode as a process: scripts/bench/cluster-serve.ts runs dist/cluster with 2 workers, the file
-// secret store and the Genesys stand-in. Checks over several connections reach both workers, and each tenant
+// Multi-worker mode as a process: `node dist/main.js serve --workers 2` with the file secret store and the
+// Genesys stand-in. Checks over several connections reach both workers, and each tenant
 // still costs exactly one token request; SIGTERM stops primary and workers.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -40,11 +40,11 @@ beforeAll(async () => {
     logging: { level: "info" },
   };
   await writeFile(join(dir, "config.yaml"), YAML.stringify(config));
-  cluster = startChild("cluster", process.execPath, [join(repoRoot, "scripts/bench/cluster-serve.ts"), "--config", join(dir, "config.yaml"), "--workers", "2"], {
+  cluster = startChild("cluster", process.execPath, [join(repoRoot, "dist/main.js"), "serve", "--config", join(dir, "config.yaml"), "--workers", "2"], {
     cwd: repoRoot,
     stdout: "capture",
   });
-  await waitFor(() => /cluster ready/.test(cluster.stderr()) || !cluster.isRunning(), 30_000, { what: "cluster ready" });
+  await waitFor(() => /scopegate cluster serving/.test(cluster.stdout()) || !cluster.isRunning(), 30_000, { what: "cluster serving" });
   if (!cluster.isRunning()) throw new Error(`cluster exited:\n${cluster.stderr()}`);
 });
 
