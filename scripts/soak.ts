@@ -32,6 +32,8 @@ const rss = result.samples.map((s) => s.rssMb);
 process.stdout.write(
   `\nrequests ${result.requests}, non-200 ${result.non200}, errors ${result.errors}, upstream mismatches ${result.mismatches}, ` +
     `upstream rejected ${result.upstreamRejected}, token requests ${result.tokenRequests}\n` +
+    (result.non200 > 0 ? `non-200 by status and reason: ${JSON.stringify(result.failures)}\n` : "") +
+    `scopegate warnings: ${JSON.stringify(result.scopegateWarnings)}\n` +
     `scopegate RSS: first ${rss[0]} MB, last ${rss.at(-1)} MB, max ${Math.max(...rss)} MB\n${result.command}\n`,
 );
 process.exit(result.non200 + result.errors + result.mismatches === 0 ? 0 : 1);

@@ -43,6 +43,10 @@ export interface SoakResult {
   readonly mismatches: number;
   readonly upstreamRejected: number;
   readonly tokenRequests: number;
+  /** Non-200 answers by "status reason" (the x-scopegate-reason header, or "envoy" when Envoy answered itself). */
+  readonly failures: Record<string, number>;
+  /** scopegate's own warn/error log lines, counted by message and reason. */
+  readonly scopegateWarnings: Record<string, number>;
   readonly command: string;
 }
 
@@ -104,6 +108,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     let errors = 0;
     let window: number[] = [];
     let inFlight = 0;
+    const failures: Record<string, number> = {};
     const started = Date.now();
     const interval = 1000 / opts.rate;
     let nextSampleAt = started + opts.sampleEveryMs;
@@ -122,7 +127,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const p = fetch(`${envoy.url}/api/v2/routing/queues`, { headers: { "x-tenant-id": tenant }, signal: AbortSignal.timeout(5000) })
         .then(async (res) => {
           await res.arrayBuffer();
-          if (res.status !== 200) non200++;
+          if (res.status !== 200) {
+            non200++;
+            const key = `${res.status} ${res.headers.get("x-scopegate-reason") ?? "envoy"}`;
+            failures[key] = (failures[key] ?? 0) + 1;
+          }
         })
         .catch(() => {
           errors++;
@@ -159,6 +168,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       mismatches,
       upstreamRejected: standin.received.filter((r) => r.status !== 200).length,
       tokenRequests: standin.tokenRequests,
+      failures,
+      scopegateWarnings: tallyWarnings(sg.stdout()),
       command: `node dist/main.js serve --config <generated: vault discovery, ${opts.tenants} tenants> behind deploy/envoy/envoy-uds.yaml`,
     };
   } finally {
@@ -170,6 +181,21 @@ function sample(atSeconds: number, requests: number, non200: number, errors: num
   const sorted = [...window].sort((a, b) => a - b);
   const q = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
   return { atSeconds, requests, non200, errors, p50Ms: round(q(0.5)), p99Ms: round(q(0.99)), rssMb: round(rssMb(pid)) };
+}
+
+function tallyWarnings(stdout: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of stdout.split("\n")) {
+    try {
+      const r = JSON.parse(line) as { level?: number; msg?: string; reason?: string; outcome?: string };
+      if ((r.level ?? 0) < 40) continue;
+      const key = [r.msg, r.reason ?? r.outcome].filter(Boolean).join(" ");
+      out[key] = (out[key] ?? 0) + 1;
+    } catch {
+      /* not a log line */
+    }
+  }
+  return out;
 }
 
 function rssMb(pid: number | undefined): number {
