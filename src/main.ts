@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { startApp } from "./app.js";
 import { startCluster } from "./cluster/index.js";
 import { ConfigError, loadConfigFile } from "./config/index.js";
-import { createLogger } from "./observability/logger.js";
+import { asyncStdout, createLogger } from "./observability/logger.js";
 import { probeTenants } from "./probe.js";
 
 const DEFAULT_CONFIG = "/etc/scopegate/config.yaml";
@@ -38,7 +38,16 @@ async function main(argv: string[]): Promise<number> {
     }
     case "serve": {
       const config = await loadConfigFile(configPath);
-      const logger = createLogger(config.logging.level);
+      const out = asyncStdout();
+      const logger = createLogger(config.logging.level, out);
+      const exit = (code: number): never => {
+        try {
+          out.flushSync();
+        } catch {
+          // not open yet: nothing buffered to lose
+        }
+        process.exit(code);
+      };
       const workers = values.workers === undefined ? config.workers : Number(values.workers);
       const deps = { config, logger, env: process.env, configPath };
       const running =
@@ -52,8 +61,8 @@ async function main(argv: string[]): Promise<number> {
         logger.info({ signal }, "shutting down");
         const stopped = "broker" in running ? running.stop(config.shutdown.graceMs) : running.stop(config.shutdown.graceMs, config.shutdown.drainMs);
         stopped.then(
-          () => process.exit(0),
-          () => process.exit(1),
+          () => exit(0),
+          () => exit(1),
         );
       };
       process.on("SIGTERM", () => stop("SIGTERM"));

@@ -4,6 +4,7 @@
  * unexpected becomes a denial (internal_error), never an allow.
  */
 import { CheckResponse, type CheckRequest } from "../gen/envoy/service/auth/v3/external_auth.js";
+import type { Deadline } from "../util/deadline.js";
 import { checkCaller, type CallerRules } from "../tenants/caller-binding.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
@@ -60,7 +61,7 @@ export class Authorizer {
     this.#policy = activate(policy, this.#policy.generation + 1);
   }
 
-  async check(request: CheckRequest, signal: AbortSignal): Promise<CheckOutcome> {
+  async check(request: CheckRequest, deadline: Deadline): Promise<CheckOutcome> {
     let requestId = "";
     let tenantId: string | undefined;
     const policy = this.#policy;
@@ -84,8 +85,8 @@ export class Authorizer {
       }
       tenantId = id;
 
-      const tenant: Tenant | Denial = this.deps.registry.peek(id) ?? (await this.deps.registry.resolve(id, signal));
-      if (isDenial(tenant)) return this.#deny(afterIo(tenant, signal), requestId, id, principal);
+      const tenant: Tenant | Denial = this.deps.registry.peek(id) ?? (await this.deps.registry.resolve(id, deadline.signal));
+      if (isDenial(tenant)) return this.#deny(afterIo(tenant, deadline), requestId, id, principal);
 
       // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
       const callerDenied = mapped === id ? undefined : checkCaller(tenant, principal, policy.callers.mode);
@@ -94,11 +95,13 @@ export class Authorizer {
       const query = planDivision(policy.routes.match(input.method, input.path), input.rawQuery, tenant.divisions);
       if (isDenial(query)) return this.#deny(query, requestId, id, principal, true);
 
-      const lookup = await this.deps.tokens.get(tenant, signal);
-      if (isDenial(lookup)) return this.#deny(afterIo(lookup, signal), requestId, id, principal, true);
+      // Cache hit: no await, no timer. Only a miss waits (and so creates the deadline's signal).
+      const hit = this.deps.tokens.peek(tenant);
+      const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
+      if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), requestId, id, principal, true);
 
       // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
-      if (signal.aborted) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
+      if (deadline.expired) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
 
       const key = planKey(policy.generation, query);
       let bytes = lookup.entry.encoded.get(key);
@@ -136,8 +139,8 @@ export class Authorizer {
 }
 
 /** A store or endpoint that "failed" because our deadline cut it short is reported as the deadline. */
-function afterIo(denial: Denial, signal: AbortSignal): Denial {
-  return signal.aborted && DENY_REASONS[denial.reason].retryable ? deny("deadline_exceeded") : denial;
+function afterIo(denial: Denial, deadline: Deadline): Denial {
+  return deadline.expired && DENY_REASONS[denial.reason].retryable ? deny("deadline_exceeded") : denial;
 }
 
 function activate(p: AuthzPolicy, generation: number): ActivePolicy {

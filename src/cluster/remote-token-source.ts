@@ -55,16 +55,21 @@ export class RemoteTokenSource implements TokenSource {
     this.#cache = new LRUCache<string, Local>({ max: opts.max });
   }
 
-  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial> {
+  peek(tenant: Tenant): TokenEntry | undefined {
     const now = this.#now();
     const local = this.#cache.get(tenant.id);
-    if (local && now < local.entry.expiresAtMs) {
-      if (now >= local.entry.refreshAtMs && now >= local.nextAskAt) {
-        local.nextAskAt = now + this.#retryMs;
-        void this.#ask(tenant.id);
-      }
-      return { entry: local.entry, cache: "hit" };
+    if (!local || now >= local.entry.expiresAtMs) return undefined;
+    if (now >= local.entry.refreshAtMs && now >= local.nextAskAt) {
+      local.nextAskAt = now + this.#retryMs;
+      void this.#ask(tenant.id);
     }
+    return local.entry;
+  }
+
+  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial> {
+    const hit = this.peek(tenant);
+    if (hit) return { entry: hit, cache: "hit" };
+    const local = this.#cache.get(tenant.id);
     if (local) this.#cache.delete(tenant.id); // expired: never served
     try {
       const answer = await raceSignal(this.#ask(tenant.id), signal);

@@ -225,9 +225,13 @@ export const configSchema = z
       .strict()
       .default({ drainMs: 0, graceMs: 10_000 }),
     logging: z
-      .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
+      .object({
+        level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+        /** One line per check ("all"), or only for denials (allows are then in Envoy's access log only). */
+        decisions: z.enum(["all", "denials"]).default("all"),
+      })
       .strict()
-      .default({ level: "info" }),
+      .default({ level: "info", decisions: "all" }),
   })
   .strict()
   .superRefine((c, ctx) => {

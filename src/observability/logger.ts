@@ -37,3 +37,11 @@ export function createLogger(level: LevelWithSilent, destination?: DestinationSt
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/**
+ * stdout without a blocking write per line (sonic-boom async mode). Call flushSync() before process.exit so
+ * the last lines are not lost.
+ */
+export function asyncStdout(): DestinationStream & { flushSync(): void } {
+  return pino.destination({ dest: 1, sync: false });
+}

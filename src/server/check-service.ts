@@ -6,6 +6,7 @@
 import type { ServiceDefinition, handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import { CheckRequest } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Authorizer, CheckOutcome } from "../authz/authorizer.js";
+import { Deadline } from "../util/deadline.js";
 
 /** Envoy resolves the method by its fully-qualified name (ext_authz_grpc_impl.cc). */
 export const CHECK_METHOD_PATH = "/envoy.service.auth.v3.Authorization/Check";
@@ -70,7 +71,7 @@ export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<CheckRe
       pending =
         budget <= 0
           ? Promise.resolve(opts.authorizer.denial("deadline_exceeded"))
-          : opts.authorizer.check(call.request, AbortSignal.timeout(budget));
+          : opts.authorizer.check(call.request, new Deadline(budget));
     } catch {
       pending = Promise.resolve(opts.authorizer.denial("internal_error"));
     }

@@ -59,6 +59,8 @@ export type TokenLookup = { readonly entry: TokenEntry; readonly cache: "hit" | 
 
 /** What the Authorizer needs from a token provider: a local cache (TokenProvider) or a remote one (workers). */
 export interface TokenSource {
+  /** Synchronous cache hit (may start a background refresh); undefined when the caller must get(). */
+  peek(tenant: Tenant): TokenEntry | undefined;
   get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial>;
   remember(entry: TokenEntry, key: string, bytes: Buffer): void;
 }

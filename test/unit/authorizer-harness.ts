@@ -13,6 +13,7 @@ import type { Tenant } from "../../src/tenants/tenant.js";
 import { compileTenantIdPattern } from "../../src/tenants/tenant-id.js";
 import { TokenEntry, type TokenLookup, type TokenSource } from "../../src/tokens/token-provider.js";
 import { CheckResponse, type CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { Deadline } from "../../src/util/deadline.js";
 import type { CallerMode } from "../../src/tenants/caller-binding.js";
 
 export const TENANTS = [
@@ -31,6 +32,9 @@ class NoStore implements SecretStore {
 export class FakeTokens implements TokenSource {
   readonly entries = new Map<string, TokenEntry>();
   failing = new Map<string, Denial>();
+  peek(tenant: Tenant): TokenEntry | undefined {
+    return this.failing.has(tenant.id) ? undefined : this.entries.get(tenant.id);
+  }
   async get(tenant: Tenant): Promise<TokenLookup | Denial> {
     const f = this.failing.get(tenant.id);
     if (f) return f;
@@ -64,7 +68,7 @@ export function harness(opts: { mode?: CallerMode; principalTenants?: Record<str
     tokens,
   });
   const check = async (req: CheckRequest): Promise<CheckOutcome & { response: CheckResponse }> => {
-    const o = await authorizer.check(req, new AbortController().signal);
+    const o = await authorizer.check(req, new Deadline(5000));
     return { ...o, response: CheckResponse.decode(o.bytes) };
   };
   return { authorizer, tokens, check };
