@@ -52,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
       const deps = { config, logger, env: process.env, configPath };
       const running =
         workers > 1
-          ? await startCluster({ ...deps, workers })
+          ? await startCluster({ ...deps, workers, shareUnixSocket: true })
           : await startApp(deps);
       let stopping = false;
       const stop = (signal: string): void => {

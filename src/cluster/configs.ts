@@ -18,9 +18,9 @@ export function primaryConfig(config: Config, privateSocket: string): Config {
 }
 
 /**
- * `unixSocket`: whether this worker binds the configured unix socket. grpc-server.ts removes the socket file
- * before binding (a stale one from a previous run); in a second worker that removal deletes the socket the first
- * one shares, so until it skips the removal in cluster workers only slot 1 takes the socket.
+ * `unixSocket`: whether this worker binds the configured unix socket. Workers share the primary's socket
+ * (node:cluster); grpc-server.ts leaves its removal to the primary, so every worker may bind it
+ * (startCluster's shareUnixSocket, which main.ts sets).
  */
 export function workerConfig(config: Config, opts: { unixSocket: boolean }): Config {
   return parseConfig(

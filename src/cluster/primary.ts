@@ -20,10 +20,7 @@ import { TokenBroker } from "./token-broker.js";
 export interface ClusterOptions extends AppDeps {
   /** Worker processes serving Check; 1 or more (os.availableParallelism() is the usual choice). */
   readonly workers: number;
-  /**
-   * Bind the configured unix socket in every worker. Only correct once grpc-server.ts stops removing the socket
-   * file in cluster workers (see configs.ts); until then slot 1 alone takes it.
-   */
+  /** Bind the configured unix socket in every worker (the primary removes a stale one once); else slot 1 only. */
   readonly shareUnixSocket?: boolean;
   readonly startTimeoutMs?: number;
 }

@@ -3,6 +3,7 @@
  * Shutdown: health NOT_SERVING, new checks answered shutting_down, in-flight checks finish, then close
  * within the grace period.
  */
+import cluster from "node:cluster";
 import { chmod, chown, rm } from "node:fs/promises";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
@@ -66,7 +67,8 @@ export async function startGrpcServer(opts: {
     healthPort = await bind(healthServer, opts.listen.healthTcp);
   }
   if (opts.listen.unixSocket) {
-    await rm(opts.listen.unixSocket, { force: true }); // a stale socket from a previous run
+    // A stale socket from a previous run. Cluster workers share the primary's socket: the primary removes it once.
+    if (!cluster.isWorker) await rm(opts.listen.unixSocket, { force: true });
     await bind(server, `unix:${opts.listen.unixSocket}`);
     await chmod(opts.listen.unixSocket, Number.parseInt(opts.listen.socketMode ?? "0600", 8));
     if (opts.listen.socketGid !== undefined) await chown(opts.listen.unixSocket, process.getuid?.() ?? 0, opts.listen.socketGid);
@@ -100,7 +102,7 @@ export async function startGrpcServer(opts: {
         });
       });
       healthServer?.forceShutdown();
-      if (opts.listen.unixSocket) await rm(opts.listen.unixSocket, { force: true });
+      if (opts.listen.unixSocket && !cluster.isWorker) await rm(opts.listen.unixSocket, { force: true });
     },
   };
 }
