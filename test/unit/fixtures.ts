@@ -1,6 +1,6 @@
-import type { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 
-/** A CheckRequest as Envoy builds it for an HTTP request (attribute_context.proto). */
+/** A CheckRequest as Envoy builds it for an HTTP request (attribute_context.proto); unset fields take proto defaults. */
 export function checkRequest(opts: {
   method?: string;
   path?: string;
@@ -8,32 +8,22 @@ export function checkRequest(opts: {
   principal?: string;
   id?: string;
 }): CheckRequest {
-  return {
+  const method = opts.method ?? "GET";
+  const path = opts.path ?? "/";
+  return CheckRequest.fromPartial({
     attributes: {
-      source: { address: undefined, service: "", labels: {}, principal: opts.principal ?? "", certificate: "" },
-      destination: undefined,
+      source: { principal: opts.principal ?? "" },
       request: {
-        time: undefined,
         http: {
           id: opts.id ?? "req-1",
-          method: opts.method ?? "GET",
-          headers: { ":authority": "api.local", ":method": opts.method ?? "GET", ":path": opts.path ?? "/", ...(opts.headers ?? {}) },
-          headerMap: undefined,
-          path: opts.path ?? "/",
+          method,
+          headers: { ":authority": "api.local", ":method": method, ":path": path, ...(opts.headers ?? {}) },
+          path,
           host: "api.local",
           scheme: "http",
-          query: "",
-          fragment: "",
-          size: 0,
           protocol: "HTTP/1.1",
-          body: "",
-          rawBody: Buffer.alloc(0),
         },
       },
-      contextExtensions: {},
-      metadataContext: undefined,
-      tlsSession: undefined,
-      routeMetadataContext: undefined,
     },
-  };
+  });
 }
