@@ -1,6 +1,6 @@
 /** The CLI as operators use it: check-config (every problem listed) and check-config --probe. */
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -42,6 +42,16 @@ afterAll(async () => {
 });
 
 describe("scopegate check-config", () => {
+  it("accepts the configuration reference in README.md", async () => {
+    const readme = await readFile(join(repoRoot, "README.md"), "utf8");
+    const block = /## Configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    await writeFile(join(dir, "readme.yaml"), block!);
+    const r = await cli("check-config", join(dir, "readme.yaml"));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("lists every problem and exits 2", async () => {
     await writeFile(join(dir, "bad.yaml"), "tenants: [{ id: 'X Y', divisions: [] }]\nsecrets: { backend: vault }\nbogus: 1\n");
     const r = await cli("check-config", join(dir, "bad.yaml"));
