@@ -104,10 +104,10 @@ export class Authorizer {
       if (deadline.expired) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
 
       const key = planKey(policy.generation, query);
-      let bytes = lookup.entry.encoded.get(key);
+      let bytes = lookup.entry.encoded(key);
       if (!bytes) {
         bytes = encode(buildOkResponse({ authorization: lookup.entry.authorization, query, headersToRemove: policy.headersToRemove }));
-        this.deps.tokens.remember(lookup.entry, key, bytes);
+        lookup.entry.remember(key, bytes);
       }
       return { bytes, decision: "allow", tenant: id, tenantKnown: true, tokenCache: lookup.cache, requestId, mtls: principal !== "" };
     } catch {

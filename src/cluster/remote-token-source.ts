@@ -30,9 +30,6 @@ export interface RemoteTokenSourceOptions {
   readonly now?: () => number;
 }
 
-/** As in TokenProvider: responses encoded per token and query plan, bounded. */
-const MAX_ENCODED_PER_TOKEN = 16;
-
 interface Local {
   readonly entry: TokenEntry;
   /** No background question before this time. */
@@ -79,10 +76,6 @@ export class RemoteTokenSource implements TokenSource {
     } catch {
       return signal.aborted ? deny("deadline_exceeded") : deny("token_unavailable");
     }
-  }
-
-  remember(entry: TokenEntry, key: string, bytes: Buffer): void {
-    if (entry.encoded.size < MAX_ENCODED_PER_TOKEN) entry.encoded.set(key, bytes);
   }
 
   /** Feed every message from the primary here; answers nobody waits for any more are dropped. */

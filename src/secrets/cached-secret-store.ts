@@ -34,8 +34,6 @@ export class CachedSecretStore implements SecretStore {
   readonly #cache: LRUCache<string, Entry>;
   readonly #now: () => number;
   readonly #retryAt = new Map<string, number>();
-  /** Reads that reached the underlying store, for tests and metrics. */
-  loads = 0;
 
   constructor(
     private readonly inner: SecretStore,
@@ -53,7 +51,6 @@ export class CachedSecretStore implements SecretStore {
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
       fetchMethod: async (key, _stale, { signal, options }) => {
-        this.loads++;
         const timeout = AbortSignal.timeout(this.opts.loadTimeoutMs);
         const started = performance.now();
         const result = await this.inner.read(key, AbortSignal.any([signal, timeout]));

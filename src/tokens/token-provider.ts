@@ -17,15 +17,23 @@ import { raceSignal } from "../util/abort.js";
 import { backoffDelay, sleepUnlessAborted } from "../util/backoff.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
 
+const MAX_ENCODED_PER_TOKEN = 16;
+
 export class TokenEntry {
-  /** Responses encoded for this token, keyed by the query plan: most checks do no protobuf work. */
-  readonly encoded = new Map<string, Buffer>();
+  /** Responses encoded for this token, keyed by the query plan: most checks do no protobuf work. Bounded. */
+  readonly #encoded = new Map<string, Buffer>();
   constructor(
     /** "Bearer <access_token>" */
     readonly authorization: string,
     readonly expiresAtMs: number,
     readonly refreshAtMs: number,
   ) {}
+  encoded(key: string): Buffer | undefined {
+    return this.#encoded.get(key);
+  }
+  remember(key: string, bytes: Buffer): void {
+    if (this.#encoded.size < MAX_ENCODED_PER_TOKEN) this.#encoded.set(key, bytes);
+  }
   toJSON(): Record<string, unknown> {
     return { authorization: "[redacted]", expiresAtMs: this.expiresAtMs };
   }
@@ -62,10 +70,8 @@ export interface TokenSource {
   /** Synchronous cache hit (may start a background refresh); undefined when the caller must get(). */
   peek(tenant: Tenant): TokenEntry | undefined;
   get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial>;
-  remember(entry: TokenEntry, key: string, bytes: Buffer): void;
 }
 
-const MAX_ENCODED_PER_TOKEN = 16;
 /** A token load may try this many times, each attempt bounded by requestTimeoutMs. */
 const LOAD_BUDGET_ATTEMPTS = 3;
 const TOKEN_BACKOFF = { baseMs: 100, capMs: 1000 };
@@ -80,8 +86,7 @@ export class TokenProvider implements TokenSource {
   readonly #refreshRetryAt = new Map<string, number>();
   readonly #now: () => number;
   readonly #random: () => number;
-  /** Token requests sent, for tests and metrics. */
-  requests = 0;
+  /** Background refreshes started, for tests (the metric comes from onRefresh). */
   refreshes = 0;
 
   constructor(private readonly opts: TokenProviderOptions) {
@@ -129,15 +134,6 @@ export class TokenProvider implements TokenSource {
     }
   }
 
-  /** Cache a pre-encoded response on the entry (bounded). */
-  remember(entry: TokenEntry, key: string, bytes: Buffer): void {
-    if (entry.encoded.size < MAX_ENCODED_PER_TOKEN) entry.encoded.set(key, bytes);
-  }
-
-  get size(): number {
-    return this.#cache.size;
-  }
-
   #refreshInBackground(tenant: Tenant): void {
     const notBefore = this.#refreshRetryAt.get(tenant.id);
     if (notBefore !== undefined && this.#now() < notBefore) return;
@@ -172,7 +168,6 @@ export class TokenProvider implements TokenSource {
       if (secret.kind === "not_found") throw new TokenFailure(deny("credentials_missing"));
       if (secret.kind === "unavailable") throw new TokenFailure(deny("secrets_unavailable"));
       const started = this.#now();
-      this.requests++;
       const result = await this.opts.endpoint.requestToken(tenant.tokenUrl, secret.record.credentials, signal);
       this.opts.onTokenRequest?.(tenant.id, result.kind === "token" ? "ok" : result.error.code, this.#now() - started);
       if (result.kind === "token") {

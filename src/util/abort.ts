@@ -20,7 +20,3 @@ export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 export function abortError(): Error {
   return Object.assign(new Error("aborted"), { code: "ABORT_ERR" });
 }
-
-export function isAbortError(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === "ABORT_ERR" || (err as Error)?.name === "AbortError" || (err as Error)?.name === "TimeoutError";
-}

@@ -46,9 +46,6 @@ export class FakeTokens implements TokenSource {
     }
     return { entry: e, cache };
   }
-  remember(entry: TokenEntry, key: string, bytes: Buffer): void {
-    entry.encoded.set(key, bytes);
-  }
 }
 
 export function harness(opts: { mode?: CallerMode; principalTenants?: Record<string, string>; allowList?: boolean } = {}) {
