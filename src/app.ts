@@ -52,7 +52,13 @@ export interface App {
   stop(graceMs?: number, drainMs?: number): Promise<void>;
 }
 
-export function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
+/** The token endpoint client, with the configured CA bundle (serve and check-config --probe alike). */
+export async function buildTokenEndpoint(config: Config): Promise<HttpTokenEndpoint> {
+  const caPem = config.tokens.caFile ? await readFile(config.tokens.caFile, "utf8") : undefined;
+  return new HttpTokenEndpoint({ timeoutMs: config.tokens.requestTimeoutMs, caPem });
+}
+
+function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
   const base: RouteRule[] =
     config.routes.rules ?? GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param }));
   const denied = config.routes.denied ?? GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path }));
@@ -89,8 +95,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     loadTimeoutMs: config.secrets.vault?.requestTimeoutMs ?? 2000,
     onLoad: (outcome, ms) => metrics.secretRead(outcome, ms),
   });
-  const caPem = config.tokens.caFile ? await readFile(config.tokens.caFile, "utf8") : undefined;
-  const endpoint = new HttpTokenEndpoint({ timeoutMs: config.tokens.requestTimeoutMs, caPem });
+  const endpoint = await buildTokenEndpoint(config);
   const tokens = new TokenProvider({
     endpoint,
     secrets,

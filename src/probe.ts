@@ -1,9 +1,8 @@
 /** `check-config --probe`: for each configured tenant, read its secret and mint a token. Prints no secrets. */
 import type { Logger } from "pino";
-import { buildSecretStore } from "./app.js";
+import { buildSecretStore, buildTokenEndpoint } from "./app.js";
 import type { Config } from "./config/index.js";
 import { tenantFromConfig } from "./tenants/registry.js";
-import { HttpTokenEndpoint } from "./tokens/token-endpoint.js";
 
 export async function probeTenants(deps: {
   config: Config;
@@ -11,7 +10,7 @@ export async function probeTenants(deps: {
   env: Readonly<Record<string, string | undefined>>;
 }): Promise<{ tenant: string; result: string }[]> {
   const { store, vault } = await buildSecretStore(deps);
-  const endpoint = new HttpTokenEndpoint({ timeoutMs: deps.config.tokens.requestTimeoutMs });
+  const endpoint = await buildTokenEndpoint(deps.config);
   const rows: { tenant: string; result: string }[] = [];
   try {
     for (const t of deps.config.tenants.map(tenantFromConfig)) {
