@@ -1,9 +1,10 @@
-// npm run bench [-- --smoke] [-- --out <file.md>] [-- --json <file>]
+// npm run bench [-- --smoke] [-- --only direct,envoy,cold,cluster,memory,stages,profile] [-- --out <file.md>] [-- --json <file>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
 // Envoys, and the load generators ghz and wrk. Prints a table; a full run rewrites docs/benchmarks.md.
 // --smoke: seconds instead of minutes, for test/bench/bench-smoke.test.ts; writes a document only with --out.
+// --only: just the named phases (for working on one of them); like --smoke, writes a document only with --out.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,10 +28,18 @@ import { startTrivial } from "./bench/trivial-process.js";
 import { startWorld, tenantIds } from "./bench/world.js";
 
 const { values } = parseArgs({
-  options: { smoke: { type: "boolean", default: false }, out: { type: "string" }, json: { type: "string" } },
+  options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" }, json: { type: "string" } },
 });
+const PHASES = ["direct", "envoy", "cold", "cluster", "memory", "stages", "profile"] as const;
+const only = values.only?.split(",").map((p) => p.trim()).filter((p) => p !== "");
+const unknown = only?.filter((p) => !(PHASES as readonly string[]).includes(p)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown phase(s) ${unknown.join(", ")}; known: ${PHASES.join(", ")}\n`);
+  process.exit(2);
+}
+const wanted = (p: (typeof PHASES)[number]): boolean => only === undefined || only.includes(p);
 const plan = values.smoke ? SMOKE : FULL;
-const outFile = values.out ?? (values.smoke ? undefined : join(repoRoot, "docs/benchmarks.md"));
+const outFile = values.out ?? (values.smoke || only ? undefined : join(repoRoot, "docs/benchmarks.md"));
 // Every wait below is bounded; this is the bound on the whole run.
 const watchdog = setTimeout(() => {
   process.stderr.write("bench: watchdog expired, giving up\n");
@@ -81,7 +90,7 @@ try {
   stops.push(() => trivial.stop());
   const sgTarget = asTarget("scopegate", sg);
 
-  if (withGhz) {
+  if (withGhz && wanted("direct")) {
     await phase("direct Check load", async () => {
       const quiet = await startScopegate({ world, dir, name: "scopegate-warn", configuredTenants: hot, logLevel: "warn" });
       try {
@@ -93,21 +102,21 @@ try {
         await quiet.stop();
       }
     });
-  } else {
+  } else if (!withGhz) {
     context.notes.push("ghz is not installed (SCOPEGATE_BENCH_TOOLS=1 npm run tools): direct gRPC rows, the steady memory run, the cluster rows and the profile were skipped.");
   }
-  await phase("through Envoy", async () => {
+  if (wanted("envoy")) await phase("through Envoy", async () => {
     const before = world.standin.tokenRequests;
     await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket });
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
-  await phase("cold paths", async () => {
+  if (wanted("cold")) await phase("cold paths", async () => {
     burst = await coldPhase(context, sg.tcpTarget);
   });
-  if (withGhz) await phase("multi-worker mode", () => clusterPhase(context, sgTarget));
-  await phase("memory", () => memoryPhase(context, withGhz));
-  await phase("stage costs", () => stagesPhase(context));
-  if (withGhz) {
+  if (withGhz && wanted("cluster")) await phase("multi-worker mode", () => clusterPhase(context, sgTarget));
+  if (wanted("memory")) await phase("memory", () => memoryPhase(context, withGhz));
+  if (wanted("stages")) await phase("stage costs", () => stagesPhase(context));
+  if (withGhz && wanted("profile")) {
     await phase("CPU profile", async () => {
       const p = await profilePhase(context);
       profile = { summary: p.summary, command: p.command };
