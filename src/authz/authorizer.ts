@@ -1,16 +1,18 @@
 /**
- * The one orchestrator: CheckRequest -> encoded CheckResponse. Only this function awaits; every step it
- * calls is pure or behind a port. It is total: whatever happens, it returns an answer, and anything
- * unexpected becomes a denial (internal_error), never an allow.
+ * The one orchestrator: CheckRequest bytes -> encoded CheckResponse. It is total: whatever happens, it returns
+ * an answer, and anything unexpected becomes a denial (internal_error), never an allow. A check answered from
+ * caches (tenant known, token cached) runs synchronously and returns the outcome itself: no promise, no timer.
+ * Only a cache miss returns a promise, and only that path awaits (the registry and the token source, behind
+ * ports); every step it calls is pure.
  */
-import { CheckResponse, type CheckRequest } from "../gen/envoy/service/auth/v3/external_auth.js";
+import { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Deadline } from "../util/deadline.js";
 import { checkCaller, type CallerRules } from "../tenants/caller-binding.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
-import type { TokenSource } from "../tokens/token-provider.js";
-import { parseCheckRequest } from "./check-input.js";
+import type { TokenEntry, TokenSource } from "../tokens/token-provider.js";
+import { HeaderPicker, readCheckRequest } from "./check-request-wire.js";
 import { DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
 import { planDivision, type QueryMutation } from "./division-plan.js";
 import { buildDeniedResponse, buildOkResponse } from "./response.js";
@@ -31,6 +33,8 @@ export interface AuthorizerDeps extends AuthzPolicy {
 
 interface ActivePolicy extends AuthzPolicy {
   readonly headersToRemove: readonly string[];
+  /** The only headers read from a request: the tenant header and x-request-id. */
+  readonly picker: HeaderPicker;
   /** Part of the encoded-response cache key: a new policy never reuses bytes built under the old one. */
   readonly generation: number;
 }
@@ -48,6 +52,18 @@ export interface CheckOutcome {
   readonly tenantKnown?: boolean;
 }
 
+/** A request whose tenant claim has been read and checked against the caller mapping. */
+interface Claim {
+  readonly id: string;
+  readonly requestId: string;
+  readonly principal: string;
+  /** The tenant the caller's principal is mapped to (principalTenants), if any. */
+  readonly mapped: string | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly rawQuery: string;
+}
+
 export class Authorizer {
   #policy: ActivePolicy;
   readonly #denied = new Map<string, Buffer>();
@@ -61,58 +77,82 @@ export class Authorizer {
     this.#policy = activate(policy, this.#policy.generation + 1);
   }
 
-  async check(request: CheckRequest, deadline: Deadline): Promise<CheckOutcome> {
-    let requestId = "";
-    let tenantId: string | undefined;
+  /** The decision for one CheckRequest (its protobuf bytes): an outcome when caches answer, else a promise of one. */
+  check(request: Uint8Array, deadline: Deadline): CheckOutcome | Promise<CheckOutcome> {
     const policy = this.#policy;
+    let claim: Claim | undefined;
     try {
-      const input = parseCheckRequest(request);
-      if (isDenial(input)) return this.#deny(input, requestId);
-      requestId = input.requestId;
+      const read = this.#claim(request, policy);
+      if (!isClaim(read)) return read;
+      claim = read;
+      const tenant = this.deps.registry.peek(claim.id);
+      if (tenant === undefined) return this.#afterLookups(claim, policy, deadline);
+      if (isDenial(tenant)) return this.#deny(tenant, claim.requestId, claim.id, claim.principal);
+      const query = this.#plan(claim, tenant, policy);
+      if (isDenial(query)) return this.#deny(query, claim.requestId, claim.id, claim.principal, true);
+      const hit = this.deps.tokens.peek(tenant);
+      if (hit === undefined) return this.#afterLookups(claim, policy, deadline, tenant);
+      return this.#allow(claim, hit, "hit", query, policy, deadline);
+    } catch {
+      return this.#deny(deny("internal_error"), claim?.requestId ?? "", claim?.id);
+    }
+  }
 
-      const principal = input.sourcePrincipal;
-      const mapped = principal === "" ? undefined : policy.callers.principalTenants.get(principal);
-      const fromHeader = readTenantId(input.headers, policy.tenantId);
-      let id: string;
-      if (!isDenial(fromHeader)) {
-        // A mapped caller may still send the header, but it must name the same tenant.
-        if (mapped !== undefined && mapped !== fromHeader) return this.#deny(deny("caller_not_allowed"), requestId, fromHeader, principal);
-        id = fromHeader;
-      } else if (fromHeader.reason === "tenant_missing" && mapped !== undefined) {
-        id = mapped;
-      } else {
-        return this.#deny(fromHeader, requestId, undefined, principal);
-      }
-      tenantId = id;
-
-      const tenant: Tenant | Denial = this.deps.registry.peek(id) ?? (await this.deps.registry.resolve(id, deadline.signal));
-      if (isDenial(tenant)) return this.#deny(afterIo(tenant, deadline), requestId, id, principal);
-
-      // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
-      const callerDenied = mapped === id ? undefined : checkCaller(tenant, principal, policy.callers.mode);
-      if (callerDenied) return this.#deny(callerDenied, requestId, id, principal, true);
-
-      const query = planDivision(policy.routes.match(input.method, input.path), input.rawQuery, tenant.divisions);
-      if (isDenial(query)) return this.#deny(query, requestId, id, principal, true);
-
-      // Cache hit: no await, no timer. Only a miss waits (and so creates the deadline's signal).
+  /** The rest of a check whose tenant or token was not cached: waits for the registry and the token source. */
+  async #afterLookups(claim: Claim, policy: ActivePolicy, deadline: Deadline, known?: Tenant): Promise<CheckOutcome> {
+    try {
+      const tenant = known ?? (await this.deps.registry.resolve(claim.id, deadline.signal));
+      if (isDenial(tenant)) return this.#deny(afterIo(tenant, deadline), claim.requestId, claim.id, claim.principal);
+      const query = this.#plan(claim, tenant, policy);
+      if (isDenial(query)) return this.#deny(query, claim.requestId, claim.id, claim.principal, true);
       const hit = this.deps.tokens.peek(tenant);
       const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
-      if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), requestId, id, principal, true);
-
-      // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
-      if (deadline.expired) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
-
-      const key = planKey(policy.generation, query);
-      let bytes = lookup.entry.encoded(key);
-      if (!bytes) {
-        bytes = encode(buildOkResponse({ authorization: lookup.entry.authorization, query, headersToRemove: policy.headersToRemove }));
-        lookup.entry.remember(key, bytes);
-      }
-      return { bytes, decision: "allow", tenant: id, tenantKnown: true, tokenCache: lookup.cache, requestId, mtls: principal !== "" };
+      if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), claim.requestId, claim.id, claim.principal, true);
+      return this.#allow(claim, lookup.entry, lookup.cache, query, policy, deadline);
     } catch {
-      return this.#deny(deny("internal_error"), requestId, tenantId);
+      return this.#deny(deny("internal_error"), claim.requestId, claim.id);
     }
+  }
+
+  /** Parse, then the tenant claim: from the header, or from the caller's mapped principal; they must agree. */
+  #claim(request: Uint8Array, policy: ActivePolicy): Claim | CheckOutcome {
+    const input = readCheckRequest(request, policy.picker);
+    if (isDenial(input)) return this.#deny(input, "");
+    const { requestId, sourcePrincipal: principal } = input;
+    const mapped = principal === "" ? undefined : policy.callers.principalTenants.get(principal);
+    const fromHeader = readTenantId(input.headers, policy.tenantId);
+    let id: string;
+    if (!isDenial(fromHeader)) {
+      // A mapped caller may still send the header, but it must name the same tenant.
+      if (mapped !== undefined && mapped !== fromHeader) return this.#deny(deny("caller_not_allowed"), requestId, fromHeader, principal);
+      id = fromHeader;
+    } else if (fromHeader.reason === "tenant_missing" && mapped !== undefined) {
+      id = mapped;
+    } else {
+      return this.#deny(fromHeader, requestId, undefined, principal);
+    }
+    return { id, requestId, principal, mapped, method: input.method, path: input.path, rawQuery: input.rawQuery };
+  }
+
+  /** The caller may act for the tenant, and the route's division filter is planned within its divisions. */
+  #plan(claim: Claim, tenant: Tenant, policy: ActivePolicy): QueryMutation | Denial {
+    // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
+    const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers.mode);
+    if (callerDenied) return callerDenied;
+    return planDivision(policy.routes.match(claim.method, claim.path), claim.rawQuery, tenant.divisions);
+  }
+
+  /** The OK answer, encoded once per token, policy generation and division plan, then reused. */
+  #allow(claim: Claim, entry: TokenEntry, cache: "hit" | "miss", query: QueryMutation, policy: ActivePolicy, deadline: Deadline): CheckOutcome {
+    // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
+    if (deadline.expired) return this.#deny(deny("deadline_exceeded"), claim.requestId, claim.id, claim.principal, true);
+    const key = planKey(policy.generation, query);
+    let bytes = entry.encoded(key);
+    if (!bytes) {
+      bytes = encode(buildOkResponse({ authorization: entry.authorization, query, headersToRemove: policy.headersToRemove }));
+      entry.remember(key, bytes);
+    }
+    return { bytes, decision: "allow", tenant: claim.id, tenantKnown: true, tokenCache: cache, requestId: claim.requestId, mtls: claim.principal !== "" };
   }
 
   /** A denial outside the pipeline (shutting down, a failure in the transport). */
@@ -138,6 +178,10 @@ export class Authorizer {
   }
 }
 
+function isClaim(x: Claim | CheckOutcome): x is Claim {
+  return !("bytes" in x);
+}
+
 /** A store or endpoint that "failed" because our deadline cut it short is reported as the deadline. */
 function afterIo(denial: Denial, deadline: Deadline): Denial {
   return deadline.expired && DENY_REASONS[denial.reason].retryable ? deny("deadline_exceeded") : denial;
@@ -150,6 +194,7 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     stripTenantHeader: p.stripTenantHeader,
     routes: p.routes,
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
+    picker: new HeaderPicker([p.tenantId.header, "x-request-id"]),
     generation,
   };
 }

@@ -1,10 +1,11 @@
 /**
- * grpc-js wiring for envoy.service.auth.v3.Authorization/Check. The handler turns Envoy's gRPC deadline into
- * an AbortSignal, asks the Authorizer, and writes the already-encoded response bytes. Malformed protobuf
- * input becomes a denial (malformed_request), not a gRPC error.
+ * grpc-js wiring for envoy.service.auth.v3.Authorization/Check. Request and response stay bytes at this layer:
+ * the Authorizer reads the few request fields it needs straight from the protobuf bytes and hands back
+ * already-encoded (usually cached) response bytes. The handler turns Envoy's gRPC deadline into a Deadline and
+ * answers synchronously when the Authorizer does (a cached check), so the hot path makes no promise. Malformed
+ * protobuf input becomes a denial (malformed_request), not a gRPC error.
  */
 import type { ServiceDefinition, handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
-import { CheckRequest } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Authorizer, CheckOutcome } from "../authz/authorizer.js";
 import { Deadline } from "../util/deadline.js";
 
@@ -12,24 +13,17 @@ import { Deadline } from "../util/deadline.js";
 export const CHECK_METHOD_PATH = "/envoy.service.auth.v3.Authorization/Check";
 export const AUTHORIZATION_SERVICE_NAME = "envoy.service.auth.v3.Authorization";
 
-const MALFORMED: CheckRequest = { attributes: undefined };
+const bytesAsIs = (bytes: Buffer): Buffer => bytes;
 
 export const authorizationServiceDefinition: ServiceDefinition = {
   Check: {
     path: CHECK_METHOD_PATH,
     requestStream: false,
     responseStream: false,
-    requestSerialize: (r: CheckRequest) => Buffer.from(CheckRequest.encode(r).finish()),
-    requestDeserialize: (bytes: Buffer): CheckRequest => {
-      try {
-        return CheckRequest.decode(bytes);
-      } catch {
-        return MALFORMED;
-      }
-    },
-    // The Authorizer hands over encoded bytes (often cached): nothing to do here.
-    responseSerialize: (bytes: Buffer) => bytes,
-    responseDeserialize: (bytes: Buffer) => bytes,
+    requestSerialize: bytesAsIs,
+    requestDeserialize: bytesAsIs,
+    responseSerialize: bytesAsIs,
+    responseDeserialize: bytesAsIs,
   },
 };
 
@@ -43,6 +37,7 @@ export interface CheckServiceOptions {
   /** Used when the caller set no deadline (Istio's default check timeout is 600 s). */
   readonly defaultBudgetMs: number;
   readonly isAccepting: () => boolean;
+  /** Checks waiting for I/O (a cached check is answered before the handler returns, so never counted). */
   readonly inFlight: { count: number };
 }
 
@@ -51,8 +46,8 @@ export function answerBudget(remainingMs: number): number {
   return Math.max(0, Math.floor(remainingMs - Math.min(50, remainingMs * 0.1)));
 }
 
-export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<CheckRequest, Buffer> {
-  return (call: ServerUnaryCall<CheckRequest, Buffer>, callback: sendUnaryData<Buffer>) => {
+export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<Buffer, Buffer> {
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
     const started = performance.now();
     const answer = (outcome: CheckOutcome): void => {
       callback(null, outcome.bytes);
@@ -63,20 +58,18 @@ export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<CheckRe
       }
     };
     if (!opts.isAccepting()) return answer(opts.authorizer.denial("shutting_down"));
-    opts.inFlight.count++;
-    let pending: Promise<CheckOutcome>;
+    let result: CheckOutcome | Promise<CheckOutcome>;
     try {
       const budget = budgetFor(call, opts.defaultBudgetMs);
       // Envoy has already given up: answer at once, never with an allow it would not wait for.
-      pending =
-        budget <= 0
-          ? Promise.resolve(opts.authorizer.denial("deadline_exceeded"))
-          : opts.authorizer.check(call.request, new Deadline(budget));
+      result = budget <= 0 ? opts.authorizer.denial("deadline_exceeded") : opts.authorizer.check(call.request, new Deadline(budget));
     } catch {
-      pending = Promise.resolve(opts.authorizer.denial("internal_error"));
+      result = opts.authorizer.denial("internal_error");
     }
+    if (!(result instanceof Promise)) return answer(result);
+    opts.inFlight.count++;
     // check() is total; the catch is there so that even a bug here fails closed with an answer.
-    pending
+    result
       .catch(() => opts.authorizer.denial("internal_error"))
       .then((outcome) => {
         opts.inFlight.count--;
@@ -89,7 +82,7 @@ export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<CheckRe
  * Envoy's deadline (grpc-timeout) as a budget in whole milliseconds, answering a little early so the
  * caller sees our reason rather than Envoy's status_on_error; no deadline -> the default budget.
  */
-function budgetFor(call: ServerUnaryCall<CheckRequest, Buffer>, defaultBudgetMs: number): number {
+function budgetFor(call: ServerUnaryCall<Buffer, Buffer>, defaultBudgetMs: number): number {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
   return Number.isFinite(deadlineMs) ? Math.min(answerBudget(deadlineMs - Date.now()), defaultBudgetMs) : defaultBudgetMs;

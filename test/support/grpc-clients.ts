@@ -1,4 +1,5 @@
-// Direct gRPC clients for tests: Check (our service definition) and grpc.health.v1.
+// Direct gRPC clients for tests: Check (our service definition, which passes bytes; requests are encoded
+// here with the generated encoder) and grpc.health.v1.
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
@@ -15,7 +16,7 @@ export interface CheckClient {
 /** target: "127.0.0.1:PORT" or "unix:/path" */
 export function checkClient(target: string): CheckClient {
   const Ctor = grpc.makeGenericClientConstructor(authorizationServiceDefinition, "Authorization");
-  const client = new Ctor(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: Unary<CheckRequest, Buffer> };
+  const client = new Ctor(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: Unary<Buffer, Buffer> };
   const HealthCtor = grpc.makeGenericClientConstructor(healthService, "Health");
   const health = new HealthCtor(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
     check: Unary<{ service: string }, { status: string }>;
@@ -23,7 +24,7 @@ export function checkClient(target: string): CheckClient {
   return {
     check(req, deadlineMs = 5000) {
       return new Promise((resolve, reject) =>
-        client.Check(req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        client.Check(Buffer.from(CheckRequest.encode(req).finish()), new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
           err ? reject(err) : resolve(CheckResponse.decode(res!)),
         ),
       );

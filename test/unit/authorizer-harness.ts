@@ -12,7 +12,7 @@ import { TenantRegistry } from "../../src/tenants/registry.js";
 import type { Tenant } from "../../src/tenants/tenant.js";
 import { compileTenantIdPattern } from "../../src/tenants/tenant-id.js";
 import { TokenEntry, type TokenLookup, type TokenSource } from "../../src/tokens/token-provider.js";
-import { CheckResponse, type CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { Deadline } from "../../src/util/deadline.js";
 import type { CallerMode } from "../../src/tenants/caller-binding.js";
 
@@ -64,8 +64,10 @@ export function harness(opts: { mode?: CallerMode; principalTenants?: Record<str
     registry: new TenantRegistry(config.tenants, { enabled: false, store }),
     tokens,
   });
-  const check = async (req: CheckRequest): Promise<CheckOutcome & { response: CheckResponse }> => {
-    const o = await authorizer.check(req, new Deadline(5000));
+  /** A request as Envoy sends it: protobuf bytes (a CheckRequest object is encoded first). */
+  const check = async (req: CheckRequest | Uint8Array): Promise<CheckOutcome & { response: CheckResponse }> => {
+    const bytes = req instanceof Uint8Array ? req : CheckRequest.encode(req).finish();
+    const o = await authorizer.check(bytes, new Deadline(5000));
     return { ...o, response: CheckResponse.decode(o.bytes) };
   };
   return { authorizer, tokens, check };

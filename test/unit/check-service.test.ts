@@ -1,13 +1,14 @@
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import type { Authorizer, CheckOutcome } from "../../src/authz/authorizer.js";
-import { CheckResponse, type CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { answerBudget, checkHandler } from "../../src/server/check-service.js";
 import { harness } from "./authorizer-harness.js";
 import { checkRequest } from "./fixtures.js";
 
-function call(deadline: Date | number): ServerUnaryCall<CheckRequest, Buffer> {
-  return { request: checkRequest({ headers: { "x-tenant-id": "acme" } }), getDeadline: () => deadline } as unknown as ServerUnaryCall<CheckRequest, Buffer>;
+function call(deadline: Date | number): ServerUnaryCall<Buffer, Buffer> {
+  const request = Buffer.from(CheckRequest.encode(checkRequest({ headers: { "x-tenant-id": "acme" } })).finish());
+  return { request, getDeadline: () => deadline } as unknown as ServerUnaryCall<Buffer, Buffer>;
 }
 
 function run(authorizer: Authorizer, observe = (_o: CheckOutcome) => {}, deadline: Date | number = Infinity) {
