@@ -18,9 +18,17 @@ export interface Metrics {
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/**
+ * prom-client's default process metrics (CPU, memory, event loop, heap, GC), prefixed `scopegate_`.
+ * `labels` go on every series: multi-worker mode sets `worker` so each process keeps its own (src/cluster).
+ */
+export function collectProcessMetrics(registry: Registry, labels?: Readonly<Record<string, string>>): void {
+  collectDefaultMetrics({ register: registry, prefix: "scopegate_", ...(labels ? { labels: { ...labels } } : {}) });
+}
+
 export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels: number; defaultMetrics: boolean }): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "scopegate_" });
+  if (opts.defaultMetrics) collectProcessMetrics(registry);
   const checks = new Counter({
     name: "scopegate_checks_total",
     help: "Check decisions by decision and reason code",
@@ -74,6 +82,8 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
   const configValid = new Gauge({
     name: "scopegate_config_last_reload_valid",
     help: "1 if the last config seen on disk was valid and is in use, 0 if it was rejected",
+    // Across cluster processes (src/cluster): 0 if any process rejected its config, not a sum of ones.
+    aggregator: "min",
     registers: [registry],
   });
   configValid.set(1);

@@ -4,7 +4,12 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Registry } from "prom-client";
+
+/** What /metrics serves: a prom-client Registry, or the cluster primary's aggregate (src/cluster/cluster-metrics.ts). */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
 
 export interface Readiness {
   /** undefined when ready; otherwise why not. */
@@ -18,7 +23,7 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(opts: { listen: string; registry: Registry; readiness: Readiness; isShuttingDown: () => boolean }): Promise<RunningHttpServer> {
+export async function startHttpServer(opts: { listen: string; registry: MetricsSource; readiness: Readiness; isShuttingDown: () => boolean }): Promise<RunningHttpServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const json = (status: number, body: unknown): void => {
