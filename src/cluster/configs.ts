@@ -1,8 +1,9 @@
 /**
  * What each process of a cluster serves, derived from the one config. Pure.
- * - The primary mints tokens and serves /healthz, /readyz and /metrics (config.http); its own gRPC server only
- *   listens on a private socket nobody is told about (startApp always starts one; it must not take the shared
- *   Check port, which node:cluster hands out to the workers).
+ * - The primary mints tokens and serves /healthz, /readyz and /metrics (config.http) from primary.ts, not from
+ *   its app: /metrics there covers the workers too (cluster-metrics.ts). Its app's gRPC server only listens on a
+ *   private socket nobody is told about (startApp always starts one; it must not take the shared Check port,
+ *   which node:cluster hands out to the workers).
  * - Workers serve Check (and gRPC health) on the configured TCP address, shared through node:cluster, and no HTTP.
  */
 import { parseConfig, type Config } from "../config/index.js";
@@ -12,6 +13,7 @@ export function primaryConfig(config: Config, privateSocket: string): Config {
     {
       ...config,
       listen: { ...config.listen, tcp: null, healthTcp: null, unixSocket: privateSocket, socketGid: undefined, tls: undefined },
+      http: { ...config.http, listen: null },
     },
     "cluster primary",
   );

@@ -1,7 +1,8 @@
 /**
  * Multi-worker mode: node:cluster workers each run the gRPC server on the shared Check port (the primary accepts
  * connections and hands them out round-robin), while the primary alone reads secrets and mints tokens, answering
- * the workers over IPC. One token request per tenant, whatever the number of workers.
+ * the workers over IPC. One token request per tenant, whatever the number of workers. The primary also serves
+ * /healthz /readyz /metrics, its /metrics summing the workers' (cluster-metrics.ts).
  *
  * HTTP/2 connections are long-lived and handed out whole: Envoy opens one per worker thread, so give Envoy at
  * least as many worker threads (--concurrency) as scopegate has workers, or some workers stay idle.
@@ -11,9 +12,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Registry } from "prom-client";
 import { startApp, type App, type AppDeps } from "../app.js";
 import { watchConfigFile, type Config } from "../config/index.js";
+import { collectProcessMetrics } from "../observability/metrics.js";
+import type { RunningHttpServer } from "../server/http-server.js";
+import { ClusterMetrics } from "./cluster-metrics.js";
 import { primaryConfig, servesTcp } from "./configs.js";
+import { startPrimaryHttp } from "./primary-http.js";
 import { isClusterMessage, message, type ConfigMessage, type ShutdownMessage, type StartMessage, type TokenReply } from "./protocol.js";
 import { TokenBroker } from "./token-broker.js";
 
@@ -23,12 +29,16 @@ export interface ClusterOptions extends AppDeps {
   /** Bind the configured unix socket in every worker (the primary removes a stale one once); else slot 1 only. */
   readonly shareUnixSocket?: boolean;
   readonly startTimeoutMs?: number;
+  /** How long a scrape of /metrics waits for a live worker's answer before it fails (default 2000). */
+  readonly metricsTimeoutMs?: number;
 }
 
 export interface RunningCluster {
-  /** The primary's app: tokens, secrets, registry, /healthz /readyz /metrics. */
+  /** The primary's app: tokens, secrets, registry (its HTTP server is off: see `http`). */
   readonly app: App;
   readonly broker: TokenBroker;
+  /** /healthz /readyz /metrics (config.http.listen), served by the primary for the whole cluster. */
+  readonly http: RunningHttpServer | undefined;
   readonly workers: number;
   workerPids(): number[];
   stop(graceMs?: number): Promise<void>;
@@ -49,11 +59,14 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const privateSocket = join(dir, "primary.sock");
   let app: App;
   try {
-    app = await startApp({ ...opts, config: primaryConfig(config, privateSocket), configPath: undefined, logger: logger.child({ role: "primary" }) });
+    // Default process metrics go to a registry of their own, labelled worker="primary" (see cluster-metrics.ts).
+    app = await startApp({ ...opts, config: primaryConfig(config, privateSocket), configPath: undefined, logger: logger.child({ role: "primary" }), defaultMetrics: false });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  const processMetrics = opts.defaultMetrics === false ? undefined : new Registry();
+  if (processMetrics) collectProcessMetrics(processMetrics, { worker: "primary" });
   const broker = new TokenBroker({ registry: app.registry, tokens: app.tokens });
   // A stale socket from a previous run is removed once, here, when the workers share it (they must not).
   if (config.listen.unixSocket && opts.shareUnixSocket) await rm(config.listen.unixSocket, { force: true });
@@ -66,11 +79,31 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   let allListening: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
 
+  const metrics = new ClusterMetrics({
+    own: async () => ({ app: await app.metrics.registry.getMetricsAsJSON(), process: (await processMetrics?.getMetricsAsJSON()) ?? [] }),
+    workers: () =>
+      [...slots]
+        .filter(([slot, w]) => listening.has(slot) && w.isConnected())
+        .map(([slot, w]) => ({ slot, ask: (m, failed) => void w.send(m, (err) => err && failed()) })),
+    timeoutMs: opts.metricsTimeoutMs ?? 2000,
+    onTimeout: (slots) => logger.warn({ slots }, "cluster workers did not answer a metrics scrape in time; scrape failed"),
+  });
+  let http: RunningHttpServer | undefined;
+  try {
+    http = config.http.listen ? await startPrimaryHttp(config.http.listen, app, metrics, () => stopping, () => undefined) : undefined;
+  } catch (err) {
+    await app.stop(1000);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+
   const fork = (slot: number): void => {
     const worker = cluster.fork(stringsOnly(opts.env));
     slots.set(slot, worker);
     const unixSocket = slot === 1 || opts.shareUnixSocket === true;
-    worker.on("online", () => worker.send(message<StartMessage>({ type: "start", config: current, configPath: opts.configPath, slot, unixSocket })));
+    worker.on("online", () =>
+      worker.send(message<StartMessage>({ type: "start", config: current, configPath: opts.configPath, slot, unixSocket, processMetrics: processMetrics !== undefined })),
+    );
     worker.on("message", (m: unknown) => {
       if (!isClusterMessage(m)) return;
       if (m.type === "listening") {
@@ -80,10 +113,13 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         void broker.answer(m).then((answer) => {
           if (worker.isConnected()) worker.send(message<TokenReply>({ type: "token.reply", id: m.id, answer }));
         });
+      } else if (m.type === "metrics.reply") {
+        metrics.handle(slot, m);
       }
     });
     worker.on("exit", (code, signal) => {
       listening.delete(slot);
+      metrics.workerGone(slot);
       if (stopping) return;
       logger.error({ slot, code, signal }, "cluster worker exited; starting another");
       setTimeout(() => stopping || fork(slot), RESTART_DELAY_MS).unref();
@@ -118,6 +154,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     }, graceMs + 2000);
     await Promise.all(exits);
     clearTimeout(late);
+    // /metrics stays up while the workers drain; /readyz has said shutting_down since the start.
+    await http?.close();
     await app.stop(1000);
     await rm(dir, { recursive: true, force: true });
   };
@@ -135,6 +173,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   return {
     app,
     broker,
+    http,
     workers: opts.workers,
     workerPids: () => [...slots.values()].filter((w) => !w.isDead()).map((w) => w.process.pid ?? -1),
     stop,

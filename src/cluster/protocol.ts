@@ -5,6 +5,7 @@
  * Tokens cross the IPC channel (a socketpair between a parent and its own child, never a network): the primary
  * alone mints them, so each tenant still costs one token request however many workers serve it.
  */
+import type { Registry } from "prom-client";
 import type { Config } from "../config/index.js";
 import { deny, type Denial, type DenyReason } from "../authz/deny-reasons.js";
 
@@ -20,6 +21,8 @@ export interface StartMessage {
   readonly slot: number;
   /** Whether this worker binds the configured unix socket too (see configs.ts). */
   readonly unixSocket: boolean;
+  /** Whether to collect prom-client's default process metrics (labelled `worker`: the slot). */
+  readonly processMetrics: boolean;
 }
 
 /** Worker -> primary: the worker's gRPC server is listening. */
@@ -69,7 +72,41 @@ export interface ConfigMessage {
   readonly config: Config;
 }
 
-export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | ShutdownMessage | ConfigMessage;
+/** Primary -> worker: your metrics, please (a scrape of the primary's /metrics). */
+export interface MetricsAsk {
+  readonly tag: typeof TAG;
+  readonly type: "metrics.ask";
+  readonly id: number;
+}
+
+/** One registry's metric families, as prom-client's getMetricsAsJSON() returns them. */
+export type MetricFamilies = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
+type Family = MetricFamilies[number];
+type WireFamily = Omit<Family, "values"> & { readonly values: (Omit<Family["values"][number], "value"> & { readonly value: number | string })[] };
+
+/** One process's metrics as data, ready for prom-client's AggregatorRegistry.aggregate(). */
+export interface ProcessMetrics {
+  /** The app's registry: summed over processes (each metric's `aggregator` says how). */
+  readonly app: MetricFamilies;
+  /** prom-client's default process metrics, labelled with the process's `worker`: kept per process. */
+  readonly process: MetricFamilies;
+}
+
+/** ProcessMetrics as they cross the channel (see toWire). */
+export interface WireMetrics {
+  readonly app: readonly WireFamily[];
+  readonly process: readonly WireFamily[];
+}
+
+/** Worker -> primary. */
+export interface MetricsReply {
+  readonly tag: typeof TAG;
+  readonly type: "metrics.reply";
+  readonly id: number;
+  readonly metrics: WireMetrics;
+}
+
+export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | ShutdownMessage | ConfigMessage | MetricsAsk | MetricsReply;
 
 type Body<M> = M extends ClusterMessage ? Omit<M, "tag"> : never;
 
@@ -88,4 +125,20 @@ export function answerFromDenial(d: Denial): TokenAnswer {
 
 export function denialFromAnswer(a: Extract<TokenAnswer, { kind: "deny" }>): Denial {
   return deny(a.reason, a.retryAfterSeconds);
+}
+
+/**
+ * node:cluster's IPC is JSON, which turns NaN and ±Infinity into null (a gauge may hold them, e.g. an event loop
+ * lag statistic with no samples yet). They travel as strings and come back as numbers.
+ */
+export function toWire(m: ProcessMetrics): WireMetrics {
+  const encode = (families: MetricFamilies): WireFamily[] =>
+    families.map((f) => ({ ...f, values: f.values.map((v) => (Number.isFinite(v.value) ? v : { ...v, value: String(v.value) })) }));
+  return { app: encode(m.app), process: encode(m.process) };
+}
+
+export function fromWire(m: WireMetrics): ProcessMetrics {
+  const decode = (families: readonly WireFamily[]): MetricFamilies =>
+    families.map((f) => ({ ...f, values: f.values.map((v) => ({ ...v, value: Number(v.value) })) }));
+  return { app: decode(m.app), process: decode(m.process) };
 }

@@ -4,11 +4,21 @@
  * primary's shutdown message, on SIGTERM/SIGINT, or when the primary goes away.
  */
 import type { Logger } from "pino";
+import { Registry } from "prom-client";
 import { startApp, type App } from "../app.js";
 import { parseConfig } from "../config/index.js";
 import { createLogger } from "../observability/logger.js";
+import { collectProcessMetrics } from "../observability/metrics.js";
 import { workerConfig } from "./configs.js";
-import { isClusterMessage, message, type ClusterMessage, type ListeningMessage, type StartMessage } from "./protocol.js";
+import {
+  isClusterMessage,
+  message,
+  toWire,
+  type ClusterMessage,
+  type ListeningMessage,
+  type MetricsReply,
+  type StartMessage,
+} from "./protocol.js";
 import { RemoteTokenSource } from "./remote-token-source.js";
 
 export interface WorkerDeps {
@@ -31,11 +41,18 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
   let logger: Logger | undefined;
   let stopping = false;
   let unixSocket = false;
+  let processMetrics: Registry | undefined;
+  /** The primary's /metrics: this worker's registries as data (empty before the app runs: nothing counted yet). */
+  const answerMetrics = async (id: number): Promise<void> => {
+    const [own, proc] = await Promise.all([app?.metrics.registry.getMetricsAsJSON() ?? [], processMetrics?.getMetricsAsJSON() ?? []]);
+    deps.send(message<MetricsReply>({ type: "metrics.reply", id, metrics: toWire({ app: own, process: proc }) }));
+  };
   const started = new Promise<StartMessage>((resolve) => {
     deps.onMessage((m) => {
       if (!isClusterMessage(m)) return;
       if (m.type === "start") resolve(m);
       else if (m.type === "token.reply") remote?.handle(m);
+      else if (m.type === "metrics.ask") answerMetrics(m.id).catch(() => undefined); // no answer: the primary's wait is bounded
       else if (m.type === "shutdown") stop(m.graceMs, "primary");
       else if (m.type === "config" && app) app.applyConfig(workerConfig(parseConfig(m.config, "cluster config"), { unixSocket }));
     });
@@ -57,6 +74,10 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
   unixSocket = start.unixSocket;
   const config = workerConfig(parseConfig(start.config, "cluster config"), { unixSocket });
   logger = createLogger(config.logging.level).child({ worker: start.slot });
+  if (start.processMetrics) {
+    processMetrics = new Registry();
+    collectProcessMetrics(processMetrics, { worker: String(start.slot) });
+  }
   remote = new RemoteTokenSource({ channel: deps, max: config.tokens.maxTenants, askTimeoutMs: askTimeoutMs(config) });
   const source = remote;
   app = await startApp({ config, logger, env: deps.env, defaultMetrics: false, tokenSource: () => source });

@@ -1,6 +1,7 @@
 // Multi-worker mode as a process: `node dist/main.js serve --workers 2` with the file secret store and the
 // Genesys stand-in. Checks over several connections reach both workers, and each tenant
-// still costs exactly one token request; SIGTERM stops primary and workers.
+// still costs exactly one token request; the primary's /metrics counts the checks of both workers and survives a
+// worker's death; SIGTERM stops primary and workers.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +55,34 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+async function scrape(): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+interface Sample {
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+/** The samples of one series name in Prometheus text format (label values here never contain quotes). */
+function samples(text: string, name: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
+    out.push({ labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** scopegate_checks_total by "decision|reason". */
+function checkCounts(text: string): Map<string, number> {
+  return new Map(samples(text, "scopegate_checks_total").map((s) => [`${s.labels["decision"]}|${s.labels["reason"]}`, s.value]));
+}
+
 describe("multi-worker mode", () => {
   it("serves checks from both workers over TCP and mints one token per tenant", async () => {
     expect(childPids(cluster.pid)).toHaveLength(2);
@@ -87,6 +116,71 @@ describe("multi-worker mode", () => {
       client.close();
     }
     await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 10_000, { what: "/readyz 200" });
+  });
+
+  it("counts every worker's checks, by decision and reason, in the primary's /metrics", async () => {
+    const beforeText = await scrape();
+    const before = checkCounts(beforeText);
+    const logMark = cluster.stdout().length;
+    const specs = [
+      ...requestSpecs(TENANTS, 30).map((s) => ({ spec: s, want: "allow|" })),
+      ...requestSpecs(["nobody"], 10).map((s) => ({ spec: s, want: "deny|tenant_unknown" })),
+      // acme asking for globex's division
+      ...Array.from({ length: 8 }, () => ({
+        spec: { tenant: "acme", division: "div-globex", path: "/api/v2/routing/queues?divisionId=div-globex" },
+        want: "deny|division_forbidden",
+      })),
+    ];
+    const K = specs.length;
+    const clients = Array.from({ length: 4 }, () => new CheckClient(tcp));
+    try {
+      const answers = await Promise.all(specs.map(({ spec }, i) => clients[i % clients.length]!.check(encodeCheckRequest(checkRequestFor(spec, i)))));
+      expect(answers.map((a) => (a.allowed ? "allow|" : `deny|${a.reason}`))).toEqual(specs.map((s) => s.want));
+    } finally {
+      for (const c of clients) c.close();
+    }
+    // Both workers answered some of these checks (their decision lines), so the sum below spans processes.
+    const checkLines = (): { worker?: number }[] =>
+      cluster
+        .stdout()
+        .slice(logMark)
+        .split("\n")
+        .filter((l) => l.includes('"msg":"check"'))
+        .map((l) => JSON.parse(l) as { worker?: number });
+    await waitFor(() => checkLines().length === K, 5_000, { what: "a decision line per check" });
+    expect([...new Set(checkLines().map((l) => l.worker))].sort()).toEqual([1, 2]);
+
+    const text = await scrape();
+    const after = checkCounts(text);
+    const delta = Object.fromEntries([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, d]) => d !== 0));
+    expect(delta).toEqual({ "allow|": 30, "deny|tenant_unknown": 10, "deny|division_forbidden": 8 });
+    const durationCount = (t: string): number => samples(t, "scopegate_check_duration_seconds_count").reduce((n, s) => n + s.value, 0);
+    expect(durationCount(text) - durationCount(beforeText)).toBe(K);
+    // The primary's own metrics are there too: it made every token request.
+    expect(samples(text, "scopegate_token_requests_total")).toEqual([{ labels: { outcome: "ok" }, value: standin.tokenRequests }]);
+    // Process metrics stay per process.
+    expect(samples(text, "scopegate_process_start_time_seconds").map((s) => s.labels["worker"]).sort()).toEqual(["1", "2", "primary"]);
+    expect(samples(text, "scopegate_config_last_reload_valid")).toEqual([{ labels: {}, value: 1 }]);
+  });
+
+  it("answers /metrics at once when a worker dies, and counts the restarted worker again", async () => {
+    const [victim] = childPids(cluster.pid);
+    process.kill(victim!, "SIGKILL");
+    const started = performance.now();
+    const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+    expect(res.status).toBe(200);
+    // Well inside the 2 s a live worker gets to answer: nothing waited for the dead one.
+    expect(performance.now() - started).toBeLessThan(1_500);
+    await waitFor(
+      async () => {
+        const pids = childPids(cluster.pid);
+        if (pids.length !== 2 || pids.includes(victim!)) return false;
+        const workers = samples(await scrape(), "scopegate_process_start_time_seconds").map((s) => s.labels["worker"]);
+        return workers.includes("1") && workers.includes("2");
+      },
+      15_000,
+      { what: "the killed worker restarted and scraped" },
+    );
   });
 
   it("stops primary and workers on SIGTERM", async () => {
