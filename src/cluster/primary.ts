@@ -78,6 +78,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const listening = new Set<number>();
   let allListening: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
+  let reloadProblems: readonly string[] | undefined;
 
   const metrics = new ClusterMetrics({
     own: async () => ({ app: await app.metrics.registry.getMetricsAsJSON(), process: (await processMetrics?.getMetricsAsJSON()) ?? [] }),
@@ -90,7 +91,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   });
   let http: RunningHttpServer | undefined;
   try {
-    http = config.http.listen ? await startPrimaryHttp(config.http.listen, app, metrics, () => stopping, () => undefined) : undefined;
+    http = config.http.listen ? await startPrimaryHttp(config.http.listen, app, metrics, () => stopping, () => reloadProblems) : undefined;
   } catch (err) {
     await app.stop(1000);
     await rm(dir, { recursive: true, force: true });
@@ -135,9 +136,17 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
             current = next;
             app.applyConfig(primaryConfig(next, privateSocket));
             for (const w of slots.values()) if (w.isConnected()) w.send(message<ConfigMessage>({ type: "config", config: next }));
+            reloadProblems = undefined;
+            app.metrics.configReload("ok");
+            app.metrics.setConfigValid(true);
             logger.info({ tenants: next.tenants.length }, "config reloaded");
           },
-          onInvalid: (problems) => logger.error({ problems }, "config reload rejected; keeping the last good config"),
+          onInvalid: (problems) => {
+            reloadProblems = problems;
+            app.metrics.configReload("invalid");
+            app.metrics.setConfigValid(false);
+            logger.error({ problems }, "config reload rejected; keeping the last good config");
+          },
         })
       : undefined;
 

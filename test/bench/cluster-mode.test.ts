@@ -2,7 +2,7 @@
 // Genesys stand-in. Checks over several connections reach both workers, and each tenant
 // still costs exactly one token request; the primary's /metrics counts the checks of both workers and survives a
 // worker's death; SIGTERM stops primary and workers.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,7 @@ let standin: GenesysStandin;
 let cluster: Child;
 let tcp: string;
 let httpPort: number;
+let configYaml: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "scopegate-cluster-"));
@@ -37,10 +38,11 @@ beforeAll(async () => {
     http: { listen: `127.0.0.1:${httpPort}` },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
     tenants: TENANTS.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: standin.tokenUrl })),
-    reload: { watch: false },
+    reload: { watch: true, pollIntervalMs: 200 },
     logging: { level: "info" },
   };
-  await writeFile(join(dir, "config.yaml"), YAML.stringify(config));
+  configYaml = YAML.stringify(config);
+  await writeFile(join(dir, "config.yaml"), configYaml);
   cluster = startChild("cluster", process.execPath, [join(repoRoot, "dist/main.js"), "serve", "--config", join(dir, "config.yaml"), "--workers", "2"], {
     cwd: repoRoot,
     stdout: "capture",
@@ -161,6 +163,30 @@ describe("multi-worker mode", () => {
     // Process metrics stay per process.
     expect(samples(text, "scopegate_process_start_time_seconds").map((s) => s.labels["worker"]).sort()).toEqual(["1", "2", "primary"]);
     expect(samples(text, "scopegate_config_last_reload_valid")).toEqual([{ labels: {}, value: 1 }]);
+  });
+
+  it("reports a rejected config reload on the primary's /readyz and /metrics, and the recovery", async () => {
+    const readyz = async (): Promise<{ status: number; body: { configReload?: string } }> => {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+      return { status: res.status, body: (await res.json()) as { configReload?: string } };
+    };
+    const reloads = async (): Promise<Record<string, number>> =>
+      Object.fromEntries(samples(await scrape(), "scopegate_config_reloads_total").map((s) => [s.labels["result"]!, s.value]));
+    // Replaced whole, as a ConfigMap update does: the watcher never reads a half-written file.
+    const replaceConfig = async (text: string): Promise<void> => {
+      await writeFile(join(dir, "config.yaml.new"), text);
+      await rename(join(dir, "config.yaml.new"), join(dir, "config.yaml"));
+    };
+    await replaceConfig(configYaml.replace("tenants:", "tenants: 7\nunused:"));
+    await waitFor(async () => (await readyz()).body.configReload === "rejected", 10_000, { what: "/readyz reports the rejected reload" });
+    expect((await readyz()).status).toBe(200);
+    expect(samples(await scrape(), "scopegate_config_last_reload_valid")).toEqual([{ labels: {}, value: 0 }]);
+    expect(await reloads()).toEqual({ invalid: 1 });
+
+    await replaceConfig(configYaml);
+    await waitFor(async () => (await readyz()).body.configReload === undefined, 10_000, { what: "/readyz clean after a valid reload" });
+    expect(samples(await scrape(), "scopegate_config_last_reload_valid")).toEqual([{ labels: {}, value: 1 }]);
+    expect(await reloads()).toEqual({ invalid: 1, ok: 1 });
   });
 
   it("answers /metrics at once when a worker dies, and counts the restarted worker again", async () => {
