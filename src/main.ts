@@ -40,12 +40,17 @@ async function main(argv: string[]): Promise<number> {
       const config = await loadConfigFile(configPath);
       const out = asyncStdout();
       const logger = createLogger(config.logging.level, out);
-      const exit = (code: number): never => {
+      const flush = (): void => {
         try {
           out.flushSync();
         } catch {
           // not open yet: nothing buffered to lose
         }
+      };
+      // Also on an exit we did not choose (an uncaught exception): the buffered lines are the interesting ones.
+      process.on("exit", flush);
+      const exit = (code: number): never => {
+        flush();
         process.exit(code);
       };
       const workers = values.workers === undefined ? config.workers : Number(values.workers);

@@ -3,6 +3,7 @@
  * `exec` here). The worker's composition root, as main.ts is the primary's: the only place here that touches
  * process.env, signals and IPC.
  */
+import { asyncStdout } from "../observability/logger.js";
 import { runWorker } from "./worker.js";
 import type { ClusterMessage } from "./protocol.js";
 
@@ -11,8 +12,18 @@ if (!process.send) {
   process.exit(2);
 }
 
+const out = asyncStdout();
+process.on("exit", () => {
+  try {
+    out.flushSync();
+  } catch {
+    // not open yet: nothing buffered to lose
+  }
+});
+
 runWorker({
   env: process.env,
+  logDestination: out,
   send: (m: ClusterMessage) => {
     if (process.connected) process.send!(m);
     else throw new Error("IPC channel closed");

@@ -3,7 +3,7 @@
  * rules and encoded-response caches) whose tokens come from the primary through a RemoteTokenSource. Stops on the
  * primary's shutdown message, on SIGTERM/SIGINT, or when the primary goes away.
  */
-import type { Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 import { Registry } from "prom-client";
 import { startApp, type App } from "../app.js";
 import { parseConfig } from "../config/index.js";
@@ -28,6 +28,8 @@ export interface WorkerDeps {
   onPrimaryGone(listener: () => void): void;
   onSignal(listener: (signal: string) => void): void;
   exit(code: number): void;
+  /** Where log lines go (worker-main: buffered stdout); pino's default (stdout, a write per line) without it. */
+  readonly logDestination?: DestinationStream;
 }
 
 /** Gives the primary's question room for a secret read and a token request, each with its own timeout. */
@@ -73,7 +75,7 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
   const start = await started;
   unixSocket = start.unixSocket;
   const config = workerConfig(parseConfig(start.config, "cluster config"), { unixSocket });
-  logger = createLogger(config.logging.level).child({ worker: start.slot });
+  logger = createLogger(config.logging.level, deps.logDestination).child({ worker: start.slot });
   if (start.processMetrics) {
     processMetrics = new Registry();
     collectProcessMetrics(processMetrics, { worker: String(start.slot) });

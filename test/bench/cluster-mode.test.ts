@@ -10,6 +10,7 @@ import YAML from "yaml";
 import { checkRequestFor, encodeCheckRequest, requestSpecs } from "../../scripts/bench/check-requests.js";
 import { childPids, startChild, type Child } from "../../scripts/bench/child.js";
 import { CheckClient } from "../../scripts/bench/grpc-client.js";
+import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { startGenesysStandin, type GenesysStandin } from "../support/genesys-standin.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { repoRoot } from "../support/tools.js";
@@ -123,7 +124,6 @@ describe("multi-worker mode", () => {
   it("counts every worker's checks, by decision and reason, in the primary's /metrics", async () => {
     const beforeText = await scrape();
     const before = checkCounts(beforeText);
-    const logMark = cluster.stdout().length;
     const specs = [
       ...requestSpecs(TENANTS, 30).map((s) => ({ spec: s, want: "allow|" })),
       ...requestSpecs(["nobody"], 10).map((s) => ({ spec: s, want: "deny|tenant_unknown" })),
@@ -134,21 +134,24 @@ describe("multi-worker mode", () => {
       })),
     ];
     const K = specs.length;
+    const requests = specs.map(({ spec }, i) => encodeCheckRequest(checkRequestFor(spec, i)));
+    const requestIds = new Set(requests.map((r) => CheckRequest.decode(r).attributes?.request?.http?.headers["x-request-id"]));
     const clients = Array.from({ length: 4 }, () => new CheckClient(tcp));
     try {
-      const answers = await Promise.all(specs.map(({ spec }, i) => clients[i % clients.length]!.check(encodeCheckRequest(checkRequestFor(spec, i)))));
+      const answers = await Promise.all(requests.map((r, i) => clients[i % clients.length]!.check(r)));
       expect(answers.map((a) => (a.allowed ? "allow|" : `deny|${a.reason}`))).toEqual(specs.map((s) => s.want));
     } finally {
       for (const c of clients) c.close();
     }
     // Both workers answered some of these checks (their decision lines), so the sum below spans processes.
+    // Matched by request id: log lines are buffered (up to 100 ms), so earlier tests' lines may still arrive.
     const checkLines = (): { worker?: number }[] =>
       cluster
         .stdout()
-        .slice(logMark)
         .split("\n")
         .filter((l) => l.includes('"msg":"check"'))
-        .map((l) => JSON.parse(l) as { worker?: number });
+        .map((l) => JSON.parse(l) as { worker?: number; requestId?: string })
+        .filter((l) => requestIds.has(l.requestId));
     await waitFor(() => checkLines().length === K, 5_000, { what: "a decision line per check" });
     expect([...new Set(checkLines().map((l) => l.worker))].sort()).toEqual([1, 2]);
 

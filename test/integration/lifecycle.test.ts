@@ -136,7 +136,8 @@ describe("a scopegate process", () => {
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.text)).toMatchObject({ status: "ready", configReload: "rejected" });
     expect((await http("/metrics")).text).toMatch(/scopegate_config_last_reload_valid 0/);
-    expect(proc.stdout()).toMatch(/config reload rejected/);
+    // Log lines are buffered for up to LOG_FLUSH_MS (src/observability/logger.ts).
+    await waitFor(() => /config reload rejected/.test(proc.stdout()), 2_000, { what: "the rejection logged" });
   });
 
   it("on SIGTERM finishes the check in flight, refuses new ones, and exits within the grace period", async () => {
