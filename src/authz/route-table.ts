@@ -1,7 +1,10 @@
 /**
- * Route rules: (method, path template) -> what to do with the division query parameter. Pure.
+ * Route rules: (method, path template) -> what to do with the division query parameter. Pure (the memo of
+ * recent answers is an optimisation of a pure function).
  * Templates use `{name}` for one path segment, as in the Genesys API reference.
  */
+import { LRUCache } from "lru-cache";
+
 export type RouteMatch =
   | { readonly kind: "division"; readonly param: string }
   | { readonly kind: "forbidden" }
@@ -52,19 +55,35 @@ export function buildRouteTable(
   for (const d of denied) add(d.method, d.path, FORBIDDEN);
   for (const r of rules) add(r.method, r.path, { kind: "division", param: r.param });
 
+  const lookup = (method: string, path: string): RouteMatch => {
+    const segments = splitPath(path).map(normaliseSegment);
+    const hit = exact.get(`${method} /${segments.join("/")}`);
+    if (hit) return hit;
+    const candidates = templated.get(method);
+    if (candidates) {
+      for (const c of candidates) if (segmentsMatch(c.segments, segments)) return c.result;
+    }
+    return fallback;
+  };
+  // A workload calls a few routes over and over: remember the answer per exact (method, path) string, so a
+  // repeated call skips splitting, decoding and matching. Bounded; paths with ids just rotate through it.
+  const recent = new LRUCache<string, RouteMatch>({ max: ROUTE_MEMO_SIZE });
   return {
     match(method, path) {
-      const segments = splitPath(path).map(normaliseSegment);
-      const hit = exact.get(`${method} /${segments.join("/")}`);
-      if (hit) return hit;
-      const candidates = templated.get(method);
-      if (candidates) {
-        for (const c of candidates) if (segmentsMatch(c.segments, segments)) return c.result;
+      const key = `${method} ${path}`;
+      let result = recent.get(key);
+      if (result === undefined) {
+        result = lookup(method, path);
+        if (key.length <= MAX_MEMO_KEY_LENGTH) recent.set(key, result);
       }
-      return fallback;
+      return result;
     },
   };
 }
+
+const ROUTE_MEMO_SIZE = 2048;
+/** Long paths (up to Envoy's 60 KB header limit) are matched every time rather than kept. */
+const MAX_MEMO_KEY_LENGTH = 512;
 
 function splitPath(path: string): string[] {
   return path.split("/").filter((s) => s.length > 0);

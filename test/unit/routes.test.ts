@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { planDivision } from "../../src/authz/division-plan.js";
 import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
@@ -72,5 +73,24 @@ describe("planDivision", () => {
       kind: "deny",
       reason: "route_forbidden",
     });
+  });
+});
+
+describe("route table memo", () => {
+  it("answers a repeated (method, path) exactly as a table that never saw it (1,000 runs)", () => {
+    const fresh = () =>
+      buildRouteTable(
+        GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param })),
+        GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path })),
+      );
+    const segment = fc.constantFrom("api", "v2", "routing", "queues", "QUEUES", "%71ueues", "divisionviews", "all", "flows", "q-1", "", "%zz");
+    const call = fc.tuple(fc.constantFrom("GET", "POST", "DELETE"), fc.array(segment, { maxLength: 6 }).map((s) => `/${s.join("/")}`));
+    fc.assert(
+      fc.property(fc.array(call, { minLength: 1, maxLength: 20 }), (calls) => {
+        const warm = fresh();
+        for (const [method, path] of [...calls, ...calls]) expect(warm.match(method, path)).toEqual(fresh().match(method, path));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
