@@ -51,9 +51,21 @@ export class CachedSecretStore implements SecretStore {
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
       fetchMethod: async (key, _stale, { signal, options }) => {
-        const timeout = AbortSignal.timeout(this.opts.loadTimeoutMs);
+        // lru-cache's signal or the load timeout; the timer is cleared when the read ends (an AbortSignal.timeout
+        // would outlive every read by the whole timeout, holding what its signal reaches).
+        const load = new AbortController();
+        const abort = (): void => load.abort();
+        const timer = setTimeout(abort, this.opts.loadTimeoutMs).unref();
+        signal.addEventListener("abort", abort, { once: true });
+        if (signal.aborted) abort();
         const started = performance.now();
-        const result = await this.inner.read(key, AbortSignal.any([signal, timeout]));
+        let result: SecretReadResult;
+        try {
+          result = await this.inner.read(key, load.signal);
+        } finally {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", abort);
+        }
         this.opts.onLoad?.(result.kind, performance.now() - started);
         if (result.kind === "unavailable") throw new StoreUnavailable(result.detail);
         if (result.kind === "not_found") options.ttl = this.opts.negativeTtlMs;

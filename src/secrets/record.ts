@@ -23,9 +23,10 @@ function str(v: unknown): string | undefined {
 }
 
 /** Divisions as a JSON array or a comma-separated string. */
-function listOf(v: unknown): string[] | undefined {
+function listOf(v: unknown): readonly string[] | undefined {
   const items = Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : undefined;
   if (!items) return undefined;
   const out = items.filter((x): x is string => typeof x === "string").map((x) => x.trim()).filter((x) => x !== "");
-  return out.length > 0 ? out : undefined;
+  // Frozen, and copied to an exact-size array (filter() leaves spare capacity): the tenant registry shares it.
+  return out.length > 0 ? Object.freeze(out.slice()) : undefined;
 }

@@ -11,6 +11,9 @@ import type { SecretReadResult } from "../secrets/secret-store.js";
 import { tokenUrlFor } from "../tokens/client-credentials.js";
 import type { Tenant } from "./tenant.js";
 
+/** Discovered tenants have no caller rules: one frozen empty list shared by all of them. */
+const NO_ONE: readonly string[] = Object.freeze([]);
+
 export function tenantFromConfig(t: TenantConfig): Tenant {
   return Object.freeze({
     id: t.id,
@@ -65,13 +68,15 @@ export class TenantRegistry {
     if (!divisions || divisions.length === 0 || (!environment && !tokenUrl)) return deny("tenant_unknown");
     if (tokenUrl && !isAcceptableTokenUrl(tokenUrl)) return deny("tenant_unknown");
     if (environment && !/^[a-z0-9.-]+\.[a-z]{2,}$/.test(environment)) return deny("tenant_unknown");
+    // Shares the record's strings and (frozen) divisions array, and one empty list for the caller rules: a
+    // discovered tenant adds one small object to its record, not copies of it.
     const tenant: Tenant = Object.freeze({
       id,
-      divisions: Object.freeze([...divisions]),
+      divisions: Object.isFrozen(divisions) ? divisions : Object.freeze([...divisions]),
       tokenUrl: tokenUrl ?? tokenUrlFor(environment as string),
       credentialsKey: id,
-      allowedPrincipals: Object.freeze([]),
-      allowedNamespaces: Object.freeze([]),
+      allowedPrincipals: NO_ONE,
+      allowedNamespaces: NO_ONE,
       source: "discovered" as const,
     });
     this.#discovered.set(read.record, tenant);

@@ -26,17 +26,28 @@ export class HttpTokenEndpoint implements TokenEndpoint {
     const req = buildTokenRequest(url, credentials);
     const isHttps = req.url.protocol === "https:";
     const lib = isHttps ? https : http;
-    const combined = AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs)]);
-    return new Promise<TokenResult>((resolve) => {
+    // The caller's signal or our own timeout, whichever comes first. Not AbortSignal.any + AbortSignal.timeout:
+    // their timer and the request reachable from the combined signal stayed alive for the full timeout after
+    // every answer; here both are released as soon as the request settles.
+    const combined = new AbortController();
+    const abort = (): void => combined.abort();
+    const timer = setTimeout(abort, this.opts.timeoutMs).unref();
+    signal.addEventListener("abort", abort, { once: true });
+    return new Promise<TokenResult>((done) => {
+      const resolve = (result: TokenResult): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", abort);
+        done(result);
+      };
       const unavailable = (): void => resolve({ kind: "error", error: { code: "unavailable" } });
-      if (combined.aborted) return unavailable();
+      if (signal.aborted) return unavailable();
       const r = lib.request(
         req.url,
         {
           method: "POST",
           headers: { ...req.headers, "content-length": Buffer.byteLength(req.body) },
           agent: isHttps ? this.#httpsAgent : this.#httpAgent,
-          signal: combined,
+          signal: combined.signal,
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -6,7 +6,7 @@ import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-sto
 import type { Tenant } from "../../src/tenants/tenant.js";
 import type { TokenResult } from "../../src/tokens/client-credentials.js";
 import type { TokenEndpoint } from "../../src/tokens/token-endpoint.js";
-import { TokenProvider } from "../../src/tokens/token-provider.js";
+import { TokenEntry, TokenProvider } from "../../src/tokens/token-provider.js";
 
 const tenant: Tenant = { id: "acme", divisions: ["d"], tokenUrl: "https://login.example.com/oauth/token", credentialsKey: "acme", allowedPrincipals: [], allowedNamespaces: [], source: "config" };
 
@@ -163,5 +163,22 @@ describe("TokenProvider", () => {
     const r = await staying;
     expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t1");
     expect(endpoint.calls).toBe(1);
+  });
+});
+
+describe("TokenEntry encoded responses", () => {
+  it("keeps the first response in place, later ones up to the bound, and never replaces one", () => {
+    const e = new TokenEntry("Bearer t", Date.now() + 60_000, Date.now() + 30_000);
+    const bytes = (n: number): Buffer => Buffer.from([n]);
+    expect(e.encoded("a")).toBeUndefined();
+    e.remember("a", bytes(1));
+    e.remember("a", bytes(9));
+    expect(e.encoded("a")).toEqual(bytes(1));
+    for (let i = 0; i < 20; i++) e.remember(`k${i}`, bytes(i + 10));
+    expect(e.encoded("a")).toEqual(bytes(1));
+    expect(e.encoded("k0")).toEqual(bytes(10));
+    expect(e.encoded("k14")).toEqual(bytes(24)); // 16 in all: "a" and k0..k14
+    expect(e.encoded("k15")).toBeUndefined();
+    expect(JSON.stringify(e)).not.toContain("Bearer t");
   });
 });
