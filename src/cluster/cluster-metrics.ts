@@ -9,10 +9,15 @@
  * listener yet (a restarting worker), then fails the scrape. Here a worker that exits mid-scrape is simply not
  * waited for, a worker is asked only once it said it is listening (its handler is installed by then), and the
  * wait for a live worker is bounded by `timeoutMs`.
+ *
+ * Counters must not go down: when a worker exits, its counters and histograms as last scraped stay in the sum
+ * (retired), and its replacement counts from zero on top of them. Without that, the sum would drop by the dead
+ * worker's counts and Prometheus would read the drop as a reset: rate() and increase() would count every
+ * surviving worker's total as new. Checks a worker answered after its last scrape are lost with it.
  */
 import { AggregatorRegistry, Registry } from "prom-client";
 import type { MetricsSource } from "../server/http-server.js";
-import { fromWire, message, type MetricsAsk, type MetricsReply, type ProcessMetrics } from "./protocol.js";
+import { fromWire, message, type MetricFamilies, type MetricsAsk, type MetricsReply, type ProcessMetrics } from "./protocol.js";
 
 /** A worker that can be asked: it has told the primary it is listening and its channel is connected. */
 export interface MetricsWorker {
@@ -41,6 +46,10 @@ export class ClusterMetrics implements MetricsSource {
   readonly contentType: string = Registry.PROMETHEUS_CONTENT_TYPE;
   readonly #gatherings = new Map<number, Gathering>();
   #nextId = 1;
+  /** Per live worker slot: its counters and histograms from its latest answer. */
+  readonly #latest = new Map<number, MetricFamilies>();
+  /** Counters and histograms of workers that exited, as last scraped (one entry per exit, merged on scrape). */
+  #retired: MetricFamilies[] = [];
 
   constructor(private readonly opts: ClusterMetricsOptions) {}
 
@@ -67,7 +76,8 @@ export class ClusterMetrics implements MetricsSource {
         // A partial sum would look like a counter reset to Prometheus (rate() would count it as new checks).
         throw new Error(`cluster metrics: worker ${slots.join(", ")} did not answer within ${this.opts.timeoutMs} ms`);
       }
-      return await aggregateProcesses([own, ...replies]).metrics();
+      await this.#compactRetired();
+      return await aggregateProcesses([own, ...replies], this.#retired).metrics();
     } finally {
       clearTimeout(timer);
       this.#gatherings.delete(id);
@@ -78,8 +88,27 @@ export class ClusterMetrics implements MetricsSource {
   handle(slot: number, reply: MetricsReply): void {
     const g = this.#gatherings.get(reply.id);
     if (!g || !g.waiting.delete(slot)) return;
-    g.replies.push(fromWire(reply.metrics));
+    const metrics = fromWire(reply.metrics);
+    this.#latest.set(slot, monotonic(metrics.app));
+    g.replies.push(metrics);
     if (g.waiting.size === 0) g.done();
+  }
+
+  /** A worker process exited: its last scraped counters stay in every later sum; scrapes stop waiting for it. */
+  workerExited(slot: number): void {
+    const last = this.#latest.get(slot);
+    this.#latest.delete(slot);
+    if (last && last.length > 0) this.#retired = [...this.#retired, last];
+    this.workerGone(slot);
+  }
+
+  /** Many restarts would make many entries: fold them into one (sums, as the scrape would). */
+  async #compactRetired(): Promise<void> {
+    const retired = this.#retired;
+    if (retired.length < 2) return;
+    const merged = await AggregatorRegistry.aggregate(retired as MetricFamilies[]).getMetricsAsJSON();
+    // A worker that exited meanwhile was appended to a new array: keep it.
+    this.#retired = [merged, ...this.#retired.slice(retired.length)];
   }
 
   /** A worker exited (or its channel closed): scrapes under way stop waiting for it. */
@@ -96,7 +125,12 @@ export class ClusterMetrics implements MetricsSource {
  * labelled per process (`worker`), so no two processes share a series and "first" keeps each one as it is;
  * prom-client's own aggregators would average one worker's event loop lag away and omit start times.
  */
-export function aggregateProcesses(processes: readonly ProcessMetrics[]): Registry {
+export function aggregateProcesses(processes: readonly ProcessMetrics[], retired: readonly MetricFamilies[] = []): Registry {
   const perProcess = processes.map((p) => p.process.map((f) => ({ ...f, aggregator: "first" as const })));
-  return AggregatorRegistry.aggregate([...processes.map((p) => p.app), ...perProcess]);
+  return AggregatorRegistry.aggregate([...processes.map((p) => p.app), ...retired, ...perProcess]);
+}
+
+/** The families whose values only grow while a process lives: what an exited worker leaves in the sum. */
+function monotonic(families: MetricFamilies): MetricFamilies {
+  return families.filter((f) => String(f.type) === "counter" || String(f.type) === "histogram");
 }

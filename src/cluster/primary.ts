@@ -120,7 +120,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     });
     worker.on("exit", (code, signal) => {
       listening.delete(slot);
-      metrics.workerGone(slot);
+      metrics.workerExited(slot);
       if (stopping) return;
       logger.error({ slot, code, signal }, "cluster worker exited; starting another");
       setTimeout(() => stopping || fork(slot), RESTART_DELAY_MS).unref();

@@ -121,6 +121,35 @@ describe("cluster /metrics", () => {
     expect(sample(await cm.metrics(), 'scopegate_checks_total{decision="allow",reason=""}')).toBe(1);
   });
 
+  it("never lets a counter go down when a worker exits and is replaced (its last scraped counts stay in)", async () => {
+    const primaryProc = processOf("primary", 0.001);
+    const w1 = processOf("1", 0.002);
+    let w2 = processOf("2", 0.002);
+    const cm: ClusterMetrics = new ClusterMetrics({
+      own: primaryProc.data,
+      workers: () => [worker(1, w1.data, () => "answer", () => cm), worker(2, () => w2.data(), () => "answer", () => cm)],
+      timeoutMs: 1_000,
+    });
+    const allowed = async (): Promise<number | undefined> => sample(await cm.metrics(), 'scopegate_checks_total{decision="allow",reason=""}');
+    const durations = async (): Promise<number | undefined> => sample(await cm.metrics(), 'scopegate_check_duration_seconds_count{decision="allow"}');
+    w1.metrics.observeCheck(check("allow"), 1);
+    for (let i = 0; i < 5; i++) w2.metrics.observeCheck(check("allow"), 1);
+    expect(await allowed()).toBe(6);
+    const seen = [6];
+    // Worker 2 dies twice and comes back each time, counting from zero.
+    for (let restart = 0; restart < 2; restart++) {
+      cm.workerExited(2);
+      w2 = processOf("2", 0.002);
+      seen.push((await allowed())!);
+      w2.metrics.observeCheck(check("allow"), 1);
+      seen.push((await allowed())!);
+    }
+    expect(seen).toEqual([6, 6, 7, 7, 8]);
+    expect(await durations()).toBe(8);
+    // Gauges of a dead worker are not kept: the pod's config_last_reload_valid is the live processes' minimum.
+    expect(sample(await cm.metrics(), "scopegate_config_last_reload_valid")).toBe(1);
+  });
+
   it("NaN and infinite gauge values survive the JSON channel", async () => {
     const reg = new Registry();
     const g = new Gauge({ name: "g", help: "g", labelNames: ["k"], registers: [reg] });
