@@ -111,6 +111,8 @@ export class Authorizer {
       return this.#allow(claim, lookup.entry, lookup.cache, query, policy, deadline);
     } catch {
       return this.#deny(deny("internal_error"), claim.requestId, claim.id);
+    } finally {
+      deadline.release();
     }
   }
 
