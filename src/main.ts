@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { startApp } from "./app.js";
 import { startCluster } from "./cluster/index.js";
 import { ConfigError, loadConfigFile } from "./config/index.js";
-import { asyncStdout, createLogger } from "./observability/logger.js";
+import { bufferedStdout, createLogger } from "./observability/logger.js";
 import { probeTenants } from "./probe.js";
 
 const DEFAULT_CONFIG = "/etc/scopegate/config.yaml";
@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "serve": {
       const config = await loadConfigFile(configPath);
-      const out = asyncStdout();
+      const out = bufferedStdout();
       const logger = createLogger(config.logging.level, out);
       const flush = (): void => {
         try {

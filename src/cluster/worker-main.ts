@@ -3,7 +3,7 @@
  * `exec` here). The worker's composition root, as main.ts is the primary's: the only place here that touches
  * process.env, signals and IPC.
  */
-import { asyncStdout } from "../observability/logger.js";
+import { bufferedStdout } from "../observability/logger.js";
 import { runWorker } from "./worker.js";
 import type { ClusterMessage } from "./protocol.js";
 
@@ -12,7 +12,7 @@ if (!process.send) {
   process.exit(2);
 }
 
-const out = asyncStdout();
+const out = bufferedStdout();
 process.on("exit", () => {
   try {
     out.flushSync();
