@@ -7,7 +7,7 @@
 // Prints one line `ready tcp=<port>` once every listener is bound; exits on SIGTERM/SIGINT.
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ChannelOptions, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 
 const { values } = parseArgs({
   options: { response: { type: "string" }, tcp: { type: "string" }, uds: { type: "string" } },
@@ -19,7 +19,11 @@ if (!values.response || (!values.tcp && !values.uds)) {
 const response = Buffer.from(values.response, "base64");
 const identity = (b: Buffer): Buffer => b;
 
-const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
+// scopegate's own Check server options, from the build the bench measures (this file runs without a loader, and
+// dist/ has no type declarations: hence the computed specifier and the cast).
+const built = "../../dist/server/grpc-server.js";
+const { CHECK_SERVER_OPTIONS } = (await import(built)) as { CHECK_SERVER_OPTIONS: ChannelOptions };
+const server = new Server(CHECK_SERVER_OPTIONS);
 server.addService(
   {
     Check: {
