@@ -7,6 +7,9 @@
  *   served; at most once per `retryMs` while the primary still answers with the same token (its own background
  *   refresh is under way).
  * Denials are not cached here: the primary already remembers rate limits, and a miss asks again.
+ * A local token is served only for the tenant definition it was asked for: after a config reload (or a
+ * re-read store record) the tenant object differs, so the primary is asked again, and it decides whether the
+ * token still fits (TokenProvider checks endpoint, record and client) or mints another.
  */
 import { LRUCache } from "lru-cache";
 import { deny, type Denial } from "../authz/deny-reasons.js";
@@ -32,13 +35,16 @@ export interface RemoteTokenSourceOptions {
 
 interface Local {
   readonly entry: TokenEntry;
+  /** The tenant definition the primary was asked for (objects are replaced on reload and on a re-read record). */
+  tenant: Tenant;
   /** No background question before this time. */
   nextAskAt: number;
 }
 
 export class RemoteTokenSource implements TokenSource {
   readonly #cache: LRUCache<string, Local>;
-  readonly #inflight = new Map<string, Promise<TokenAnswer>>();
+  /** Keyed by the tenant definition: after a reload, a question for the new one never shares an old answer. */
+  readonly #inflight = new Map<Tenant, Promise<TokenAnswer>>();
   readonly #pending = new Map<number, (a: TokenAnswer) => void>();
   readonly #now: () => number;
   readonly #retryMs: number;
@@ -55,10 +61,10 @@ export class RemoteTokenSource implements TokenSource {
   peek(tenant: Tenant): TokenEntry | undefined {
     const now = this.#now();
     const local = this.#cache.get(tenant.id);
-    if (!local || now >= local.entry.expiresAtMs) return undefined;
+    if (!local || now >= local.entry.expiresAtMs || local.tenant !== tenant) return undefined;
     if (now >= local.entry.refreshAtMs && now >= local.nextAskAt) {
       local.nextAskAt = now + this.#retryMs;
-      void this.#ask(tenant.id);
+      void this.#ask(tenant);
     }
     return local.entry;
   }
@@ -67,12 +73,12 @@ export class RemoteTokenSource implements TokenSource {
     const hit = this.peek(tenant);
     if (hit) return { entry: hit, cache: "hit" };
     const local = this.#cache.get(tenant.id);
-    if (local) this.#cache.delete(tenant.id); // expired: never served
+    if (local && this.#now() >= local.entry.expiresAtMs) this.#cache.delete(tenant.id); // expired: never served
     try {
-      const answer = await raceSignal(this.#ask(tenant.id), signal);
+      const answer = await raceSignal(this.#ask(tenant), signal);
       if (answer.kind === "deny") return denialFromAnswer(answer);
       const fresh = this.#cache.get(tenant.id);
-      return fresh ? { entry: fresh.entry, cache: "miss" } : deny("token_unavailable");
+      return fresh && fresh.entry.authorization === answer.token.authorization ? { entry: fresh.entry, cache: "miss" } : deny("token_unavailable");
     } catch {
       return signal.aborted ? deny("deadline_exceeded") : deny("token_unavailable");
     }
@@ -92,8 +98,9 @@ export class RemoteTokenSource implements TokenSource {
   }
 
   /** One question per tenant at a time; the answer lands in the cache whoever still waits for it. */
-  #ask(tenantId: string): Promise<TokenAnswer> {
-    const running = this.#inflight.get(tenantId);
+  #ask(tenant: Tenant): Promise<TokenAnswer> {
+    const tenantId = tenant.id;
+    const running = this.#inflight.get(tenant);
     if (running) return running;
     const asked = new Promise<TokenAnswer>((resolve) => {
       const id = this.#nextId++;
@@ -117,23 +124,25 @@ export class RemoteTokenSource implements TokenSource {
       }
     })
       .then((answer) => {
-        if (answer.kind === "token") this.#store(tenantId, answer.token);
+        if (answer.kind === "token") this.#store(tenant, answer.token);
         return answer;
       })
-      .finally(() => this.#inflight.delete(tenantId));
-    this.#inflight.set(tenantId, asked);
+      .finally(() => this.#inflight.delete(tenant));
+    this.#inflight.set(tenant, asked);
     return asked;
   }
 
-  #store(tenantId: string, t: { authorization: string; expiresAtMs: number; refreshAtMs: number }): void {
+  #store(tenant: Tenant, t: { authorization: string; expiresAtMs: number; refreshAtMs: number }): void {
     const now = this.#now();
     if (now >= t.expiresAtMs) return;
-    const current = this.#cache.get(tenantId);
+    const current = this.#cache.get(tenant.id);
     if (current && current.entry.authorization === t.authorization) {
-      // The primary has not refreshed yet: keep our entry (and its encoded responses), ask again later.
-      current.nextAskAt = now + this.#retryMs;
+      // The same token: keep our entry (and its encoded responses), now for this definition. If it was due for
+      // a refresh, the primary has not refreshed yet: ask again later.
+      current.tenant = tenant;
+      if (now >= current.entry.refreshAtMs) current.nextAskAt = now + this.#retryMs;
       return;
     }
-    this.#cache.set(tenantId, { entry: new TokenEntry(t.authorization, t.expiresAtMs, t.refreshAtMs), nextAskAt: 0 });
+    this.#cache.set(tenant.id, { entry: new TokenEntry(t.authorization, t.expiresAtMs, t.refreshAtMs), nextAskAt: 0, tenant });
   }
 }

@@ -6,7 +6,11 @@
  * - a background refresh starts, jittered, once `refreshAt` of the usable lifetime has passed, so the hot
  *   path never waits; a failed refresh keeps the current token until it really expires;
  * - invalid_client drops the cached credentials and retries once with a fresh read (secret rotation);
- * - 429 pauses token requests for that tenant until Retry-After has passed.
+ * - 429 pauses token requests for that tenant until Retry-After has passed;
+ * - a token is served only for what minted it: if the tenant's token endpoint or secret record changed (config
+ *   reload), or the record now names another OAuth client or is gone, the token is not served and a new one is
+ *   minted. The token is the scope: a client fixed in config or in the store must not keep the old grants
+ *   for the rest of a token's lifetime (Genesys tokens live up to 24 h).
  */
 import { LRUCache } from "lru-cache";
 import { inspect } from "node:util";
@@ -18,6 +22,13 @@ import { backoffDelay, sleepUnlessAborted } from "../util/backoff.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
 
 const MAX_ENCODED_PER_TOKEN = 16;
+
+/** What a token was minted with. Holds references to strings the tenant and its secret record already hold. */
+export interface TokenOrigin {
+  readonly tokenUrl: string;
+  readonly credentialsKey: string;
+  readonly clientId: string;
+}
 
 export class TokenEntry {
   // Responses encoded for this token, keyed by the query plan: most checks do no protobuf work. Bounded.
@@ -31,6 +42,8 @@ export class TokenEntry {
     readonly authorization: string,
     readonly expiresAtMs: number,
     readonly refreshAtMs: number,
+    /** Unknown (undefined) for a token received from elsewhere (a cluster worker's copy of the primary's). */
+    readonly origin?: TokenOrigin,
   ) {}
   encoded(key: string): Buffer | undefined {
     return key === this.#key0 ? this.#bytes0 : this.#more?.get(key);
@@ -127,8 +140,25 @@ export class TokenProvider implements TokenSource {
     if (!entry) return undefined;
     const now = this.#now();
     if (now >= entry.expiresAtMs) return undefined; // belt and braces: never serve an expired token
+    if (!this.#mintedFor(entry, tenant)) return undefined;
     if (now >= entry.refreshAtMs && !this.#paused(tenant.id)) this.#refreshInBackground(tenant);
     return entry;
+  }
+
+  /**
+   * Whether the cached token was minted for what the tenant is now: the same token endpoint and secret record
+   * (config), and the same OAuth client in that record as far as the secret cache knows. Looking at the cached
+   * record also keeps it revalidated in the background (stale-while-revalidate), so a client changed in the
+   * store is noticed within the secret cache's TTL. A record not cached at the moment tells nothing new (the
+   * store may be down): the token stays.
+   */
+  #mintedFor(entry: TokenEntry, tenant: Tenant): boolean {
+    const origin = entry.origin;
+    if (origin === undefined) return true;
+    if (origin.tokenUrl !== tenant.tokenUrl || origin.credentialsKey !== tenant.credentialsKey) return false;
+    const secret = this.opts.secrets.peek(tenant.credentialsKey);
+    if (secret === undefined || secret.kind === "unavailable") return true;
+    return secret.kind === "found" && secret.record.credentials.clientId === origin.clientId;
   }
 
   async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial> {
@@ -136,8 +166,11 @@ export class TokenProvider implements TokenSource {
     if (hit) return { entry: hit, cache: "hit" };
     const paused = this.#paused(tenant.id);
     if (paused) return deny(paused.reason, paused.seconds);
+    // A cached token minted for what the tenant no longer is must be replaced, not returned by fetch().
+    const cached = this.#cache.get(tenant.id);
+    const replace = cached !== undefined && !this.#mintedFor(cached, tenant);
     try {
-      const entry = await raceSignal(this.#cache.fetch(tenant.id, { context: tenant }), signal);
+      const entry = await raceSignal(this.#cache.fetch(tenant.id, { context: tenant, forceRefresh: replace }), signal);
       return entry ? { entry, cache: "miss" } : deny("token_unavailable");
     } catch (err) {
       if (err instanceof TokenFailure) return err.denial;
@@ -193,7 +226,8 @@ export class TokenProvider implements TokenSource {
       const result = await this.opts.endpoint.requestToken(tenant.tokenUrl, secret.record.credentials, signal);
       this.opts.onTokenRequest?.(tenant.id, result.kind === "token" ? "ok" : result.error.code, this.#now() - started);
       if (result.kind === "token") {
-        const entry = this.#entryFor(result.token.authorization, result.token.expiresInSeconds);
+        const origin = { tokenUrl: tenant.tokenUrl, credentialsKey: tenant.credentialsKey, clientId: secret.record.credentials.clientId };
+        const entry = this.#entryFor(result.token.authorization, result.token.expiresInSeconds, origin);
         options.ttl = Math.max(1, entry.expiresAtMs - this.#now());
         return entry;
       }
@@ -224,13 +258,13 @@ export class TokenProvider implements TokenSource {
     throw new TokenFailure(deny(rotated ? "token_rejected" : "token_unavailable"));
   }
 
-  #entryFor(authorization: string, expiresInSeconds: number): TokenEntry {
+  #entryFor(authorization: string, expiresInSeconds: number, origin: TokenOrigin): TokenEntry {
     const now = this.#now();
     const lifetimeMs = expiresInSeconds * 1000;
     // Never serve within `skew` of expiry; for very short lifetimes keep at least half of it usable.
     const usableMs = Math.max(lifetimeMs - this.opts.skewSeconds * 1000, lifetimeMs / 2);
     // Jitter the refresh point by up to 10% of the usable lifetime so tenants minted together spread out.
     const refreshMs = usableMs * this.opts.refreshAt * (1 - 0.1 * this.#random());
-    return new TokenEntry(authorization, now + usableMs, now + refreshMs);
+    return new TokenEntry(authorization, now + usableMs, now + refreshMs, origin);
   }
 }

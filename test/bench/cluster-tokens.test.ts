@@ -7,8 +7,10 @@ import type { ClusterMessage, TokenAnswer } from "../../src/cluster/protocol.js"
 import type { Tenant } from "../../src/tenants/tenant.js";
 import { TokenEntry, type TokenLookup } from "../../src/tokens/token-provider.js";
 
-// RemoteTokenSource and TokenBroker only ever read a tenant's id.
+// RemoteTokenSource and TokenBroker read a tenant's id; the worker also notes which definition (object) it
+// asked for, so one object stands for the tenant as the registry would hand it out.
 const tenant = (id: string): Tenant => ({ id }) as Tenant;
+const ACME = tenant("acme");
 const signal = (): AbortSignal => AbortSignal.timeout(5_000);
 
 /** The primary end of the channel: questions are queued until the test answers them. */
@@ -44,7 +46,7 @@ const entryOf = (r: TokenLookup | Denial): TokenLookup => {
 describe("RemoteTokenSource (worker side)", () => {
   it("concurrent misses for a tenant ask the primary once; later checks are local hits", async () => {
     const { primary, source, token } = setup();
-    const waiting = [source.get(tenant("acme"), signal()), source.get(tenant("acme"), signal()), source.get(tenant("acme"), signal())];
+    const waiting = [source.get(ACME, signal()), source.get(ACME, signal()), source.get(ACME, signal())];
     await settle();
     expect(primary.asked).toHaveLength(1);
     primary.answer(0, token(1));
@@ -54,41 +56,41 @@ describe("RemoteTokenSource (worker side)", () => {
       ["Bearer t1", "miss"],
       ["Bearer t1", "miss"],
     ]);
-    const hit = entryOf(await source.get(tenant("acme"), signal()));
+    const hit = entryOf(await source.get(ACME, signal()));
     expect(hit).toMatchObject({ cache: "hit", entry: { authorization: "Bearer t1" } });
     expect(primary.asked).toHaveLength(1);
   });
 
   it("past the refresh point: keeps serving, asks in the background at most once per retry interval", async () => {
     const { primary, source, token, advance } = setup();
-    const first = source.get(tenant("acme"), signal());
+    const first = source.get(ACME, signal());
     await settle();
     primary.answer(0, token(1));
     await first;
     advance(31_000); // past refreshAtMs (30 s), before expiry (60 s)
-    expect(entryOf(await source.get(tenant("acme"), signal())).entry.authorization).toBe("Bearer t1");
-    expect(entryOf(await source.get(tenant("acme"), signal())).entry.authorization).toBe("Bearer t1");
+    expect(entryOf(await source.get(ACME, signal())).entry.authorization).toBe("Bearer t1");
+    expect(entryOf(await source.get(ACME, signal())).entry.authorization).toBe("Bearer t1");
     expect(primary.asked).toHaveLength(2);
     primary.answer(1, token(1)); // the primary has not refreshed yet: same token
     await settle();
-    await source.get(tenant("acme"), signal());
+    await source.get(ACME, signal());
     expect(primary.asked).toHaveLength(2); // within retryMs
     advance(1_000);
-    await source.get(tenant("acme"), signal());
+    await source.get(ACME, signal());
     expect(primary.asked).toHaveLength(3);
     primary.answer(2, token(2));
     await settle();
-    expect(entryOf(await source.get(tenant("acme"), signal())).entry.authorization).toBe("Bearer t2");
+    expect(entryOf(await source.get(ACME, signal())).entry.authorization).toBe("Bearer t2");
   });
 
   it("never serves an expired token: asks again and waits", async () => {
     const { primary, source, token, advance } = setup();
-    const first = source.get(tenant("acme"), signal());
+    const first = source.get(ACME, signal());
     await settle();
     primary.answer(0, token(1, 10_000));
     await first;
     advance(10_000);
-    const again = source.get(tenant("acme"), signal());
+    const again = source.get(ACME, signal());
     await settle();
     expect(primary.asked).toHaveLength(2);
     primary.answer(1, token(2));
@@ -97,11 +99,11 @@ describe("RemoteTokenSource (worker side)", () => {
 
   it("passes the primary's denial on and does not cache it", async () => {
     const { primary, source, token } = setup();
-    const denied = source.get(tenant("acme"), signal());
+    const denied = source.get(ACME, signal());
     await settle();
     primary.answer(0, { kind: "deny", reason: "token_rate_limited", retryAfterSeconds: 7 });
     expect(await denied).toEqual(deny("token_rate_limited", 7));
-    const retry = source.get(tenant("acme"), signal());
+    const retry = source.get(ACME, signal());
     await settle();
     expect(primary.asked).toHaveLength(2);
     primary.answer(1, token(1));
@@ -111,13 +113,13 @@ describe("RemoteTokenSource (worker side)", () => {
   it("a caller whose deadline passes gets deadline_exceeded; the late answer still fills the cache", async () => {
     const { primary, source, token } = setup();
     const controller = new AbortController();
-    const waiting = source.get(tenant("acme"), controller.signal);
+    const waiting = source.get(ACME, controller.signal);
     await settle();
     controller.abort();
     expect(await waiting).toEqual(deny("deadline_exceeded"));
     primary.answer(0, token(1));
     await settle();
-    expect(entryOf(await source.get(tenant("acme"), signal())).cache).toBe("hit");
+    expect(entryOf(await source.get(ACME, signal())).cache).toBe("hit");
     expect(primary.asked).toHaveLength(1);
   });
 
@@ -131,14 +133,39 @@ describe("RemoteTokenSource (worker side)", () => {
       max: 10,
       askTimeoutMs: 1_000,
     });
-    expect(await source.get(tenant("acme"), signal())).toEqual(deny("token_unavailable"));
+    expect(await source.get(ACME, signal())).toEqual(deny("token_unavailable"));
+  });
+});
+
+describe("RemoteTokenSource after a reload (a new tenant definition)", () => {
+  it("does not serve the old definition's token locally: asks the primary, keeps the entry if the token is the same", async () => {
+    const { primary, source, token } = setup();
+    const first = source.get(ACME, signal());
+    await settle();
+    primary.answer(0, token(1));
+    await first;
+    const reloaded = tenant("acme");
+    expect(source.peek(reloaded)).toBeUndefined();
+    const same = source.get(reloaded, signal());
+    await settle();
+    expect(primary.asked).toHaveLength(2);
+    primary.answer(1, token(1)); // the primary says the token still fits
+    expect(entryOf(await same)).toMatchObject({ cache: "miss", entry: { authorization: "Bearer t1" } });
+    expect(source.peek(reloaded)?.authorization).toBe("Bearer t1");
+    const moved = tenant("acme");
+    const other = source.get(moved, signal());
+    await settle();
+    primary.answer(2, token(2)); // the primary minted for the new definition
+    expect(entryOf(await other).entry.authorization).toBe("Bearer t2");
+    expect(source.peek(moved)?.authorization).toBe("Bearer t2");
+    expect(primary.asked).toHaveLength(3);
   });
 });
 
 describe("TokenBroker (primary side)", () => {
   const entry = new TokenEntry("Bearer primary", 2_000_000, 1_500_000);
   const registry = {
-    peek: (id: string): Tenant | Denial | undefined => (id === "acme" ? tenant("acme") : id === "ghost" ? deny("tenant_unknown") : undefined),
+    peek: (id: string): Tenant | Denial | undefined => (id === "acme" ? ACME : id === "ghost" ? deny("tenant_unknown") : undefined),
     resolve: async (id: string): Promise<Tenant | Denial> => (id === "found-later" ? tenant(id) : deny("tenant_unknown")),
   };
 

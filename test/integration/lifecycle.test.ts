@@ -25,7 +25,7 @@ let httpPort: number;
 let healthPort: number;
 let generation = 0;
 
-function configDoc(tenants: { id: string; divisions: string[] }[], extra: Record<string, unknown> = {}) {
+function configDoc(tenants: { id: string; divisions: string[]; credentialsKey?: string }[], extra: Record<string, unknown> = {}) {
   return {
     listen: { tcp: `127.0.0.1:${grpcPort}`, unixSocket: join(dir, "authz.sock"), healthTcp: `127.0.0.1:${healthPort}` },
     http: { listen: `127.0.0.1:${httpPort}` },
@@ -124,6 +124,25 @@ describe("a scopegate process", () => {
     await publishConfig(YAML.stringify(configDoc([{ id: "acme", divisions: ["div-acme"] }, { id: "globex", divisions: ["div-globex"] }])));
     await waitFor(async () => allowed(await client.check(req)), 10_000, { what: "globex served after reload" });
     expect((await http("/metrics")).text).toMatch(/scopegate_config_reloads_total\{result="ok"\} 1/);
+  });
+
+  it("after a reload points a tenant at another secret record, never serves the token the old one minted", async () => {
+    const acme = checkRequest({ headers: { "x-tenant-id": "acme" } });
+    const clientOf = (res: Awaited<ReturnType<CheckClient["check"]>>): string | undefined => {
+      if (res.httpResponse?.$case !== "okResponse") return undefined;
+      const bearer = res.httpResponse.value.headers.find((h) => h.header?.key === "authorization")?.header?.value.slice("Bearer ".length);
+      return bearer === undefined ? undefined : standin.issuedTokens.get(bearer)?.clientId;
+    };
+    expect(clientOf(await client.check(acme))).toBe("acme-client");
+    // The operator moves acme to a new OAuth client (a new record); its old token is still valid at Genesys.
+    standin.addClient({ clientId: "acme-client-2", clientSecret: "acme-SECOND-SECRET", divisions: ["div-acme"] });
+    await writeSecret("acme-v2", "acme-client-2", "acme-SECOND-SECRET");
+    await publishConfig(
+      YAML.stringify(configDoc([{ id: "acme", divisions: ["div-acme"], credentialsKey: "acme-v2" }, { id: "globex", divisions: ["div-globex"] }])),
+    );
+    await waitFor(async () => clientOf(await client.check(acme)) === "acme-client-2", 10_000, { what: "acme served with the new client's token" });
+    expect(standin.tokenRequestsFor("acme-client-2")).toBe(1);
+    for (let i = 0; i < 5; i++) expect(clientOf(await client.check(acme))).toBe("acme-client-2");
   });
 
   it("keeps the last good config when a change is invalid, and says so", async () => {

@@ -14,10 +14,12 @@ const tenant: Tenant = { id: "acme", divisions: ["d"], tokenUrl: "https://login.
 class FakeEndpoint implements TokenEndpoint {
   calls = 0;
   secretsSeen: string[] = [];
+  urls: string[] = [];
   script: TokenResult[] = [];
   gate: Promise<void> = Promise.resolve();
-  async requestToken(_url: string, creds: ClientCredentials): Promise<TokenResult> {
+  async requestToken(url: string, creds: ClientCredentials): Promise<TokenResult> {
     this.calls++;
+    this.urls.push(url);
     this.secretsSeen.push(creds.basicAuthorization());
     await this.gate;
     return this.script.shift() ?? { kind: "token", token: { authorization: `Bearer t${this.calls}`, expiresInSeconds: 3600 } };
@@ -26,24 +28,86 @@ class FakeEndpoint implements TokenEndpoint {
 
 class MemoryStore implements SecretStore {
   secret = "s1";
+  clientId = "c";
+  gone = false;
   reads = 0;
   async read(): Promise<SecretReadResult> {
     this.reads++;
-    return { kind: "found", record: { credentials: new ClientCredentials("c", this.secret) } };
+    if (this.gone) return { kind: "not_found" };
+    return { kind: "found", record: { credentials: new ClientCredentials(this.clientId, this.secret) } };
   }
 }
 
-function setup() {
+function setup(secretTtlMs = 3_600_000, maxStaleMs = 0) {
   let now = 1_000_000;
   const clock = { now: () => now, advance: (ms: number) => (now += ms) };
   const endpoint = new FakeEndpoint();
   const store = new MemoryStore();
-  const secrets = new CachedSecretStore(store, { ttlMs: 3_600_000, negativeTtlMs: 1000, maxStaleMs: 0, max: 100, loadTimeoutMs: 1000, now: clock.now });
+  const secrets = new CachedSecretStore(store, { ttlMs: secretTtlMs, negativeTtlMs: 1000, maxStaleMs, max: 100, loadTimeoutMs: 1000, now: clock.now });
   const tokens = new TokenProvider({ endpoint, secrets, skewSeconds: 60, refreshAt: 0.8, max: 100, requestTimeoutMs: 1000, rejectedBackoffSeconds: 30, now: clock.now, random: () => 0 });
   return { clock, endpoint, store, secrets, tokens };
 }
 
 const never = new AbortController().signal;
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe("TokenProvider serves a token only for what minted it", () => {
+  it("mints again when a reload gives the tenant another token endpoint or secret record", async () => {
+    const { endpoint, tokens } = setup();
+    await tokens.get(tenant, never);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
+    const moved: Tenant = { ...tenant, tokenUrl: "https://login.other.example.com/oauth/token" };
+    expect(tokens.peek(moved)).toBeUndefined();
+    const lookup = await tokens.get(moved, never);
+    expect(isDenial(lookup) ? lookup.reason : lookup.entry.authorization).toBe("Bearer t2");
+    expect(endpoint.urls).toEqual([tenant.tokenUrl, moved.tokenUrl]);
+    const rekeyed: Tenant = { ...moved, credentialsKey: "acme-v2" };
+    expect(tokens.peek(rekeyed)).toBeUndefined();
+    await tokens.get(rekeyed, never);
+    expect(endpoint.calls).toBe(3);
+    expect(tokens.peek(rekeyed)?.authorization).toBe("Bearer t3");
+  });
+
+  it("mints again once the secret cache sees another OAuth client in the record", async () => {
+    const { clock, endpoint, store, tokens } = setup(60_000, 3_600_000);
+    await tokens.get(tenant, never);
+    store.clientId = "c-fixed";
+    clock.advance(61_000); // the cached record is stale now: the next look revalidates it in the background
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1"); // still the record it knows
+    await settle();
+    expect(store.reads).toBe(2);
+    expect(tokens.peek(tenant)).toBeUndefined(); // the record names another client
+    const lookup = await tokens.get(tenant, never);
+    expect(isDenial(lookup) ? lookup.reason : lookup.entry.authorization).toBe("Bearer t2");
+    expect(endpoint.secretsSeen[1]).toBe(new ClientCredentials("c-fixed", "s1").basicAuthorization());
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
+  });
+
+  it("stops serving when the record is removed from the store", async () => {
+    const { clock, store, tokens } = setup(60_000, 3_600_000);
+    await tokens.get(tenant, never);
+    store.gone = true;
+    clock.advance(61_000);
+    tokens.peek(tenant);
+    await settle();
+    expect(tokens.peek(tenant)).toBeUndefined();
+    const lookup = await tokens.get(tenant, never);
+    expect(isDenial(lookup) ? lookup.reason : "served").toBe("credentials_missing");
+  });
+
+  it("keeps serving while the store cannot be reached (nothing newer is known)", async () => {
+    const { clock, endpoint, store, tokens } = setup(60_000, 3_600_000);
+    await tokens.get(tenant, never);
+    store.read = async () => ({ kind: "unavailable", detail: "sealed" });
+    clock.advance(61_000);
+    for (let i = 0; i < 3; i++) {
+      expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
+      await settle();
+    }
+    expect(endpoint.calls).toBe(1);
+  });
+});
 
 describe("TokenProvider", () => {
   it("makes exactly one token request for many concurrent misses", async () => {
