@@ -31,8 +31,19 @@ export interface AuthorizerDeps extends AuthzPolicy {
   readonly tokens: TokenSource;
 }
 
+/** A division plan and the key its encoded answers are cached under (it includes the policy generation). */
+interface Plan {
+  readonly query: QueryMutation;
+  readonly key: string;
+}
+
 interface ActivePolicy extends AuthzPolicy {
   readonly headersToRemove: readonly string[];
+  /**
+   * Plans of requests without a query string on catalogued routes, which only depend on the tenant's divisions
+   * (frozen arrays, shared per tenant) and the route's parameter name: built once per policy, not per check.
+   */
+  readonly plainPlans: Map<string, WeakMap<readonly string[], Plan>>;
   /** The only headers read from a request: the tenant header and x-request-id. */
   readonly picker: HeaderPicker;
   /** Part of the encoded-response cache key: a new policy never reuses bytes built under the old one. */
@@ -88,11 +99,11 @@ export class Authorizer {
       const tenant = this.deps.registry.peek(claim.id);
       if (tenant === undefined) return this.#afterLookups(claim, policy, deadline);
       if (isDenial(tenant)) return this.#deny(tenant, claim.requestId, claim.id, claim.principal);
-      const query = this.#plan(claim, tenant, policy);
-      if (isDenial(query)) return this.#deny(query, claim.requestId, claim.id, claim.principal, true);
+      const plan = this.#plan(claim, tenant, policy);
+      if (isDenial(plan)) return this.#deny(plan, claim.requestId, claim.id, claim.principal, true);
       const hit = this.deps.tokens.peek(tenant);
       if (hit === undefined) return this.#afterLookups(claim, policy, deadline, tenant);
-      return this.#allow(claim, hit, "hit", query, policy, deadline);
+      return this.#allow(claim, hit, "hit", plan, policy, deadline);
     } catch {
       return this.#deny(deny("internal_error"), claim?.requestId ?? "", claim?.id);
     }
@@ -103,12 +114,12 @@ export class Authorizer {
     try {
       const tenant = known ?? (await this.deps.registry.resolve(claim.id, deadline.signal));
       if (isDenial(tenant)) return this.#deny(afterIo(tenant, deadline), claim.requestId, claim.id, claim.principal);
-      const query = this.#plan(claim, tenant, policy);
-      if (isDenial(query)) return this.#deny(query, claim.requestId, claim.id, claim.principal, true);
+      const plan = this.#plan(claim, tenant, policy);
+      if (isDenial(plan)) return this.#deny(plan, claim.requestId, claim.id, claim.principal, true);
       const hit = this.deps.tokens.peek(tenant);
       const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
       if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), claim.requestId, claim.id, claim.principal, true);
-      return this.#allow(claim, lookup.entry, lookup.cache, query, policy, deadline);
+      return this.#allow(claim, lookup.entry, lookup.cache, plan, policy, deadline);
     } catch {
       return this.#deny(deny("internal_error"), claim.requestId, claim.id);
     } finally {
@@ -137,22 +148,36 @@ export class Authorizer {
   }
 
   /** The caller may act for the tenant, and the route's division filter is planned within its divisions. */
-  #plan(claim: Claim, tenant: Tenant, policy: ActivePolicy): QueryMutation | Denial {
+  #plan(claim: Claim, tenant: Tenant, policy: ActivePolicy): Plan | Denial {
     // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
     const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers.mode);
     if (callerDenied) return callerDenied;
-    return planDivision(policy.routes.match(claim.method, claim.path), claim.rawQuery, tenant.divisions);
+    const route = policy.routes.match(claim.method, claim.path);
+    if (claim.rawQuery === "" && route.kind === "division") {
+      // Keyed by parameter name (a handful) then by the divisions array (one small entry per tenant, no Map each).
+      let byDivisions = policy.plainPlans.get(route.param);
+      if (byDivisions === undefined) policy.plainPlans.set(route.param, (byDivisions = new WeakMap()));
+      let plan = byDivisions.get(tenant.divisions);
+      if (plan === undefined) {
+        const query = planDivision(route, "", tenant.divisions);
+        if (isDenial(query)) return query;
+        plan = planFor(query, policy.generation);
+        byDivisions.set(tenant.divisions, plan);
+      }
+      return plan;
+    }
+    const query = planDivision(route, claim.rawQuery, tenant.divisions);
+    return isDenial(query) ? query : planFor(query, policy.generation);
   }
 
   /** The OK answer, encoded once per token, policy generation and division plan, then reused. */
-  #allow(claim: Claim, entry: TokenEntry, cache: "hit" | "miss", query: QueryMutation, policy: ActivePolicy, deadline: Deadline): CheckOutcome {
+  #allow(claim: Claim, entry: TokenEntry, cache: "hit" | "miss", plan: Plan, policy: ActivePolicy, deadline: Deadline): CheckOutcome {
     // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
     if (deadline.expired) return this.#deny(deny("deadline_exceeded"), claim.requestId, claim.id, claim.principal, true);
-    const key = planKey(policy.generation, query);
-    let bytes = entry.encoded(key);
+    let bytes = entry.encoded(plan.key);
     if (!bytes) {
-      bytes = encode(buildOkResponse({ authorization: entry.authorization, query, headersToRemove: policy.headersToRemove }));
-      entry.remember(key, bytes);
+      bytes = encode(buildOkResponse({ authorization: entry.authorization, query: plan.query, headersToRemove: policy.headersToRemove }));
+      entry.remember(plan.key, bytes);
     }
     return { bytes, decision: "allow", tenant: claim.id, tenantKnown: true, tokenCache: cache, requestId: claim.requestId, mtls: claim.principal !== "" };
   }
@@ -197,8 +222,13 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     routes: p.routes,
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
     picker: new HeaderPicker([p.tenantId.header, "x-request-id"]),
+    plainPlans: new Map(),
     generation,
   };
+}
+
+function planFor(query: QueryMutation, generation: number): Plan {
+  return { query, key: planKey(generation, query) };
 }
 
 function planKey(generation: number, q: QueryMutation): string {

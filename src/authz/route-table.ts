@@ -3,8 +3,6 @@
  * recent answers is an optimisation of a pure function).
  * Templates use `{name}` for one path segment, as in the Genesys API reference.
  */
-import { LRUCache } from "lru-cache";
-
 export type RouteMatch =
   | { readonly kind: "division"; readonly param: string }
   | { readonly kind: "forbidden" }
@@ -66,15 +64,19 @@ export function buildRouteTable(
     return fallback;
   };
   // A workload calls a few routes over and over: remember the answer per exact (method, path) string, so a
-  // repeated call skips splitting, decoding and matching. Bounded; paths with ids just rotate through it.
-  const recent = new LRUCache<string, RouteMatch>({ max: ROUTE_MEMO_SIZE });
+  // repeated call skips splitting, decoding and matching. A plain Map emptied when full: recency bookkeeping
+  // (lru-cache) cost more per look-up than it saved, and paths with ids just pass through.
+  const recent = new Map<string, RouteMatch>();
   return {
     match(method, path) {
       const key = `${method} ${path}`;
       let result = recent.get(key);
       if (result === undefined) {
         result = lookup(method, path);
-        if (key.length <= MAX_MEMO_KEY_LENGTH) recent.set(key, result);
+        if (key.length <= MAX_MEMO_KEY_LENGTH) {
+          if (recent.size >= ROUTE_MEMO_SIZE) recent.clear();
+          recent.set(key, result);
+        }
       }
       return result;
     },
