@@ -14,7 +14,7 @@ import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
 import type { TokenEntry, TokenSource } from "../tokens/token-provider.js";
 import { HeaderPicker, readCheckRequest } from "./check-request-wire.js";
 import { DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
-import { planDivision, type QueryMutation } from "./division-plan.js";
+import { mayNameDivisions, NO_QUERY_MUTATION, planDivision, type QueryMutation } from "./division-plan.js";
 import { buildDeniedResponse, buildOkResponse } from "./response.js";
 import type { RouteTable } from "./route-table.js";
 
@@ -40,10 +40,13 @@ interface Plan {
 interface ActivePolicy extends AuthzPolicy {
   readonly headersToRemove: readonly string[];
   /**
-   * Plans of requests without a query string on catalogued routes, which only depend on the tenant's divisions
-   * (frozen arrays, shared per tenant) and the route's parameter name: built once per policy, not per check.
+   * Plans of requests whose query cannot name a division (mayNameDivisions) on catalogued routes: they only
+   * depend on the tenant's divisions (frozen arrays, shared per tenant) and the route's parameter name, so they
+   * are built once per policy, not per check.
    */
   readonly plainPlans: Map<string, WeakMap<readonly string[], Plan>>;
+  /** The plan of such a request on an uncatalogued route: leave the query alone. */
+  readonly passThrough: Plan;
   /** The only headers read from a request: the tenant header and x-request-id. */
   readonly picker: HeaderPicker;
   /** Part of the encoded-response cache key: a new policy never reuses bytes built under the old one. */
@@ -153,7 +156,8 @@ export class Authorizer {
     const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers.mode);
     if (callerDenied) return callerDenied;
     const route = policy.routes.match(claim.method, claim.path);
-    if (claim.rawQuery === "" && route.kind === "division") {
+    if (route.kind === "uncatalogued" && !mayNameDivisions(claim.rawQuery)) return policy.passThrough;
+    if (route.kind === "division" && !mayNameDivisions(claim.rawQuery)) {
       // Keyed by parameter name (a handful) then by the divisions array (one small entry per tenant, no Map each).
       let byDivisions = policy.plainPlans.get(route.param);
       if (byDivisions === undefined) policy.plainPlans.set(route.param, (byDivisions = new WeakMap()));
@@ -223,6 +227,7 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
     picker: new HeaderPicker([p.tenantId.header, "x-request-id"]),
     plainPlans: new Map(),
+    passThrough: planFor(NO_QUERY_MUTATION, generation),
     generation,
   };
 }

@@ -28,7 +28,7 @@ export function planDivision(
   tenantDivisions: readonly string[],
 ): QueryMutation | Denial {
   if (route.kind === "forbidden") return deny("route_forbidden");
-  const supplied = rawQuery === "" ? undefined : readDivisionParams(rawQuery);
+  const supplied = mayNameDivisions(rawQuery) ? readDivisionParams(rawQuery) : undefined;
   if (supplied === "malformed") return deny("division_malformed");
   if (route.kind === "uncatalogued") {
     return supplied && supplied.keys.length > 0 ? { set: [], remove: supplied.keys } : NO_QUERY_MUTATION;
@@ -45,6 +45,16 @@ export function planDivision(
   };
 }
 
+/**
+ * Whether a raw query string could carry a division key in any spelling the parser below accepts. A key can
+ * only be `divisionId`/`divisionIds` in some letter case, percent-encoded (which needs '%'), or padded with
+ * whitespace ('+' or %20 around the letters, which still leaves "division" or a '%' in the raw text). A query
+ * with neither is planned like an empty one, without being parsed.
+ */
+export function mayNameDivisions(rawQuery: string): boolean {
+  return rawQuery !== "" && /division|%/i.test(rawQuery);
+}
+
 interface SuppliedDivisions {
   /** The raw keys exactly as they appear in the query, for query_parameters_to_remove. */
   readonly keys: string[];
@@ -52,7 +62,7 @@ interface SuppliedDivisions {
   readonly values: string[];
 }
 
-function readDivisionParams(rawQuery: string): SuppliedDivisions | "malformed" {
+export function readDivisionParams(rawQuery: string): SuppliedDivisions | "malformed" {
   const keys: string[] = [];
   const values: string[] = [];
   for (const pair of rawQuery.split("&")) {

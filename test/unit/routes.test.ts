@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planDivision } from "../../src/authz/division-plan.js";
+import { mayNameDivisions, planDivision, readDivisionParams } from "../../src/authz/division-plan.js";
 import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
 
@@ -92,5 +92,20 @@ describe("route table memo", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("mayNameDivisions (the parse-free path)", () => {
+  it("is true for every query in which the parser finds a division key or refuses (5,000 runs)", () => {
+    const piece = fc.constantFrom("division", "Division", "DIVISIONID", "divisionIds", "id", "ids", "d", "i", "v", "%", "%64", "%2C", "%zz", "+", "=", "&", ",", "1", "a", " ", "pageSize");
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }).map((p) => p.join("")), (q) => {
+        const parsed = readDivisionParams(q);
+        if (parsed === "malformed" || parsed.keys.length > 0) expect(mayNameDivisions(q)).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(mayNameDivisions("pageSize=25&pageNumber=1")).toBe(false);
+    expect(mayNameDivisions("%64ivisionId=x")).toBe(true);
   });
 });
