@@ -33,9 +33,24 @@ export function createLogger(level: LevelWithSilent, destination?: DestinationSt
     level,
     base: { service: "scopegate" },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimeOncePerMs,
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * pino's isoTime, formatted once per millisecond: under load many decision lines share a millisecond, and
+ * `new Date().toISOString()` per line was 2 % of a cached check's CPU samples. Same output.
+ */
+let lastMs = -1;
+let lastIso = "";
+export function isoTimeOncePerMs(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastIso;
 }
 
 /** Log lines are written once this many bytes are waiting, or LOG_FLUSH_MS after the first of them. */
