@@ -1,7 +1,7 @@
 // e. Memory (VmRSS from /proc) of fresh scopegate processes: right after start, with N tenants' tokens cached
 // (each discovered from Vault and minted once; 10,000 in a full run), the live heap after a full GC (through the
 // inspector), and RSS sampled every second over a steady fixed-rate load. Twice: with V8's default heap sizing,
-// which on a large machine lets garbage pile up, and with a bounded heap, as a container memory limit imposes.
+// which on a large machine lets garbage pile up, and as shipped (bounded heap, MALLOC_ARENA_MAX=2), as the Dockerfile runs it.
 import { join } from "node:path";
 import { checkRequestFor, encodeCheckRequest, requestSpecs } from "./check-requests.js";
 import { sleepMs, writeRequests, type Context } from "./context.js";
@@ -16,6 +16,13 @@ const MB = 1024 * 1024;
 const RSS_TARGET_MB = 150;
 /** The heap limits the image ships (Dockerfile NODE_OPTIONS, deploy/kubernetes); test/deploy/heap-flags.test.ts keeps them equal. */
 export const BOUNDED_HEAP = ["--max-old-space-size=128", "--max-semi-space-size=4"];
+/**
+ * The Dockerfile's MALLOC_ARENA_MAX: glibc gives each thread that mallocs (V8's workers, libuv's pool) an
+ * arena of its own, and freed memory stays in them; two arenas keep RSS nearer the working set. Alternating
+ * runs of the 10,000-tenant bounded row (ad-hoc driver over this phase) gave 135 and 148 MB with it, 150 and
+ * 150 MB without.
+ */
+export const SHIPPED_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(0)} MB`;
 
 export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void> {
@@ -55,7 +62,7 @@ export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void>
     await sg.stop();
   }
 
-  const bounded = await startScopegate({ world, dir: ctx.dir, name: "memory-bounded", configuredTenants: [], logLevel: "info", nodeFlags: BOUNDED_HEAP });
+  const bounded = await startScopegate({ world, dir: ctx.dir, name: "memory-bounded", configuredTenants: [], logLevel: "info", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
   let boundedRss: number;
   try {
     await warm(ctx, bounded, ids);
@@ -65,7 +72,7 @@ export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void>
     if (again.minted !== 0) throw new Error(`bounded heap: ${again.minted} token requests when serving cached tenants again`);
     ctx.rows.push({
       section: "memory",
-      label: `RSS with ${n} tenants' tokens cached, bounded heap`,
+      label: `RSS with ${n} tenants' tokens cached, as shipped (bounded heap, two malloc arenas)`,
       value: `${mb(boundedRss)} (then each tenant once more: 0 token requests, RSS ${mb(bounded.rss())})`,
       command: bounded.command,
     });
@@ -78,9 +85,9 @@ export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void>
   ctx.targets.push({
     name: "RSS with 10,000 cached tenants",
     goal: `≤ ${RSS_TARGET_MB} MB`,
-    measured: `${mb(boundedRss)} with a bounded heap (${BOUNDED_HEAP.join(" ")}); ${mb(unbounded)} with V8's default heap sizing${full ? "" : ` (${ids.length} tenants: smoke run)`}`,
+    measured: `${mb(boundedRss)} as shipped (${BOUNDED_HEAP.join(" ")}, MALLOC_ARENA_MAX=${SHIPPED_ENV.MALLOC_ARENA_MAX}); ${mb(unbounded)} with V8's default heap sizing${full ? "" : ` (${ids.length} tenants: smoke run)`}`,
     met: full ? boundedRss <= limit : undefined,
-    verdict: !full ? "not measured at size" : boundedRss <= limit ? "met (bounded heap)" : `missed by ${mb(boundedRss - limit)} (bounded heap)`,
+    verdict: !full ? "not measured at size" : boundedRss <= limit ? "met (as shipped)" : `missed by ${mb(boundedRss - limit)} (as shipped)`,
   });
 }
 

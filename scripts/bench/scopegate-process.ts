@@ -30,6 +30,8 @@ export interface ScopegateOptions {
   readonly distDir?: string;
   /** Extra node flags, e.g. heap limits or --inspect=127.0.0.1:0. */
   readonly nodeFlags?: readonly string[];
+  /** Extra environment variables (e.g. MALLOC_ARENA_MAX as the Dockerfile sets it); shown in the command. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface Scopegate {
@@ -68,7 +70,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
   // One line per check at info level: discarded, so no pipe has to be drained during a measurement.
   const child = startChild(opts.name, process.execPath, args, {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", [VAULT_TOKEN_ENV]: opts.world.bao.rootToken },
+    env: { ...opts.env, PATH: process.env.PATH ?? "/usr/bin:/bin", [VAULT_TOKEN_ENV]: opts.world.bao.rootToken },
     stdout: "ignore",
   });
   try {
@@ -92,7 +94,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
     udsTarget: `unix://${socketPath}`,
     configFile,
     configYaml,
-    command: `node ${shown.join(" ")}`,
+    command: `${Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v} `).join("")}node ${shown.join(" ")}`,
     rss: () => treeRssBytes(child.pid),
     // main.ts answers SIGTERM with a graceful stop and process.exit, which also writes a --cpu-prof profile.
     stop: () => child.stop(15_000),

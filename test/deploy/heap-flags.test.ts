@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { BOUNDED_HEAP } from "../../scripts/bench/phase-memory.js";
+import { BOUNDED_HEAP, SHIPPED_ENV } from "../../scripts/bench/phase-memory.js";
 import { repoRoot } from "../support/tools.js";
 
 const heapFlags = (nodeOptions: string): string[] => nodeOptions.split(/\s+/).filter((f) => /^--max-(old|semi)-space-size=/.test(f)).sort();
@@ -29,6 +29,11 @@ describe("heap flags", () => {
     const m = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(repoRoot, "Dockerfile"), "utf8"));
     expect(m).not.toBeNull();
     expect(heapFlags(m![1]!)).toEqual(bench);
+  });
+
+  it("the Dockerfile sets the environment the bench's memory row runs with", () => {
+    const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
+    for (const [k, v] of Object.entries(SHIPPED_ENV)) expect(dockerfile).toMatch(new RegExp(`^\\s*${k}=${v} \\\\$`, "m"));
   });
 
   it.each(["deploy/kubernetes/base/deployment.yaml", "deploy/kubernetes/overlays/shared-service/scopegate-deployment.yaml"])(
