@@ -66,12 +66,16 @@ export async function envoyPhase(
     const added = report(ctx, "envoy-fixed", edges, alone, fixed, (e) => wrkCommand(wrkFor(e, FIXED, plan.fixedS, plan.fixedRate)));
     const sg = added.get("Envoy + scopegate")!;
     const tv = added.get("Envoy + trivial server")!;
+    // A p99 over ~10,000 requests on a shared 2-core machine moves by milliseconds between rounds: when Envoy
+    // alone's p99 comes out above Envoy + scopegate's, the noise is larger than what is measured, and the
+    // target is reported as not judged rather than met.
+    const judged = sg.p99 >= 0;
     ctx.targets.push({
       name: "added p99 through Envoy",
       goal: `≤ 1 ms over Envoy alone at ${plan.fixedRate.toLocaleString("en-US")} req/s`,
-      measured: `+${sg.p99.toFixed(2)} ms p99 (+${sg.p50.toFixed(2)} ms p50) at ${Math.round(sg.rps)} req/s; the trivial server adds +${tv.p99.toFixed(2)} ms p99 (+${tv.p50.toFixed(2)} ms p50) on the same path`,
-      met: sg.p99 <= 1,
-      verdict: sg.p99 <= 1 ? "met" : `missed by ${(sg.p99 - 1).toFixed(2)} ms`,
+      measured: `${signedMs(sg.p99)} p99 (${signedMs(sg.p50)} p50) at ${Math.round(sg.rps)} req/s; the trivial server adds ${signedMs(tv.p99)} p99 (${signedMs(tv.p50)} p50) on the same path, so scopegate's own share is ${signedMs(sg.p99 - tv.p99)} p99, ${signedMs(sg.p50 - tv.p50)} p50`,
+      met: judged ? sg.p99 <= 1 : undefined,
+      verdict: !judged ? "not judged: Envoy alone's p99 came out above Envoy + scopegate's (noise larger than the difference)" : sg.p99 <= 1 ? "met" : `missed by ${(sg.p99 - 1).toFixed(2)} ms`,
     });
     ctx.notes.push(
       `Through-Envoy rows: edge Envoy ${EDGE_CONCURRENCY} workers from \`${EDGE_TEMPLATE}\` (ext_authz over the unix socket, as the Kubernetes sidecar base runs it) or \`passthroughEnvoyConfig\` (no ext_authz); upstream: a second Envoy (1 worker) answering with direct_response. wrk requests rotate over ${ctx.hot.length} tenants and 5 routes with browser-like headers.`,
@@ -100,10 +104,14 @@ function report(
     const versus =
       e === alone
         ? "baseline"
-        : `${(load.rps / base.rps).toFixed(2)}× req/s, +${d.p50.toFixed(2)} ms p50, +${d.p99.toFixed(2)} ms p99`;
+        : `${(load.rps / base.rps).toFixed(2)}× req/s, ${signedMs(d.p50)} p50, ${signedMs(d.p99)} p99`;
     ctx.rows.push({ section, label: e.name, load, versus, command: command(e) });
   }
   return added;
+}
+
+function signedMs(ms: number): string {
+  return `${ms < 0 ? "−" : "+"}${Math.abs(ms).toFixed(2)} ms`;
 }
 
 async function expectOk(e: Edge, tenant: string): Promise<void> {
