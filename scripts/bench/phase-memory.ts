@@ -18,9 +18,8 @@ const RSS_TARGET_MB = 150;
 export const BOUNDED_HEAP = ["--max-old-space-size=128", "--max-semi-space-size=4"];
 /**
  * The Dockerfile's MALLOC_ARENA_MAX: glibc gives each thread that mallocs (V8's workers, libuv's pool) an
- * arena of its own, and freed memory stays in them; two arenas keep RSS nearer the working set. Alternating
- * runs of the 10,000-tenant bounded row (ad-hoc driver over this phase) gave 135 and 148 MB with it, 150 and
- * 150 MB without.
+ * arena of its own, and freed memory stays in them; two arenas keep RSS nearer the working set (the commit that
+ * added it has the alternating runs that decided it).
  */
 export const SHIPPED_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(0)} MB`;

@@ -68,11 +68,10 @@ const ATOMIC_WRITE_BYTES = 4096;
  * ATOMIC_WRITE_BYTES, at the latest LOG_FLUSH_MS after they were logged), with a plain write(2) from the
  * event loop, as pino's default destination does.
  *
- * Measured under ghz c=16 (strace -c -f, and CPU per request): a write per
- * line cost more CPU than the whole check at low concurrency; sonic-boom's asynchronous mode, even batched,
- * hands every write to libuv's thread pool, which cost ~11,000 futex calls per 26,000 checks and about
- * 25 µs of CPU per check; batched synchronous writes add no futex calls, and CPU per check came out the same as
- * with decision lines off. The price of a synchronous write: if the reader of stdout stops reading (a full
+ * Why not sonic-boom's asynchronous mode: every asynchronous write is a round trip through libuv's thread pool,
+ * and under load those hand-offs (futex calls, wake-ups) cost more CPU than formatting the lines; with batched
+ * synchronous writes, decision lines on cost about what pino's JSON costs (a one-off strace -c -f comparison is
+ * in the commit that made the change). The price of a synchronous write: if the reader of stdout stops reading (a full
  * pipe), checks wait for it. Container runtimes read stdout continuously; `logging.decisions: denials` makes
  * the volume small. Call flushSync() before process.exit so the last lines are not lost.
  */
