@@ -156,8 +156,9 @@ export class Authorizer {
     const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers.mode);
     if (callerDenied) return callerDenied;
     const route = policy.routes.match(claim.method, claim.path);
-    if (route.kind === "uncatalogued" && !mayNameDivisions(claim.rawQuery)) return policy.passThrough;
-    if (route.kind === "division" && !mayNameDivisions(claim.rawQuery)) {
+    const plain = !mayNameDivisions(claim.rawQuery);
+    if (plain && route.kind === "uncatalogued") return policy.passThrough;
+    if (plain && route.kind === "division") {
       // Keyed by parameter name (a handful) then by the divisions array (one small entry per tenant, no Map each).
       let byDivisions = policy.plainPlans.get(route.param);
       if (byDivisions === undefined) policy.plainPlans.set(route.param, (byDivisions = new WeakMap()));

@@ -172,18 +172,16 @@ function headerEntry(r: Cursor, end: number, g: Gathered, picker: HeaderPicker, 
   let rawEnd = 0;
   while (r.pos < end) {
     const tag = r.varint(end);
+    // payload() returns where a field's bytes start and leaves the cursor where they end.
     if (tag === ((1 << 3) | LEN)) {
-      keyEnd = r.enter(end);
-      keyStart = r.pos;
-      r.pos = keyEnd;
+      keyStart = r.payload(end);
+      keyEnd = r.pos;
     } else if (tag === ((2 << 3) | LEN)) {
-      valueEnd = r.enter(end);
-      valueStart = r.pos;
-      r.pos = valueEnd;
+      valueStart = r.payload(end);
+      valueEnd = r.pos;
     } else if (raw && tag === ((3 << 3) | LEN)) {
-      rawEnd = r.enter(end);
-      rawStart = r.pos;
-      r.pos = rawEnd;
+      rawStart = r.payload(end);
+      rawEnd = r.pos;
     } else r.skip(tag, end);
   }
   const n = picker.indexOf(r.buf, keyStart, keyEnd);
@@ -225,11 +223,17 @@ class Cursor {
     return this.pos + len;
   }
 
-  string(end: number): string {
+  /** Moves past a length-delimited field's payload and returns where it starts (it ends at the new position). */
+  payload(end: number): number {
     const stop = this.enter(end);
     const start = this.pos;
     this.pos = stop;
-    return this.buf.toString("utf8", start, stop);
+    return start;
+  }
+
+  string(end: number): string {
+    const start = this.payload(end);
+    return this.buf.toString("utf8", start, this.pos);
   }
 
   /** Skips one field whose tag was just read. Groups (wire types 3/4) are not used by these messages: refused. */
@@ -245,7 +249,7 @@ class Cursor {
         this.advance(8, end);
         return;
       case 2:
-        this.pos = this.enter(end);
+        this.payload(end);
         return;
       case 5:
         this.advance(4, end);
