@@ -1,13 +1,24 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Deadline } from "../../src/util/deadline.js";
+
 
 describe("Deadline", () => {
   it("creates no timer until a signal is asked for, and reports expiry from the clock", () => {
-    let now = 1_000;
-    const d = new Deadline(50, () => now);
-    expect(d.expired).toBe(false);
-    now = 1_050;
-    expect(d.expired).toBe(true);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      let now = 1_000;
+      const d = new Deadline(50, () => now);
+      expect(d.expired).toBe(false);
+      now = 1_050;
+      expect(d.expired).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+      void d.signal;
+      expect(vi.getTimerCount()).toBe(1);
+      d.release();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("aborts its signal with a TimeoutError when the budget runs out", async () => {

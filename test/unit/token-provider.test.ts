@@ -49,6 +49,7 @@ function setup(secretTtlMs = 3_600_000, maxStaleMs = 0) {
 }
 
 const never = new AbortController().signal;
+const outage = (): TokenResult => ({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -130,7 +131,7 @@ describe("TokenProvider", () => {
     expect(endpoint.calls).toBe(1);
     clock.advance(900_000);
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1"); // still served while refreshing
-    await new Promise((r) => setImmediate(r));
+    await settle();
     expect(endpoint.calls).toBe(2);
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
   });
@@ -138,7 +139,6 @@ describe("TokenProvider", () => {
   it("keeps the current token when a refresh fails, until it expires", async () => {
     const { clock, endpoint, tokens } = setup();
     await tokens.get(tenant, never);
-    const outage = (): TokenResult => ({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
     endpoint.script.push(outage(), outage(), outage());
     clock.advance(2_900_000);
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
@@ -185,7 +185,6 @@ describe("TokenProvider", () => {
   it("counts one refresh per refresh started, and waits before retrying a failed one", async () => {
     const { clock, endpoint, tokens } = setup();
     await tokens.get(tenant, never);
-    const outage = (): TokenResult => ({ kind: "error", error: { code: "unavailable", httpStatus: 503 } });
     endpoint.script.push(outage(), outage(), outage());
     clock.advance(2_900_000);
     for (let i = 0; i < 10; i++) tokens.peek(tenant);
