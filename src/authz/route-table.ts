@@ -6,7 +6,9 @@
 export type RouteMatch =
   | { readonly kind: "division"; readonly param: string }
   | { readonly kind: "forbidden" }
-  | { readonly kind: "uncatalogued" };
+  | { readonly kind: "uncatalogued" }
+  /** A path scopegate refuses to interpret on any route: see isAmbiguousPath. */
+  | { readonly kind: "malformed" };
 
 export interface RouteRule {
   readonly method: string;
@@ -25,6 +27,7 @@ interface Compiled {
 
 const UNCATALOGUED: RouteMatch = { kind: "uncatalogued" };
 const FORBIDDEN: RouteMatch = { kind: "forbidden" };
+const MALFORMED: RouteMatch = { kind: "malformed" };
 
 /**
  * `allowListOnly`: a route that is neither catalogued nor denied is forbidden instead of passed through
@@ -54,6 +57,7 @@ export function buildRouteTable(
   for (const r of rules) add(r.method, r.path, { kind: "division", param: r.param });
 
   const lookup = (method: string, path: string): RouteMatch => {
+    if (isAmbiguousPath(path)) return MALFORMED;
     const segments = splitPath(path).map(normaliseSegment);
     const hit = exact.get(`${method} /${segments.join("/")}`);
     if (hit) return hit;
@@ -91,15 +95,48 @@ function splitPath(path: string): string[] {
   return path.split("/").filter((s) => s.length > 0);
 }
 
-/** Literal segments compare case-insensitively after percent-decoding, so `%71ueues` cannot dodge a rule. */
+/**
+ * Literal segments compare case-insensitively after percent-decoding to a fixed point, so `%71ueues` and
+ * `%2571ueues` cannot dodge a rule.
+ */
 function normaliseSegment(segment: string): string {
-  if (!segment.includes("%")) return segment.toLowerCase();
-  try {
-    return decodeURIComponent(segment).toLowerCase();
-  } catch {
-    return segment.toLowerCase();
+  let current = segment;
+  for (let round = 0; round < MAX_DECODE_ROUNDS && current.includes("%"); round++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(current);
+    } catch {
+      break;
+    }
+    if (next === current) break;
+    current = next;
   }
+  return current.toLowerCase();
 }
+
+const MAX_DECODE_ROUNDS = 8;
+
+/**
+ * A path whose meaning depends on who parses it is refused on every route, catalogued or not (scopegate
+ * fronts only the Genesys Cloud Platform API, whose paths never need these):
+ * - `;` path parameters (RFC 3986 section 3.3): servlet-style servers drop `;x=1` from a segment before
+ *   routing, so `/api/v2/routing/queues/divisionviews/all;x=1` would reach a route the table denies;
+ * - encoded `/` or `\\` (`%2F`, `%5C`), which some servers decode into a separator after routing;
+ * - dot segments (`.`, `..`, RFC 3986 section 5.2.4), which a server may remove, changing the route.
+ * Each in raw form and percent-encoded at any depth (`%3B`, `%253B`, ...).
+ */
+export function isAmbiguousPath(path: string): boolean {
+  if (AMBIGUOUS_CHARACTER.test(path)) return true;
+  for (const segment of path.split("/")) {
+    if (segment.includes(".") || segment.includes("%")) {
+      const s = normaliseSegment(segment);
+      if (s === "." || s === ".." || /[;/\\]/u.test(s)) return true;
+    }
+  }
+  return false;
+}
+
+const AMBIGUOUS_CHARACTER = /[;\\]|%(?:25)*(?:3b|2f|5c)/iu;
 
 function segmentsMatch(template: readonly (string | null)[], actual: readonly string[]): boolean {
   if (template.length !== actual.length) return false;
