@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
 import type { CheckOutcome } from "./authz/authorizer.js";
 import { DENY_REASONS } from "./authz/deny-reasons.js";
-import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
+import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
 import { watchConfigFile, type Config } from "./config/index.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
@@ -60,7 +60,7 @@ export async function buildTokenEndpoint(config: Config): Promise<HttpTokenEndpo
 function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
   const base: RouteRule[] =
     config.routes.rules ?? GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param }));
-  const denied = config.routes.denied ?? GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path }));
+  const denied = config.routes.denied ?? GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path }));
   return { rules: [...base, ...config.routes.extraRules], denied: [...denied] };
 }
 

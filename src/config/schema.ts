@@ -189,9 +189,13 @@ export const configSchema = z
         rules: z.array(routeRule).optional(),
         /** Extra rules added to the catalog. */
         extraRules: z.array(routeRule).default([]),
-        /** Routes denied outright; defaults to the cross-division digests (e.g. GET /api/v2/routing/queues/divisionviews/all). */
+        /**
+         * Routes denied outright, replacing the default list: the cross-division digests (e.g. GET
+         * /api/v2/routing/queues/divisionviews/all) and credential/grant management (src/authz/genesys-catalog.ts).
+         * method "*" = every method; a path ending in "/**" covers everything under it.
+         */
         denied: z
-          .array(z.object({ method: z.string().regex(/^[A-Z]+$/), path: z.string().startsWith("/") }).strict())
+          .array(z.object({ method: z.string().regex(/^([A-Z]+|\*)$/), path: z.string().startsWith("/") }).strict())
           .optional(),
       })
       .strict()

@@ -2,7 +2,7 @@
 // token source. For table tests and property-based fuzzing of the whole decision path, in-process.
 import { Authorizer, type CheckOutcome } from "../../src/authz/authorizer.js";
 import { deny, type Denial } from "../../src/authz/deny-reasons.js";
-import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
+import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
 import { parseConfig } from "../../src/config/index.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
@@ -58,7 +58,7 @@ export function harness(opts: { mode?: CallerMode; principalTenants?: Record<str
     stripTenantHeader: true,
     routes: buildRouteTable(
       GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param })),
-      GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path })),
+      GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path })),
       { allowListOnly: opts.allowList ?? false },
     ),
     registry: new TenantRegistry(config.tenants, { enabled: false, store }),
