@@ -105,6 +105,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     max: config.tokens.maxTenants,
     requestTimeoutMs: config.tokens.requestTimeoutMs,
     rejectedBackoffSeconds: config.tokens.rejectedBackoffSeconds,
+    ...(config.tokens.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: config.tokens.maxAgeSeconds }),
     onTokenRequest: (tenant, outcome, durationMs) => {
       metrics.tokenRequest(outcome, durationMs);
       logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: round(durationMs) }, "token request");

@@ -177,6 +177,11 @@ export const configSchema = z
         requestTimeoutMs: z.number().int().positive().default(3000),
         /** After the token endpoint rejects a freshly read secret (invalid_client), wait this long before asking again. */
         rejectedBackoffSeconds: z.number().int().positive().default(30),
+        /**
+         * Serve no token longer than this many seconds after it was minted, whatever expires_in says (a token
+         * revoked upstream stops being served by then). Unset: until expires_in minus skewSeconds.
+         */
+        maxAgeSeconds: z.number().int().positive().optional(),
         caFile: z.string().optional(),
       })
       .strict()
