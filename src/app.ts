@@ -112,7 +112,11 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
     onRefresh: () => metrics.tokenRefresh(),
   });
-  const registry = new TenantRegistry(config.tenants, { enabled: config.discovery.fromSecretStore, store: secrets });
+  const registry = new TenantRegistry(config.tenants, {
+    enabled: config.discovery.fromSecretStore,
+    store: secrets,
+    defaultBinding: config.discovery.defaultBinding,
+  });
   const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens });
   const logDecision = decisionLogger(logger, config.logging.decisions);
   const tls = config.listen.tls
@@ -207,7 +211,12 @@ function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);
   return {
     tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
-    callers: { mode: config.callers.mode, principalTenants: new Map(Object.entries(config.callers.principalTenants)) },
+    callers: {
+      mode: config.callers.mode,
+      principalTenants: new Map(Object.entries(config.callers.principalTenants)),
+      trustDomain: config.callers.trustDomain,
+      localIdentity: config.callers.localIdentity,
+    },
     stripTenantHeader: config.stripTenantHeader,
     routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),
   };

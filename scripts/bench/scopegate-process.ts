@@ -114,7 +114,9 @@ export function benchConfig(
       vault: { address: world.bao.address, auth: { method: "token", token: { env: VAULT_TOKEN_ENV } } },
     },
     tenants: o.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: world.standin.tokenUrl })),
-    discovery: { fromSecretStore: true },
+    // Discovered tenants are bound to the one workload the benchmark's callers stand for.
+    discovery: { fromSecretStore: true, defaultBinding: { allowedNamespaces: ["bench"] } },
+    callers: { localIdentity: "spiffe://cluster.local/ns/bench/sa/app" },
     tokens: { maxTenants: o.maxTenants },
     reload: { watch: false },
     logging: { level: o.logLevel },

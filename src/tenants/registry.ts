@@ -3,16 +3,36 @@
  * tenants described by their own record in the secret store (<prefix>/<tenant>: client_id, client_secret,
  * divisions, environment | token_url), served without a restart. Unknown ids are cached negatively by the
  * CachedSecretStore, so a flood of bad ids costs one store read per id per window.
+ *
+ * Who may act for a discovered tenant comes from its record (allowed_principals, allowed_namespaces), else
+ * from discovery.defaultBinding, else no one (caller-binding.ts denies an unbound discovered tenant). A
+ * secret-store key that a configured tenant names as its credentialsKey is never a tenant of its own: its
+ * record would otherwise let a caller mint with the configured tenant's OAuth client under another id,
+ * without that tenant's binding.
  */
 import { deny, type Denial } from "../authz/deny-reasons.js";
 import { isAcceptableTokenUrl, type TenantConfig } from "../config/index.js";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
-import type { SecretReadResult } from "../secrets/secret-store.js";
+import type { SecretReadResult, TenantRecord } from "../secrets/secret-store.js";
 import { tokenUrlFor } from "../tokens/client-credentials.js";
 import type { Tenant } from "./tenant.js";
 
-/** Discovered tenants have no caller rules: one frozen empty list shared by all of them. */
+/** One frozen empty list shared by every discovered tenant without a binding of that kind. */
 const NO_ONE: readonly string[] = Object.freeze([]);
+
+/** Kubernetes namespace names (RFC 1123 labels), as the config schema accepts them. */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export interface CallerBinding {
+  readonly allowedPrincipals: readonly string[];
+  readonly allowedNamespaces: readonly string[];
+}
+
+interface Snapshot {
+  readonly tenants: ReadonlyMap<string, Tenant>;
+  /** credentialsKey of every configured tenant that is not that tenant's own id. */
+  readonly borrowedKeys: ReadonlySet<string>;
+}
 
 export function tenantFromConfig(t: TenantConfig): Tenant {
   return Object.freeze({
@@ -27,15 +47,26 @@ export function tenantFromConfig(t: TenantConfig): Tenant {
 }
 
 export class TenantRegistry {
-  #configured: ReadonlyMap<string, Tenant>;
+  #configured: Snapshot;
   /** Discovered tenants, memoised per record object so the hot path allocates nothing. */
   readonly #discovered = new WeakMap<object, Tenant>();
+  readonly #defaultBinding: CallerBinding;
 
   constructor(
     tenants: readonly TenantConfig[],
-    private readonly discovery: { readonly enabled: boolean; readonly store: CachedSecretStore },
+    private readonly discovery: {
+      readonly enabled: boolean;
+      readonly store: CachedSecretStore;
+      /** Binding of a discovered tenant whose record has none (config discovery.defaultBinding). */
+      readonly defaultBinding?: CallerBinding | undefined;
+    },
   ) {
     this.#configured = snapshot(tenants);
+    const d = discovery.defaultBinding;
+    this.#defaultBinding = {
+      allowedPrincipals: d && d.allowedPrincipals.length > 0 ? Object.freeze([...d.allowedPrincipals]) : NO_ONE,
+      allowedNamespaces: d && d.allowedNamespaces.length > 0 ? Object.freeze([...d.allowedNamespaces]) : NO_ONE,
+    };
   }
 
   /** Swap the configured tenants atomically (config reload). */
@@ -45,9 +76,10 @@ export class TenantRegistry {
 
   /** Synchronous resolution when the answer is already known. */
   peek(id: string): Tenant | Denial | undefined {
-    const configured = this.#configured.get(id);
+    const { tenants, borrowedKeys } = this.#configured;
+    const configured = tenants.get(id);
     if (configured) return configured;
-    if (!this.discovery.enabled) return deny("tenant_unknown");
+    if (!this.discovery.enabled || borrowedKeys.has(id)) return deny("tenant_unknown");
     const cached = this.discovery.store.peek(id);
     return cached ? this.#fromRead(id, cached) : undefined;
   }
@@ -68,22 +100,37 @@ export class TenantRegistry {
     if (!divisions || divisions.length === 0 || (!environment && !tokenUrl)) return deny("tenant_unknown");
     if (tokenUrl && !isAcceptableTokenUrl(tokenUrl)) return deny("tenant_unknown");
     if (environment && !/^[a-z0-9.-]+\.[a-z]{2,}$/.test(environment)) return deny("tenant_unknown");
-    // Shares the record's strings and (frozen) divisions array, and one empty list for the caller rules: a
+    const binding = this.#bindingOf(read.record);
+    if (binding === undefined) return deny("tenant_unknown");
+    // Shares the record's strings and (frozen) arrays, and one empty list for absent caller rules: a
     // discovered tenant adds one small object to its record, not copies of it.
     const tenant: Tenant = Object.freeze({
       id,
       divisions: Object.isFrozen(divisions) ? divisions : Object.freeze([...divisions]),
       tokenUrl: tokenUrl ?? tokenUrlFor(environment as string),
       credentialsKey: id,
-      allowedPrincipals: NO_ONE,
-      allowedNamespaces: NO_ONE,
+      allowedPrincipals: binding.allowedPrincipals,
+      allowedNamespaces: binding.allowedNamespaces,
       source: "discovered" as const,
     });
     this.#discovered.set(read.record, tenant);
     return tenant;
   }
+
+  /**
+   * The record's own binding if it has one (either field), else the configured default. Undefined when a
+   * namespace entry is not a namespace name: a malformed binding defines no tenant rather than a guessed one.
+   */
+  #bindingOf(record: TenantRecord): CallerBinding | undefined {
+    const { allowedPrincipals, allowedNamespaces } = record;
+    if (allowedPrincipals === undefined && allowedNamespaces === undefined) return this.#defaultBinding;
+    if (allowedNamespaces !== undefined && !allowedNamespaces.every((ns) => NAMESPACE.test(ns))) return undefined;
+    return { allowedPrincipals: allowedPrincipals ?? NO_ONE, allowedNamespaces: allowedNamespaces ?? NO_ONE };
+  }
 }
 
-function snapshot(tenants: readonly TenantConfig[]): ReadonlyMap<string, Tenant> {
-  return new Map(tenants.map((t) => [t.id, tenantFromConfig(t)]));
+function snapshot(tenants: readonly TenantConfig[]): Snapshot {
+  const configured = new Map(tenants.map((t) => [t.id, tenantFromConfig(t)]));
+  const borrowedKeys = new Set([...configured.values()].filter((t) => t.credentialsKey !== t.id).map((t) => t.credentialsKey));
+  return { tenants: configured, borrowedKeys };
 }
