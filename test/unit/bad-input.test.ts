@@ -75,6 +75,9 @@ describe("bad input table", () => {
     }
   });
 
+});
+
+describe("bad input: special cases", () => {
   it("header_map (encode_raw_headers) with a repeated tenant is ambiguous", async () => {
     const req = checkRequest({});
     req.attributes!.request!.http!.headers = {};
