@@ -15,6 +15,10 @@ import { LogCapture } from "./log-capture.js";
 import { kvPut, startOpenBao, type OpenBao } from "./openbao.js";
 import { repoRoot } from "./tools.js";
 
+/** The workload the stack's Envoy stands for (callers.localIdentity), and the namespace Vault records bind. */
+export const STACK_NAMESPACE = "stack";
+export const STACK_IDENTITY = `spiffe://cluster.local/ns/${STACK_NAMESPACE}/sa/app`;
+
 export interface StackTenant {
   id: string;
   divisions: string[];
@@ -104,7 +108,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await kvPut(bao.address, bao.rootToken, "secret", `scopegate/tenants/${t.id}`, {
         client_id: t.clientId,
         client_secret: t.clientSecret,
-        ...(t.via === "vault" ? { divisions: t.divisions.join(","), environment: t.environment ?? STACK_ENV } : {}),
+        // A discovered tenant's caller binding comes from its record: the stack's workload (LOCAL_IDENTITY).
+        ...(t.via === "vault" ? { divisions: t.divisions.join(","), environment: t.environment ?? STACK_ENV, allowed_namespaces: STACK_NAMESPACE } : {}),
       });
     };
     for (const t of opts.tenants) await addTenant(t);
@@ -128,6 +133,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ...(t.allowedPrincipals ? { allowedPrincipals: t.allowedPrincipals } : {}),
         })),
       discovery: { fromSecretStore: true, negativeCacheSeconds: 5 },
+      // Envoy talks to scopegate without mTLS here: checks come from the sidecar's own workload.
+      callers: { localIdentity: STACK_IDENTITY },
       logging: { level: "info" },
     }, opts.config ?? {}));
     const logs = new LogCapture();
