@@ -134,6 +134,17 @@ export class TokenProvider implements TokenSource {
     });
   }
 
+  /**
+   * Operator eviction (admin socket): forget the tenant's token (and with it the answers encoded for it) and any
+   * pause, so the next check mints a new one. A load in flight is aborted by lru-cache's delete and its token
+   * discarded. True if a token was cached.
+   */
+  evict(tenantId: string): boolean {
+    this.#pausedUntil.delete(tenantId);
+    this.#refreshRetryAt.delete(tenantId);
+    return this.#cache.delete(tenantId);
+  }
+
   /** Synchronous hit; schedules a background refresh when one is due. */
   peek(tenant: Tenant): TokenEntry | undefined {
     const entry = this.#cache.get(tenant.id);

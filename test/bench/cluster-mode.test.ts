@@ -37,6 +37,7 @@ beforeAll(async () => {
   const config = {
     listen: { tcp, unixSocket: join(dir, "authz.sock") },
     http: { listen: `127.0.0.1:${httpPort}` },
+    admin: { socket: join(dir, "admin.sock") },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
     tenants: TENANTS.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: standin.tokenUrl })),
     reload: { watch: true, pollIntervalMs: 200 },

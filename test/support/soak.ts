@@ -79,6 +79,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       YAML.stringify({
         listen: { tcp: null, unixSocket: socket },
         http: { listen: null },
+        admin: { socket: join(dir, "admin.sock") },
         secrets: { backend: "vault", vault: { address: bao.address, auth: { method: "token", token: { env: "SOAK_VAULT_TOKEN" } } } },
         discovery: { fromSecretStore: true },
         tokens: { skewSeconds: 1 },
