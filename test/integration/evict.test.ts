@@ -117,6 +117,19 @@ describe.each([
     for (const t of [...before, ...after]) expect(server.proc.stdout()).not.toContain(t.slice("Bearer ".length));
   });
 
+  it("drops the cached secret record too: after a rotation the next check mints with the new secret at the first try", async () => {
+    const acme = () => checkRequest({ headers: { "x-tenant-id": "acme" } });
+    authorizationOf(await clients[0]!.check(acme())); // token and record cached
+    const secret = `acme-EVICT-secret-${workers}`;
+    standin.rotateSecret("acme-client", secret);
+    await writeFile(join(dir, "secrets", "acme", "client_secret"), secret);
+    standin.reset();
+    expect(JSON.parse((await evict(server.admin, "acme")).stdout)).toEqual({ tenant: "acme", evicted: true });
+    authorizationOf(await clients[0]!.check(acme()));
+    // With the old record still cached the first request would be invalid_client, then a re-read and a second.
+    expect(standin.tokenRequests).toBe(1);
+  });
+
   it("answers evicted: false when nothing was cached, 400 for a malformed id", async () => {
     expect(JSON.parse((await evict(server.admin, "nobody-cached")).stdout)).toEqual({ tenant: "nobody-cached", evicted: false });
     const bad = await evict(server.admin, "../Bad Id");
