@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startApp } from "./app.js";
 import { startCluster } from "./cluster/index.js";
-import { ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile } from "./config/index.js";
+import { checkListenerAuth, ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile, unauthenticatedCheckListeners } from "./config/index.js";
 import { requestEviction, startAdminServer, type RunningAdminServer } from "./server/admin-server.js";
 import { compileTenantIdPattern } from "./tenants/tenant-id.js";
 import { bufferedStdout, createLogger } from "./observability/logger.js";
@@ -38,6 +38,11 @@ async function main(argv: string[]): Promise<number> {
     case "check-config": {
       const config = await loadConfigFile(configPath);
       process.stdout.write(`${configPath}: ok (${config.tenants.length} tenants, secrets: ${config.secrets.backend})\n`);
+      // Valid, but worth a word: serve would log the same at start (app.ts warnAboutCheckListener).
+      const listener = checkListenerAuth(config.listen);
+      if (listener === "unauthenticated-tcp" || listener === "any-client-certificate") {
+        process.stderr.write(`${configPath}: warning: Check listener ${listener}: ${unauthenticatedCheckListeners(config.listen).join("; ")}\n`);
+      }
       if (!values.probe) return 0;
       const logger = createLogger("warn");
       const rows = await probeTenants({ config, logger, env: process.env });

@@ -149,7 +149,22 @@ describe.each([
   });
 });
 
-describe("scopegate serve", () => {
+describe("scopegate serve and check-config with a TCP Check listener", () => {
+  it("check-config accepts an unauthenticated one in local mode but warns on stderr", async () => {
+    const configFile = join(dir, "local-tcp.yaml");
+    await writeFile(
+      configFile,
+      YAML.stringify({
+        listen: { tcp: "127.0.0.1:9191" },
+        secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
+        tenants: [{ id: "acme", divisions: ["d"], tokenUrl: standin.tokenUrl }],
+      }),
+    );
+    const { stdout, stderr } = await run(process.execPath, [join(repoRoot, "dist/main.js"), "check-config", configFile], { timeout: 20_000 });
+    expect(stdout).toMatch(/: ok \(1 tenants/);
+    expect(stderr).toMatch(/warning: Check listener unauthenticated-tcp: listen\.tcp 127\.0\.0\.1:9191 accepts callers without a client certificate/);
+  });
+
   it("refuses to start in mesh mode with an unauthenticated TCP Check listener, naming the problem", async () => {
     const configFile = join(dir, "mesh.yaml");
     await writeFile(
