@@ -6,11 +6,13 @@
  * with { uid, gid } (nobody = 65534).
  */
 import * as grpc from "@grpc/grpc-js";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { startApp, type App } from "../../src/app.js";
 import { parseConfig } from "../../src/config/index.js";
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
@@ -22,6 +24,7 @@ import { LogCapture } from "../support/log-capture.js";
 import { repoRoot } from "../support/tools.js";
 import { checkRequest } from "../unit/fixtures.js";
 
+const run = promisify(execFile);
 const NOBODY = 65534;
 const ENVOY_GID = 65533;
 
@@ -227,5 +230,42 @@ describe("an unauthenticated TCP Check listener", () => {
     expect(logs.records().filter((r) => r["checkListener"] !== undefined)).toEqual([]);
     expect(await (await fetch(`http://127.0.0.1:${app.http!.port}/readyz`)).json()).toEqual({ status: "ready" });
     expect(await (await fetch(`http://127.0.0.1:${app.http!.port}/metrics`)).text()).toMatch(/^scopegate_check_listener_unauthenticated 0$/m);
+  });
+});
+
+describe("scopegate serve and check-config with a TCP Check listener", () => {
+  it("check-config accepts an unauthenticated one in local mode but warns on stderr", async () => {
+    const configFile = join(dir, "local-tcp.yaml");
+    await writeFile(
+      configFile,
+      YAML.stringify({
+        listen: { tcp: "127.0.0.1:9191" },
+        secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
+        tenants: [{ id: "acme", divisions: ["d"], tokenUrl: standin.tokenUrl }],
+      }),
+    );
+    const { stdout, stderr } = await run(process.execPath, [join(repoRoot, "dist/main.js"), "check-config", configFile], { timeout: 20_000 });
+    expect(stdout).toMatch(/: ok \(1 tenants/);
+    expect(stderr).toMatch(/warning: Check listener unauthenticated-tcp: listen\.tcp 127\.0\.0\.1:9191 accepts callers without a client certificate/);
+  });
+
+  it("refuses to start in mesh mode with an unauthenticated TCP Check listener, naming the problem", async () => {
+    const configFile = join(dir, "mesh.yaml");
+    await writeFile(
+      configFile,
+      YAML.stringify({
+        listen: { tcp: "127.0.0.1:0", unixSocket: null },
+        admin: { socket: null },
+        callers: { mode: "mesh" },
+        secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
+        tenants: [{ id: "acme", divisions: ["d"], tokenUrl: standin.tokenUrl }],
+      }),
+    );
+    const r = await run(process.execPath, [join(repoRoot, "dist/main.js"), "serve", "--config", configFile], { timeout: 20_000 }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/callers\.mode: mesh mode needs every Check listener authenticated: listen\.tcp 127\.0\.0\.1:0 accepts callers without a client certificate/);
   });
 });
