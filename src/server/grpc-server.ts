@@ -135,9 +135,7 @@ export async function startGrpcServer(opts: {
  * In cluster mode the primary creates the socket for the workers, under the umask main.ts sets for serve.
  */
 async function bindUnixSocket(server: Server, path: string, mode: number, gid: number | undefined): Promise<void> {
-  const dir = dirname(path);
-  const created = await mkdir(dir, { recursive: true, mode: gid === undefined ? 0o700 : 0o710 });
-  if (created !== undefined && gid !== undefined) await chown(dir, process.getuid?.() ?? 0, gid);
+  await makeSocketDirectory(dirname(path), gid);
   // A stale socket from a previous run. Cluster workers share the primary's socket: the primary removes it once.
   if (!cluster.isWorker) await rm(path, { force: true });
   const umask = process.umask(0o177);
@@ -148,6 +146,17 @@ async function bindUnixSocket(server: Server, path: string, mode: number, gid: n
   }
   if (gid !== undefined) await chown(path, process.getuid?.() ?? 0, gid);
   await chmod(path, mode);
+}
+
+/** Creates the missing directories down to `dir`: 0700, or 0710 with group `gid` (modes set explicitly: umask). */
+async function makeSocketDirectory(dir: string, gid: number | undefined): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined) return; // it existed (e.g. a mounted volume): its owner decided
+  for (let d = dir; ; d = dirname(d)) {
+    if (gid !== undefined) await chown(d, process.getuid?.() ?? 0, gid);
+    await chmod(d, gid === undefined ? 0o700 : 0o710);
+    if (d === first || dirname(d) === d) break;
+  }
 }
 
 function bind(server: Server, address: string, credentials = ServerCredentials.createInsecure()): Promise<number> {

@@ -131,6 +131,29 @@ describe("Check on the unix socket", () => {
   });
 });
 
+describe("the socket's directory", () => {
+  it("is created when missing, 0710 with socketGid whatever the umask, so Envoy's group reaches the socket and no one else", async () => {
+    const nested = join(dir, "created", "for-envoy");
+    const socket = join(nested, "authz.sock");
+    const umask = process.umask(0o077); // main.ts runs serve under this one
+    try {
+      await start({ unixSocket: socket, socketGid: ENVOY_GID });
+    } finally {
+      process.umask(umask);
+    }
+    for (const d of [join(dir, "created"), nested]) {
+      const st = await stat(d);
+      expect({ mode: st.mode & 0o777, gid: st.gid }).toEqual({ mode: 0o710, gid: ENVOY_GID });
+    }
+    const envoy = await checkAs(NOBODY, ENVOY_GID, `unix:${socket}`, acme());
+    expect(authorizationOf(envoy.response!)).toMatch(/^Bearer /);
+    expect(standin.tokenRequests).toBe(1);
+    const other = await checkAs(NOBODY, NOBODY, `unix:${socket}`, acme());
+    expect(other.error).toBe("UNAVAILABLE");
+    expect(standin.tokenRequests).toBe(1);
+  });
+});
+
 describe("Check on TCP with TLS, a client CA and allowedClients", () => {
   let pki: TestPki;
   let otherCa: TestPki;
