@@ -554,7 +554,7 @@ const layouts = [
   {
     name: "overlays/shared-service",
     dir: join(DEPLOY, "kubernetes/overlays/shared-service"),
-    listeners: { tcp: "0.0.0.0:9191", unixSocket: undefined, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
+    listeners: { tcp: "0.0.0.0:9191", unixSocket: null, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
   },
 ] as const;
 
@@ -685,7 +685,7 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
       expect(t.divisions.length).toBeGreaterThan(0);
     }
 
-    if (config.listen.unixSocket !== undefined) {
+    if (config.listen.unixSocket !== null) {
       // Sidecar layout: the socket lives in an emptyDir that Envoy mounts too, and Envoy dials that path.
       expect(config.listen.unixSocket).toBe("/run/scopegate/authz.sock");
       const socketDir = dirname(config.listen.unixSocket);
@@ -787,7 +787,7 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
       }
     }
     const checks = scopegateBindings().filter((b) => b.serves === "check");
-    if (listeners.unixSocket !== undefined) {
+    if (listeners.unixSocket !== null) {
       // Sidecar layout: Envoy uses the socket; the TCP listener (Istio's scopegate.local) is loopback only.
       expect(checks.map((b) => [b.host, onPodIp(b)])).toEqual([["127.0.0.1", false]]);
     }
@@ -857,7 +857,7 @@ describe("shared-service layout", () => {
     expect((pdb?.spec as { minAvailable: number }).minAvailable).toBe(1);
     const config = parseConfigText(configMap(objects, "scopegate-config")["config.yaml"]!);
     expect(config.listen.tcp).toBe("0.0.0.0:9191");
-    expect(config.listen.unixSocket).toBeUndefined();
+    expect(config.listen.unixSocket).toBeNull();
   });
 
   it("routes both Services to the Check listener, never to the health or metrics port", () => {
