@@ -10,7 +10,7 @@ import { CHECK_METHOD_PATH } from "../../src/server/check-service.js";
 import { checkClient } from "../support/grpc-clients.js";
 import { waitFor } from "../support/ports.js";
 import { kvPut, sealVault, unseal } from "../support/openbao.js";
-import { send, startStack, type Stack } from "../support/stack.js";
+import { send, STACK_NAMESPACE, startStack, type Stack } from "../support/stack.js";
 import { checkRequest } from "../unit/fixtures.js";
 
 let stack: Stack;
@@ -38,6 +38,7 @@ function putRecord(tenant: string, clientId: string, secret: string): Promise<nu
     client_secret: secret,
     divisions: `div-${tenant}`,
     token_url: stack.standin.tokenUrl,
+    allowed_namespaces: STACK_NAMESPACE,
   });
 }
 
@@ -58,6 +59,7 @@ describe("secret hygiene", () => {
     await viaEnvoy("/api/v2/flows?divisionId=div-r", { "x-tenant-id": "acme" });
     await viaEnvoy("/api/v2/flows?divisionId=%zz", { "x-tenant-id": "acme" });
     await viaEnvoy("/api/v2/routing/queues/divisionviews/all", { "x-tenant-id": "acme" });
+    await viaEnvoy("/api/v2/routing/queues/divisionviews/all;x=1", { "x-tenant-id": "acme" });
     // A config tenant bound to a principal, reached over plain text.
     stack.app.applyConfig({
       ...stack.config,
