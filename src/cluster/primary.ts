@@ -20,7 +20,7 @@ import type { RunningHttpServer } from "../server/http-server.js";
 import { ClusterMetrics } from "./cluster-metrics.js";
 import { primaryConfig, servesTcp } from "./configs.js";
 import { startPrimaryHttp } from "./primary-http.js";
-import { isClusterMessage, message, type ConfigMessage, type ShutdownMessage, type StartMessage, type TokenReply } from "./protocol.js";
+import { isClusterMessage, message, type ConfigMessage, type ShutdownMessage, type StartMessage, type TokenEvict, type TokenReply } from "./protocol.js";
 import { TokenBroker } from "./token-broker.js";
 
 export interface ClusterOptions extends AppDeps {
@@ -41,6 +41,8 @@ export interface RunningCluster {
   readonly http: RunningHttpServer | undefined;
   readonly workers: number;
   workerPids(): number[];
+  /** TokenProvider.evict on the primary, then on every worker's copy (for an operator endpoint). */
+  evictToken(tenantId: string): void;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -185,6 +187,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     http,
     workers: opts.workers,
     workerPids: () => [...slots.values()].filter((w) => !w.isDead()).map((w) => w.process.pid ?? -1),
+    evictToken: (tenantId) => {
+      app.tokens.evict(tenantId);
+      for (const w of slots.values()) if (w.isConnected()) w.send(message<TokenEvict>({ type: "token.evict", tenantId }));
+    },
     stop,
   };
 }

@@ -58,6 +58,16 @@ export interface TokenReply {
   readonly answer: TokenAnswer;
 }
 
+/**
+ * Primary -> worker: forget this tenant's token (TokenProvider.evict ran on the primary). Sent after any reply
+ * the primary already sent with that token (IPC keeps order), so a worker never keeps it.
+ */
+export interface TokenEvict {
+  readonly tag: typeof TAG;
+  readonly type: "token.evict";
+  readonly tenantId: string;
+}
+
 /** Primary -> worker: stop serving within graceMs, then exit. */
 export interface ShutdownMessage {
   readonly tag: typeof TAG;
@@ -106,7 +116,7 @@ export interface MetricsReply {
   readonly metrics: WireMetrics;
 }
 
-export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | ShutdownMessage | ConfigMessage | MetricsAsk | MetricsReply;
+export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | TokenEvict | ShutdownMessage | ConfigMessage | MetricsAsk | MetricsReply;
 
 type Body<M> = M extends ClusterMessage ? Omit<M, "tag"> : never;
 

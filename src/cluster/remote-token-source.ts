@@ -86,11 +86,23 @@ export class RemoteTokenSource implements TokenSource {
 
   /** Feed every message from the primary here; answers nobody waits for any more are dropped. */
   handle(m: ClusterMessage): void {
+    if (m.type === "token.evict") {
+      this.evict(m.tenantId);
+      return;
+    }
     if (m.type !== "token.reply") return;
     const resolve = this.#pending.get(m.id);
     if (!resolve) return;
     this.#pending.delete(m.id);
     resolve(m.answer);
+  }
+
+  /**
+   * Drop the local copy of a tenant's token (the primary evicted it): the next check asks the primary. A
+   * question in flight may still store the answer it gets, which the primary gives after its own eviction.
+   */
+  evict(tenantId: string): void {
+    this.#cache.delete(tenantId);
   }
 
   get size(): number {

@@ -53,7 +53,7 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
     deps.onMessage((m) => {
       if (!isClusterMessage(m)) return;
       if (m.type === "start") resolve(m);
-      else if (m.type === "token.reply") remote?.handle(m);
+      else if (m.type === "token.reply" || m.type === "token.evict") remote?.handle(m);
       else if (m.type === "metrics.ask") answerMetrics(m.id).catch(() => undefined); // no answer: the primary's wait is bounded
       else if (m.type === "shutdown") stop(m.graceMs, "primary");
       else if (m.type === "config" && app) app.applyConfig(workerConfig(parseConfig(m.config, "cluster config"), { unixSocket }));
