@@ -19,6 +19,7 @@ const FILES = {
   credentials: "test/unit/credential-routes.test.ts",
   binding: "test/unit/caller-binding.test.ts",
   hardening: "test/e2e/division-hardening.test.ts",
+  isolation: "test/e2e/isolation-core.test.ts",
 } as const;
 
 interface Listed {
@@ -50,7 +51,8 @@ export function countLines(tests: readonly Listed[]): string[] {
   const paths = count(FILES.routes, "ambiguous paths are refused");
   const binding = count(FILES.binding, "caller binding through the authorizer > ") + count(FILES.binding, "discovered tenants take their binding") + count(FILES.binding, "tenant ids are not enumerable");
   const hardening = count(FILES.hardening);
-  if (table === 0 || properties.length === 0 || runs.some((n) => Number.isNaN(n)) || sdk === undefined || hardening === 0) {
+  const isolation = count(FILES.isolation);
+  if (table === 0 || properties.length === 0 || runs.some((n) => Number.isNaN(n)) || sdk === undefined || hardening === 0 || isolation === 0) {
     throw new Error("a counted test block is missing or was renamed: update scripts/count-bad-input.ts");
   }
   const runsText = runs.length === 1 ? `${properties.length} properties × ${fmt(runs[0]!)} runs` : `${properties.length} properties (${runs.map(fmt).join(", ")} runs)`;
@@ -64,8 +66,9 @@ export function countLines(tests: readonly Listed[]): string[] {
     `- ${keys} division-key spelling cases (brackets, dots, case, double encoding) and ${paths} ambiguous paths`,
     `  (\`;\` parameters, encoded separators, dot segments) (\`${FILES.routes}\`), and ${sdk} Platform API`,
     `  operations that revoke or mint credentials or change grants, each denied (\`${FILES.credentials}\`);`,
-    `- ${hardening} division-smuggling requests through a real Envoy (\`${FILES.hardening}\`) and ${binding}`,
-    `  caller-binding cases (\`${FILES.binding}\`);`,
+    `- ${hardening} division-smuggling requests through a real Envoy (\`${FILES.hardening}\`), and ${isolation} more`,
+    `  for \`;\` paths, look-alike keys, credential routes and unbound Vault records (\`${FILES.isolation}\`);`,
+    `- ${binding} caller-binding cases (\`${FILES.binding}\`);`,
   ];
 }
 

@@ -4,7 +4,7 @@
  * The token is the real boundary (reference genesys-cloud.md §3.1); the query parameter is a filter that
  * keeps a tenant's list calls to its own divisions. Rules:
  * - any caller-supplied division key, in any spelling, is removed: a key is a division key when it normalises
- *   to `divisionid` / `divisionids` (normaliseQueryKey: percent-decoding to a fixed point, so double encoding
+ *   to `divisionid` / `divisionids` (isDivisionKey: percent-decoding to a fixed point, so double encoding
  *   counts; '+' as space; Unicode compatibility folding; letter case; trailing brackets such as
  *   `divisionId[]` or `divisionIds[0]`; and every character that is not a letter or digit, so `division.id`,
  *   `division_id`, `division-id` and ` divisionId ` count too). A server-side framework may read any of these

@@ -101,7 +101,8 @@ export class TenantRegistry {
   }
 
   #fromRead(id: string, read: SecretReadResult): Tenant | Denial {
-    if (read.kind === "not_found") return deny("tenant_unknown");
+    // Checked again after a store read: a reload may have made the id a configured tenant's key meanwhile.
+    if (read.kind === "not_found" || this.#configured.borrowedKeys.has(id)) return deny("tenant_unknown");
     if (read.kind === "unavailable") return deny("secrets_unavailable");
     const memo = this.#discovered.get(read.record);
     if (memo) return memo;

@@ -44,6 +44,22 @@ const entryOf = (r: TokenLookup | Denial): TokenLookup => {
 };
 
 describe("RemoteTokenSource (worker side)", () => {
+  it("forgets a tenant's token when the primary evicts it, and asks again on the next check", async () => {
+    const { primary, source, token } = setup();
+    const first = source.get(ACME, signal());
+    await settle();
+    primary.answer(0, token(1));
+    expect(entryOf(await first).entry.authorization).toBe("Bearer t1");
+    expect(source.peek(ACME)?.authorization).toBe("Bearer t1");
+    source.evict("acme");
+    expect(source.peek(ACME)).toBeUndefined();
+    const next = source.get(ACME, signal());
+    await settle();
+    expect(primary.asked).toHaveLength(2);
+    primary.answer(1, token(2));
+    expect(entryOf(await next)).toMatchObject({ cache: "miss", entry: { authorization: "Bearer t2" } });
+  });
+
   it("concurrent misses for a tenant ask the primary once; later checks are local hits", async () => {
     const { primary, source, token } = setup();
     const waiting = [source.get(ACME, signal()), source.get(ACME, signal()), source.get(ACME, signal())];
