@@ -16,7 +16,7 @@
  * The schemas accept unknown fields (Kubernetes' OpenAPI leaves additionalProperties open), so the
  * fields that matter are also asserted one by one below.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,6 +27,7 @@ import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseConfigText, type Config } from "../../src/config/index.js";
+import { kustomizeBuild } from "../support/kustomize.js";
 import { repoRoot, toolPath } from "../support/tools.js";
 
 const execFileAsync = promisify(execFile);
@@ -128,27 +129,12 @@ function assertNoDirectives(value: unknown, where: string): void {
   }
 }
 
-const rendered = new Map<string, K8sObject[]>();
-
-/** `kustomize build <dir>`, parsed; every document must be a Kubernetes object. Memoised per directory. */
+/** `kustomize build <dir>`, parsed; every document must be a Kubernetes object. */
 function render(dir: string): K8sObject[] {
-  const cached = rendered.get(dir);
-  if (cached) return structuredClone(cached);
-  let out: string;
-  try {
-    out = execFileSync(toolPath("kustomize"), ["build", dir], { encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`kustomize build ${rel(dir)} failed:\n${e.stderr ?? e.message}`);
-  }
-  const objects = parseAllDocuments(out).map((doc, i) => {
-    if (doc.errors.length > 0) throw new Error(`kustomize build ${rel(dir)} document ${i + 1}: ${doc.errors[0]!.message}`);
-    const value: unknown = doc.toJS();
-    if (!isK8sObject(value)) throw new Error(`kustomize build ${rel(dir)} document ${i + 1} is not a Kubernetes object`);
-    return value;
+  return kustomizeBuild(dir).map((doc, i) => {
+    if (!isK8sObject(doc)) throw new Error(`kustomize build ${rel(dir)} document ${i + 1} is not a Kubernetes object`);
+    return doc;
   });
-  rendered.set(dir, objects);
-  return structuredClone(objects);
 }
 
 // ---------------------------------------------------------------------------------------------
