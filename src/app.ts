@@ -10,7 +10,7 @@ import type { CheckOutcome } from "./authz/authorizer.js";
 import { DENY_REASONS } from "./authz/deny-reasons.js";
 import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
-import { watchConfigFile, type Config } from "./config/index.js";
+import { buildEnvironments, watchConfigFile, type Config } from "./config/index.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { startHttpServer, type Readiness, type RunningHttpServer } from "./server/http-server.js";
 import { CachedSecretStore } from "./secrets/cached-secret-store.js";
@@ -111,7 +111,10 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
     onRefresh: () => metrics.tokenRefresh(),
   });
-  const registry = new TenantRegistry(config.tenants, { enabled: config.discovery.fromSecretStore, store: secrets });
+  const registry = new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: config.discovery.fromSecretStore, store: secrets });
+  if (config.allowPlainHttpLoopbackForTesting) {
+    logger.warn("allowPlainHttpLoopbackForTesting is on: token URLs may be plain http to loopback. Never use this outside tests.");
+  }
   const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens });
   const logDecision = decisionLogger(logger, config.logging.decisions);
   const tls = config.listen.tls
@@ -152,7 +155,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     // Compared with what the process runs (the config it started with), not the previous file.
     const restartNeeded = RESTART_ONLY_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(startedWith[k]));
     if (restartNeeded.length > 0) logger.warn({ keys: restartNeeded }, "config change needs a restart to take effect");
-    registry.replace(next.tenants);
+    registry.replace(next.tenants, buildEnvironments(next.environments));
     authorizer.updatePolicy(policyFrom(next));
     config = next;
   };
@@ -208,6 +211,7 @@ function policyFrom(config: Config): AuthzPolicy {
     tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
     callers: { mode: config.callers.mode, principalTenants: new Map(Object.entries(config.callers.principalTenants)) },
     stripTenantHeader: config.stripTenantHeader,
+    egress: config.egress,
     routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),
   };
 }

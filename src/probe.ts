@@ -1,7 +1,7 @@
 /** `check-config --probe`: for each configured tenant, read its secret and mint a token. Prints no secrets. */
 import type { Logger } from "pino";
 import { buildSecretStore, buildTokenEndpoint } from "./app.js";
-import type { Config } from "./config/index.js";
+import { buildEnvironments, type Config } from "./config/index.js";
 import { tenantFromConfig } from "./tenants/registry.js";
 
 export async function probeTenants(deps: {
@@ -13,7 +13,8 @@ export async function probeTenants(deps: {
   const endpoint = await buildTokenEndpoint(deps.config);
   const rows: { tenant: string; result: string }[] = [];
   try {
-    for (const t of deps.config.tenants.map(tenantFromConfig)) {
+    const environments = buildEnvironments(deps.config.environments);
+    for (const t of deps.config.tenants.map((c) => tenantFromConfig(c, environments))) {
       const signal = AbortSignal.timeout(deps.config.tokens.requestTimeoutMs * 2);
       const secret = await store.read(t.credentialsKey, signal);
       if (secret.kind !== "found") {

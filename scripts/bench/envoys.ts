@@ -5,6 +5,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { envoyConfigFor, passthroughEnvoyConfig, startEnvoy, type Envoy } from "../../test/support/envoy.js";
 import { repoRoot } from "../../test/support/tools.js";
+import { BENCH_ENV } from "./world.js";
 
 /** Envoy worker threads of the edge Envoy: one per core of this machine. */
 export const EDGE_CONCURRENCY = 2;
@@ -45,14 +46,21 @@ export async function startUpstream(): Promise<Envoy> {
 
 export type EdgeKind = { kind: "passthrough" } | { kind: "ext_authz"; unixSocket: string };
 
-/** The shipped unix-socket template (what the Kubernetes sidecar base runs), or the no-authz baseline. */
-export const EDGE_TEMPLATE = "deploy/envoy/envoy-uds.yaml";
+/** The shipped sidecar egress config (what the Kubernetes base runs), or the no-authz baseline. */
+export const EDGE_TEMPLATE = "deploy/envoy/envoy-sidecar.yaml";
+
 
 export async function startEdge(edge: EdgeKind, upstream: Envoy): Promise<Envoy> {
   const up = { host: "127.0.0.1", port: upstream.port };
   const configYaml =
     edge.kind === "passthrough"
       ? passthroughEnvoyConfig({ upstream: up })
-      : envoyConfigFor({ template: join(repoRoot, EDGE_TEMPLATE), authz: { unixSocket: edge.unixSocket }, upstream: up });
+      : envoyConfigFor({
+          template: join(repoRoot, EDGE_TEMPLATE),
+          authz: { unixSocket: edge.unixSocket },
+          upstreams: { [BENCH_ENV]: up },
+          // The rows compare authz servers on one path; TLS to the upstream would add the same cost to each.
+          upstreamTls: "plaintext",
+        });
   return startEnvoy({ configYaml, concurrency: EDGE_CONCURRENCY });
 }

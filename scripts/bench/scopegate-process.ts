@@ -9,7 +9,7 @@ import YAML from "yaml";
 import { freePort, waitFor, waitForTcp } from "../../test/support/ports.js";
 import { repoRoot } from "../../test/support/tools.js";
 import { childPids, startChild, treeRssBytes, type Child } from "./child.js";
-import type { World } from "./world.js";
+import { BENCH_ENV, type World } from "./world.js";
 
 export const VAULT_TOKEN_ENV = "SCOPEGATE_BENCH_VAULT_TOKEN";
 
@@ -113,7 +113,9 @@ export function benchConfig(
       backend: "vault",
       vault: { address: world.bao.address, auth: { method: "token", token: { env: VAULT_TOKEN_ENV } } },
     },
-    tenants: o.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: world.standin.tokenUrl })),
+    environments: { [BENCH_ENV]: { tokenUrl: world.standin.tokenUrl } },
+    allowPlainHttpLoopbackForTesting: true,
+    tenants: o.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], environment: BENCH_ENV })),
     discovery: { fromSecretStore: true },
     tokens: { maxTenants: o.maxTenants },
     reload: { watch: false },

@@ -8,7 +8,7 @@ export interface World {
   readonly bao: OpenBao;
   /**
    * Registers tenants at the stand-in and writes their Vault records, `parallel` at a time. Discovered tenants'
-   * records also carry divisions and token_url (a tenant defined by its record alone); configured ones hold
+   * records also carry divisions and environment (a tenant defined by its record alone); configured ones hold
    * credentials only.
    */
   addTenants(ids: readonly string[], via: "config" | "vault", parallel?: number): Promise<void>;
@@ -16,6 +16,9 @@ export interface World {
 }
 
 export const divisionOf = (tenant: string): string => `div-${tenant}`;
+
+/** Every bench tenant's environment; its token URL is the plain-HTTP stand-in (see benchConfig). */
+export const BENCH_ENV = "mypurecloud.com";
 
 export async function startWorld(): Promise<World> {
   const standin = await startGenesysStandin();
@@ -39,7 +42,7 @@ export async function startWorld(): Promise<World> {
           await kvPut(bao.address, bao.rootToken, "secret", `scopegate/tenants/${id}`, {
             client_id: `${id}-client`,
             client_secret: secret,
-            ...(via === "vault" ? { divisions: divisionOf(id), token_url: standin.tokenUrl } : {}),
+            ...(via === "vault" ? { divisions: divisionOf(id), environment: BENCH_ENV } : {}),
           });
         }
       };

@@ -24,6 +24,7 @@ export interface AuthzPolicy {
   readonly callers: CallerRules;
   readonly stripTenantHeader: boolean;
   readonly routes: RouteTable;
+  readonly egress: { readonly upstreamHeader: string; readonly verifyHost: boolean };
 }
 
 export interface AuthorizerDeps extends AuthzPolicy {
@@ -76,6 +77,8 @@ interface Claim {
   readonly method: string;
   readonly path: string;
   readonly rawQuery: string;
+  /** The request's Host (:authority), lower case, without a port. */
+  readonly host: string;
 }
 
 export class Authorizer {
@@ -106,7 +109,7 @@ export class Authorizer {
       if (isDenial(plan)) return this.#deny(plan, claim.requestId, claim.id, claim.principal, true);
       const hit = this.deps.tokens.peek(tenant);
       if (hit === undefined) return this.#afterLookups(claim, policy, deadline, tenant);
-      return this.#allow(claim, hit, "hit", plan, policy, deadline);
+      return this.#allow(claim, tenant, hit, "hit", plan, policy, deadline);
     } catch {
       return this.#deny(deny("internal_error"), claim?.requestId ?? "", claim?.id);
     }
@@ -122,7 +125,7 @@ export class Authorizer {
       const hit = this.deps.tokens.peek(tenant);
       const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
       if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), claim.requestId, claim.id, claim.principal, true);
-      return this.#allow(claim, lookup.entry, lookup.cache, plan, policy, deadline);
+      return this.#allow(claim, tenant, lookup.entry, lookup.cache, plan, policy, deadline);
     } catch {
       return this.#deny(deny("internal_error"), claim.requestId, claim.id);
     } finally {
@@ -147,7 +150,7 @@ export class Authorizer {
     } else {
       return this.#deny(fromHeader, requestId, undefined, principal);
     }
-    return { id, requestId, principal, mapped, method: input.method, path: input.path, rawQuery: input.rawQuery };
+    return { id, requestId, principal, mapped, method: input.method, path: input.path, rawQuery: input.rawQuery, host: input.host };
   }
 
   /** The caller may act for the tenant, and the route's division filter is planned within its divisions. */
@@ -155,6 +158,8 @@ export class Authorizer {
     // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
     const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers.mode);
     if (callerDenied) return callerDenied;
+    // Where Envoy routes by Host (the Istio egress gateway), the caller's Host must be the tenant's own API host.
+    if (policy.egress.verifyHost && claim.host !== tenant.apiHost) return deny("upstream_mismatch");
     const route = policy.routes.match(claim.method, claim.path);
     const plain = !mayNameDivisions(claim.rawQuery);
     if (plain && route.kind === "uncatalogued") return policy.passThrough;
@@ -176,12 +181,20 @@ export class Authorizer {
   }
 
   /** The OK answer, encoded once per token, policy generation and division plan, then reused. */
-  #allow(claim: Claim, entry: TokenEntry, cache: "hit" | "miss", plan: Plan, policy: ActivePolicy, deadline: Deadline): CheckOutcome {
+  #allow(claim: Claim, tenant: Tenant, entry: TokenEntry, cache: "hit" | "miss", plan: Plan, policy: ActivePolicy, deadline: Deadline): CheckOutcome {
     // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
     if (deadline.expired) return this.#deny(deny("deadline_exceeded"), claim.requestId, claim.id, claim.principal, true);
+    // A token belongs to one tenant and so to one environment: the cache key needs no environment of its own.
     let bytes = entry.encoded(plan.key);
     if (!bytes) {
-      bytes = encode(buildOkResponse({ authorization: entry.authorization, query: plan.query, headersToRemove: policy.headersToRemove }));
+      bytes = encode(
+        buildOkResponse({
+          authorization: entry.authorization,
+          query: plan.query,
+          headersToRemove: policy.headersToRemove,
+          upstream: { header: policy.egress.upstreamHeader, environment: tenant.environment },
+        }),
+      );
       entry.remember(plan.key, bytes);
     }
     return { bytes, decision: "allow", tenant: claim.id, tenantKnown: true, tokenCache: cache, requestId: claim.requestId, mtls: claim.principal !== "" };
@@ -225,6 +238,7 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     callers: p.callers,
     stripTenantHeader: p.stripTenantHeader,
     routes: p.routes,
+    egress: p.egress,
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
     picker: new HeaderPicker([p.tenantId.header, "x-request-id"]),
     plainPlans: new Map(),

@@ -10,6 +10,8 @@ export interface CheckInput {
   readonly path: string;
   /** Raw query string without '?', as sent (not decoded); "" when absent. */
   readonly rawQuery: string;
+  /** HttpRequest.host (the Host / :authority header), lower case, any port removed. */
+  readonly host: string;
   /**
    * The headers the policy reads (the tenant header, x-request-id), by lower-case name; a header sent more than
    * once is joined with ',' (as Envoy joins repeated headers), whether it came as the `headers` map or as

@@ -48,6 +48,7 @@ interface Gathered {
   id: string;
   method: string;
   path: string;
+  host: string;
   hasHttp: boolean;
   /** Per picked name: undefined until seen; repeated occurrences are joined with ',' as Envoy joins them. */
   readonly picked: (string | undefined)[];
@@ -55,7 +56,7 @@ interface Gathered {
 
 export function readCheckRequest(bytes: Uint8Array, picker: HeaderPicker): CheckInput | Denial {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const g: Gathered = { principal: "", id: "", method: "", path: "", hasHttp: false, picked: new Array(picker.names.length) };
+  const g: Gathered = { principal: "", id: "", method: "", path: "", host: "", hasHttp: false, picked: new Array(picker.names.length) };
   let hasAttributes = false;
   try {
     const r = new Cursor(buf);
@@ -87,9 +88,17 @@ export function readCheckRequest(bytes: Uint8Array, picker: HeaderPicker): Check
     method: g.method.toUpperCase(),
     path: noQuery ? path.slice(0, stop) : path.slice(0, q),
     rawQuery: noQuery ? "" : path.slice(q + 1, stop),
+    host: hostWithoutPort(g.host),
     headers,
     sourcePrincipal: g.principal,
   };
+}
+
+/** "API.example.com:443" -> "api.example.com"; "[::1]:80" -> "[::1]". */
+function hostWithoutPort(host: string): string {
+  const h = host.toLowerCase();
+  const colon = h.lastIndexOf(":");
+  return colon !== -1 && colon > h.lastIndexOf("]") ? h.slice(0, colon) : h;
 }
 
 // Each reader below consumes one message: the bytes from the cursor's position up to `end`.
@@ -124,7 +133,7 @@ function request(r: Cursor, end: number, g: Gathered, picker: HeaderPicker): voi
   }
 }
 
-/** HttpRequest: id = 1, method = 2, headers = 3 (map entries), path = 4, header_map = 13 (HeaderMap). */
+/** HttpRequest: id = 1, method = 2, headers = 3 (map entries), path = 4, host = 5, header_map = 13 (HeaderMap). */
 function httpRequest(r: Cursor, end: number, g: Gathered, picker: HeaderPicker): void {
   while (r.pos < end) {
     const tag = r.varint(end);
@@ -140,6 +149,9 @@ function httpRequest(r: Cursor, end: number, g: Gathered, picker: HeaderPicker):
         break;
       case (4 << 3) | LEN:
         g.path = r.string(end);
+        break;
+      case (5 << 3) | LEN:
+        g.host = r.string(end);
         break;
       case (13 << 3) | LEN:
         headerMap(r, r.enter(end), g, picker);

@@ -11,6 +11,7 @@ export const DENY_REASONS = {
   caller_not_allowed: { status: 403, retryable: false, level: "warn", message: "this caller may not act for the tenant" },
   division_forbidden: { status: 403, retryable: false, level: "warn", message: "the requested division is not one of the tenant's divisions" },
   division_malformed: { status: 400, retryable: false, level: "warn", message: "the division query parameter is malformed" },
+  upstream_mismatch: { status: 403, retryable: false, level: "warn", message: "the request's host is not the tenant's Genesys Cloud API host" },
   route_forbidden: { status: 403, retryable: false, level: "info", message: "this route is not allowed through scopegate" },
   credentials_missing: { status: 503, retryable: true, level: "error", message: "the tenant's client credentials are not in the secret store" },
   secrets_unavailable: { status: 503, retryable: true, level: "error", message: "the secret store could not be read" },

@@ -39,6 +39,8 @@ export interface AllowParts {
   readonly query: QueryMutation;
   /** Headers removed before the request goes upstream; never "authorization" (removal runs last, §2.2). */
   readonly headersToRemove: readonly string[];
+  /** The routing header Envoy re-matches on (clear_route_cache) and its value, the tenant's environment. */
+  readonly upstream: { readonly header: string; readonly environment: string };
 }
 
 export function buildOkResponse(parts: AllowParts): CheckResponse {
@@ -47,9 +49,9 @@ export function buildOkResponse(parts: AllowParts): CheckResponse {
     httpResponse: {
       $case: "okResponse",
       value: {
-        headers: [overwriteHeader("authorization", parts.authorization)],
+        headers: [overwriteHeader("authorization", parts.authorization), overwriteHeader(parts.upstream.header, parts.upstream.environment)],
         dynamicMetadata: undefined,
-        headersToRemove: parts.headersToRemove.filter((h) => h !== "authorization"),
+        headersToRemove: parts.headersToRemove.filter((h) => h !== "authorization" && h !== parts.upstream.header),
         responseHeadersToAdd: [],
         queryParametersToSet: parts.query.set.map((p) => ({ key: p.key, value: p.value })),
         queryParametersToRemove: [...parts.query.remove],

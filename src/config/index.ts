@@ -1,4 +1,5 @@
-export { configSchema, isAcceptableTokenUrl } from "./schema.js";
+export { configSchema } from "./schema.js";
 export type { Config, TenantConfig, RouteRuleConfig, VaultBackendConfig, VaultAuthConfig } from "./schema.js";
 export { parseConfig, parseConfigText, loadConfigFile, ConfigError } from "./load.js";
 export { watchConfigFile, type ConfigWatcher } from "./watch.js";
+export { buildEnvironments, isAcceptableTokenUrl, type Environment, type Environments } from "./environments.js";

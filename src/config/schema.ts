@@ -3,6 +3,8 @@
  * Secrets never live here, only references to them (file paths, env var names, Vault paths).
  */
 import { z } from "zod";
+import { ENVIRONMENT_PATTERN, GENESYS_ENVIRONMENTS } from "../profiles/genesys/regions.js";
+import { isAcceptableTokenUrl } from "./environments.js";
 
 const hostPort = z
   .string()
@@ -67,10 +69,11 @@ const tenant = z
   .object({
     id: z.string().min(1),
     divisions: z.array(z.string().min(1)).min(1),
-    /** Genesys Cloud environment, e.g. mypurecloud.de; the token URL becomes https://login.<environment>/oauth/token. */
-    environment: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, "expected a host suffix such as mypurecloud.de").optional(),
-    /** Full token URL for another OAuth2 server (https, or http to a loopback address only). */
-    tokenUrl: z.url().optional(),
+    /**
+     * Genesys Cloud environment, e.g. mypurecloud.de: one of `environments` (by default every Genesys Cloud region).
+     * Tokens are minted at that environment's token URL and Envoy sends the tenant's requests to api.<environment>.
+     */
+    environment: z.string().regex(ENVIRONMENT_PATTERN, "expected a host suffix such as mypurecloud.de"),
     /** Secret-store key of the credentials; defaults to the tenant id. */
     credentialsKey: z.string().min(1).optional(),
     /**
@@ -81,8 +84,7 @@ const tenant = z
     /** Kubernetes namespaces whose workloads may act for this tenant (from spiffe://<td>/ns/<ns>/sa/<sa>). */
     allowedNamespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)).default([]),
   })
-  .strict()
-  .refine((t) => (t.environment === undefined) !== (t.tokenUrl === undefined), "set exactly one of environment or tokenUrl");
+  .strict();
 
 const routeRule = z
   .object({
@@ -94,8 +96,34 @@ const routeRule = z
   })
   .strict();
 
+const environmentEntry = z
+  .object({
+    /** Token endpoint of this environment; default https://login.<environment>/oauth/token. Config file only. */
+    tokenUrl: z.url().optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
+    /**
+     * The environments tenants may live in: an allow-list. Default: every Genesys Cloud region
+     * (src/profiles/genesys/regions.ts). Given, it replaces that list.
+     */
+    environments: z.record(z.string().regex(ENVIRONMENT_PATTERN, "expected a host suffix such as mypurecloud.de"), environmentEntry).optional(),
+    /** Tests only: lets `environments.<env>.tokenUrl` be plain http to a loopback address. Never in production. */
+    allowPlainHttpLoopbackForTesting: z.boolean().default(false),
+    egress: z
+      .object({
+        /**
+         * Set on every allow to the tenant's environment; the shipped Envoy egress configs remove any caller copy
+         * before routing and re-match on it (clear_route_cache) to pick the environment's TLS cluster.
+         */
+        upstreamHeader: z.string().regex(/^[a-z0-9-]+$/, "header names are lower-case").default("x-scopegate-upstream"),
+        /** Deny a request whose Host is not api.<tenant environment> (Istio egress gateway, which routes by host). */
+        verifyHost: z.boolean().default(false),
+      })
+      .strict()
+      .default({ upstreamHeader: "x-scopegate-upstream", verifyHost: false }),
     listen: z
       .object({
         tcp: hostPort.nullable().default("127.0.0.1:9191"),
@@ -244,6 +272,18 @@ export const configSchema = z
     if (c.listen.tcp === null && c.listen.unixSocket === undefined) {
       ctx.addIssue({ code: "custom", path: ["listen"], message: "enable at least one of tcp or unixSocket" });
     }
+    const allowed = new Set(c.environments ? Object.keys(c.environments) : GENESYS_ENVIRONMENTS);
+    for (const [name, e] of Object.entries(c.environments ?? {})) {
+      if (e.tokenUrl !== undefined && !isAcceptableTokenUrl(e.tokenUrl, c.allowPlainHttpLoopbackForTesting)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["environments", name, "tokenUrl"],
+          message: c.allowPlainHttpLoopbackForTesting
+            ? "must be https, or plain http to a loopback address"
+            : "must be https (plain http to loopback needs allowPlainHttpLoopbackForTesting)",
+        });
+      }
+    }
     const idPattern = safeRegex(c.tenantIdPattern);
     const seen = new Set<string>();
     c.tenants.forEach((t, i) => {
@@ -252,12 +292,8 @@ export const configSchema = z
       if (idPattern && !idPattern.test(t.id)) {
         ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: "does not match tenantIdPattern" });
       }
-      if (t.tokenUrl && !isAcceptableTokenUrl(t.tokenUrl)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["tenants", i, "tokenUrl"],
-          message: "must be https (plain http is accepted for loopback addresses only)",
-        });
+      if (!allowed.has(t.environment)) {
+        ctx.addIssue({ code: "custom", path: ["tenants", i, "environment"], message: `not one of the allowed environments (${[...allowed].slice(0, 4).join(", ")}, …)` });
       }
     });
     const ids = new Set(c.tenants.map((t) => t.id));
@@ -283,17 +319,4 @@ function safeRegex(source: string): RegExp | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** TLS toward the token endpoint is never optional, except to this machine's own loopback (tests, local stand-ins). */
-export function isAcceptableTokenUrl(raw: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return false;
-  }
-  if (url.protocol === "https:") return true;
-  if (url.protocol !== "http:") return false;
-  return url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }

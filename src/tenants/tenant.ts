@@ -2,7 +2,12 @@
 export interface Tenant {
   readonly id: string;
   readonly divisions: readonly string[];
+  /** The Genesys Cloud environment the tenant lives in (an allowed one): where its token and its requests go. */
+  readonly environment: string;
+  /** The environment's token endpoint (from the environments table, never from the tenant's own data). */
   readonly tokenUrl: string;
+  /** The environment's Platform API host. */
+  readonly apiHost: string;
   /** Key of the tenant's record in the secret store. */
   readonly credentialsKey: string;
   /** Principals allowed to act for the tenant; empty = any caller. */

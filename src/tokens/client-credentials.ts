@@ -12,10 +12,6 @@ export interface TokenRequest {
   readonly body: string;
 }
 
-export function tokenUrlFor(environment: string): string {
-  return `https://login.${environment}/oauth/token`;
-}
-
 export function buildTokenRequest(url: string, credentials: ClientCredentials): TokenRequest {
   return {
     url: new URL(url),

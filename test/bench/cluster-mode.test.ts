@@ -14,6 +14,7 @@ import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.
 import { startGenesysStandin, type GenesysStandin } from "../support/genesys-standin.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { repoRoot } from "../support/tools.js";
+import { standinEnvironments, TEST_ENV } from "../support/environments.js";
 
 const TENANTS = ["acme", "globex", "initech", "umbrella", "hooli"];
 let dir: string;
@@ -38,7 +39,8 @@ beforeAll(async () => {
     listen: { tcp, unixSocket: join(dir, "authz.sock") },
     http: { listen: `127.0.0.1:${httpPort}` },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
-    tenants: TENANTS.map((id) => ({ id, divisions: [`div-${id}`], tokenUrl: standin.tokenUrl })),
+    ...standinEnvironments(standin.tokenUrl),
+    tenants: TENANTS.map((id) => ({ id, divisions: [`div-${id}`], environment: TEST_ENV })),
     reload: { watch: true, pollIntervalMs: 200 },
     logging: { level: "info" },
   };

@@ -71,9 +71,9 @@ describe("allowed requests", () => {
     expect(q.get("pageSize")).toBe("1");
   });
 
-  it("work over the unix-socket Envoy config too", async () => {
-    const uds = await stack.startEnvoy("envoy-uds.yaml");
-    const res = await send(uds, "/api/v2/flows", { "x-tenant-id": "acme" });
+  it("work with Check over TCP too", async () => {
+    const tcp = await stack.startEnvoy("tcp");
+    const res = await send(tcp, "/api/v2/flows", { "x-tenant-id": "acme" });
     expect(res.status).toBe(200);
     expect(lastReceived().tokenClientId).toBe("acme-client");
     expect(new URLSearchParams(lastReceived().query).getAll("divisionId")).toEqual(["div-acme"]);

@@ -10,7 +10,7 @@ import { CHECK_METHOD_PATH } from "../../src/server/check-service.js";
 import { checkClient } from "../support/grpc-clients.js";
 import { waitFor } from "../support/ports.js";
 import { kvPut, sealVault, unseal } from "../support/openbao.js";
-import { send, startStack, type Stack } from "../support/stack.js";
+import { send, startStack, type Stack, STACK_ENV } from "../support/stack.js";
 import { checkRequest } from "../unit/fixtures.js";
 
 let stack: Stack;
@@ -37,7 +37,7 @@ function putRecord(tenant: string, clientId: string, secret: string): Promise<nu
     client_id: clientId,
     client_secret: secret,
     divisions: `div-${tenant}`,
-    token_url: stack.standin.tokenUrl,
+    environment: STACK_ENV,
   });
 }
 
@@ -63,8 +63,8 @@ describe("secret hygiene", () => {
       ...stack.config,
       tenants: [
         ...stack.config.tenants,
-        { id: "bound", divisions: ["div-b"], tokenUrl: stack.standin.tokenUrl, allowedPrincipals: ["spiffe://cluster.local/ns/b/sa/x"], allowedNamespaces: [] },
-        { id: "nocreds", divisions: ["div-n"], tokenUrl: stack.standin.tokenUrl, allowedPrincipals: [], allowedNamespaces: [] },
+        { id: "bound", divisions: ["div-b"], environment: STACK_ENV, allowedPrincipals: ["spiffe://cluster.local/ns/b/sa/x"], allowedNamespaces: [] },
+        { id: "nocreds", divisions: ["div-n"], environment: STACK_ENV, allowedPrincipals: [], allowedNamespaces: [] },
       ],
     });
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "bound" });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { startGenesysStandin, type GenesysStandin } from "../support/genesys-standin.js";
 import { repoRoot } from "../support/tools.js";
+import { standinEnvironments, TEST_ENV } from "../support/environments.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -62,8 +63,11 @@ describe("scopegate check-config", () => {
   });
 
   it("--probe reads each tenant's secret and mints a token, printing tenant -> ok or reason, no secrets", async () => {
-    const tenants = ["acme", "wrong", "ghost"].map((id) => ({ id, divisions: ["d"], tokenUrl: standin.tokenUrl }));
-    await writeFile(join(dir, "ok.yaml"), YAML.stringify({ secrets: { backend: "file", file: { directory: join(dir, "secrets") } }, tenants }));
+    const tenants = ["acme", "wrong", "ghost"].map((id) => ({ id, divisions: ["d"], environment: TEST_ENV }));
+    await writeFile(
+      join(dir, "ok.yaml"),
+      YAML.stringify({ ...standinEnvironments(standin.tokenUrl), secrets: { backend: "file", file: { directory: join(dir, "secrets") } }, tenants }),
+    );
     const r = await cli("check-config", join(dir, "ok.yaml"), "--probe");
     expect(r.code).toBe(1); // not every tenant is ok
     expect(r.stdout).toMatch(/^acme\s+ok$/m);

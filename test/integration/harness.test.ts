@@ -1,6 +1,6 @@
 // Proves the e2e harness itself: a real OpenBao dev server and real Envoys start, are reachable on
 // loopback only, and stop without leaving processes behind.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,63 +19,8 @@ import {
 } from "../support/openbao.js";
 import { canConnect, freePort } from "../support/ports.js";
 import { runningProcesses } from "../support/processes.js";
+import { repoRoot } from "../support/tools.js";
 
-// The bootstrap skeleton of envoy-ext-authz.md §3 (the shipped templates live in deploy/envoy/).
-const SKELETON = `
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: 9901 } }
-static_resources:
-  listeners:
-  - name: public
-    address: { socket_address: { address: 0.0.0.0, port_value: 8080 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: public
-          route_config:
-            virtual_hosts:
-            - name: any
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: app }
-          http_filters:
-          - name: envoy.filters.http.ext_authz
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
-              transport_api_version: V3
-              failure_mode_allow: false
-              status_on_error: { code: ServiceUnavailable }
-              grpc_service:
-                envoy_grpc: { cluster_name: authz }
-                timeout: 1s
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: authz
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: authz
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9191 } } }
-  - name: app
-    type: STRICT_DNS
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: app
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: app.internal, port_value: 8000 } } }
-`;
 
 describe("OpenBao dev server", () => {
   let bao: OpenBao;
@@ -146,7 +91,6 @@ describe("Envoy", () => {
     });
     token = ((await res.json()) as { access_token: string }).access_token;
     dir = await mkdtemp(join(tmpdir(), "scopegate-harness-"));
-    await writeFile(join(dir, "skeleton.yaml"), SKELETON);
   });
   afterAll(async () => {
     await standin?.close();
@@ -173,13 +117,14 @@ describe("Envoy", () => {
     expect(envoy.process.exitInfo()).toBeDefined();
   });
 
-  it("envoyConfigFor rewrites ports, authz (tcp and unix socket), app and timeout; fails closed without authz", async () => {
+  it("envoyConfigFor rewrites ports, authz (tcp and unix socket), upstreams and timeout; fails closed without authz", async () => {
     const upstream = { host: "127.0.0.1", port: Number(new URL(standin.url).port) };
     const deadPort = await freePort();
     const tcpYaml = envoyConfigFor({
-      template: join(dir, "skeleton.yaml"),
+      template: join(repoRoot, "deploy/envoy/envoy-sidecar.yaml"),
       authz: { tcp: `127.0.0.1:${deadPort}` },
-      upstream,
+      upstreams: { "mypurecloud.com": upstream },
+      upstreamTls: "plaintext",
       timeoutMs: 250,
     });
     const parsed = YAML.parse(tcpYaml) as any;
@@ -191,9 +136,10 @@ describe("Envoy", () => {
     const httpFilters = parsed.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;
     expect(httpFilters[0].typed_config.grpc_service.timeout).toBe("0.25s");
     const udsYaml = envoyConfigFor({
-      template: join(dir, "skeleton.yaml"),
+      template: join(repoRoot, "deploy/envoy/envoy-sidecar.yaml"),
       authz: { unixSocket: join(dir, "absent.sock") },
-      upstream,
+      upstreams: { "mypurecloud.com": upstream },
+      upstreamTls: "plaintext",
     });
 
     // Two at once: hot restart is off, so concurrent Envoys must not collide.

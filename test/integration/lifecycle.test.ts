@@ -15,6 +15,7 @@ import { freePort, waitFor } from "../support/ports.js";
 import { spawnManaged, type ManagedProcess } from "../support/processes.js";
 import { repoRoot } from "../support/tools.js";
 import { checkRequest } from "../unit/fixtures.js";
+import { standinEnvironments, TEST_ENV } from "../support/environments.js";
 
 let dir: string;
 let standin: GenesysStandin;
@@ -30,7 +31,8 @@ function configDoc(tenants: { id: string; divisions: string[]; credentialsKey?: 
     listen: { tcp: `127.0.0.1:${grpcPort}`, unixSocket: join(dir, "authz.sock"), healthTcp: `127.0.0.1:${healthPort}` },
     http: { listen: `127.0.0.1:${httpPort}` },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
-    tenants: tenants.map((t) => ({ ...t, tokenUrl: standin.tokenUrl })),
+    ...standinEnvironments(standin.tokenUrl),
+    tenants: tenants.map((t) => ({ ...t, environment: TEST_ENV })),
     reload: { pollIntervalMs: 200 },
     shutdown: { graceMs: 5000 },
     logging: { level: "info" },

@@ -32,3 +32,40 @@ export function makePki(dir: string): TestPki {
     read: (file) => readFileSync(file),
   };
 }
+
+/** Certificates of stand-in Genesys Cloud regions: one test CA, one server certificate per environment. */
+export interface RegionPki {
+  /** PEM file of the CA that signed every region certificate (what Envoy's trusted_ca and tokens.caFile get). */
+  caFile: string;
+  /** The certificate of api.<env> and login.<env>, also valid for `ip` (the token URL is https://<ip>:<port>). */
+  serverFor(env: string): { key: Buffer; cert: Buffer };
+  /** A certificate for api.<env> signed by another CA that nobody trusts. */
+  untrustedFor(env: string): { key: Buffer; cert: Buffer };
+}
+
+export function makeRegionPki(dir: string, regions: readonly { env: string; ip: string }[]): RegionPki {
+  const f = (n: string) => join(dir, n);
+  const ossl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+  const ca = (name: string) =>
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.crt`), "-days", "1", "-subj", `/CN=${name}`);
+  ca("regions-ca");
+  ca("rogue-ca");
+  const leaf = (name: string, caName: string, sans: string) => {
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${name}`);
+    writeFileSync(f(`${name}.ext`), `subjectAltName=${sans}\nextendedKeyUsage=serverAuth\n`);
+    ossl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f(`${caName}.crt`), "-CAkey", f(`${caName}.key`), "-CAcreateserial", "-out", f(`${name}.crt`), "-days", "1", "-extfile", f(`${name}.ext`));
+    return { key: readFileSync(f(`${name}.key`)), cert: readFileSync(f(`${name}.crt`)) };
+  };
+  const trusted = new Map<string, { key: Buffer; cert: Buffer }>();
+  const rogue = new Map<string, { key: Buffer; cert: Buffer }>();
+  for (const { env, ip } of regions) {
+    trusted.set(env, leaf(`api.${env}`, "regions-ca", `DNS:api.${env},DNS:login.${env},IP:${ip}`));
+    rogue.set(env, leaf(`rogue.${env}`, "rogue-ca", `DNS:api.${env},DNS:login.${env},IP:${ip}`));
+  }
+  const get = (m: Map<string, { key: Buffer; cert: Buffer }>, env: string) => {
+    const c = m.get(env);
+    if (!c) throw new Error(`no certificate made for ${env}`);
+    return c;
+  };
+  return { caFile: f("regions-ca.crt"), serverFor: (env) => get(trusted, env), untrustedFor: (env) => get(rogue, env) };
+}

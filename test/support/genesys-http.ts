@@ -1,5 +1,7 @@
 // Wire-level pieces of the Genesys Cloud stand-in: what it records, response bodies, request parsing.
-// Shapes follow /work/shared/reference/genesys-cloud.md §1.4 (token errors) and §4 (ErrorBody, 429 Retry-After).
+// Shapes follow the Genesys Cloud SDKs' models: token errors as platform-client-sdk-go `AuthErrorResponse`
+// (error, description, error_description), API errors as the `ErrorBody` model (message, code, status), and 429
+// with Retry-After in integer seconds (terraform-provider-genesyscloud util_retries.go GetRetryAfterDelay).
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 export interface ReceivedRequest {
@@ -13,6 +15,12 @@ export interface ReceivedRequest {
   status: number;
   tokenClientId: string | null;
   tokenDivisions: string[] | null;
+  /** The TLS server name (SNI) the client asked for; null on plain HTTP. */
+  sni: string | null;
+  /** The Host (HTTP/1.1) or :authority (HTTP/2) the request carried. */
+  host: string;
+  /** "1.1" or "2.0". */
+  httpVersion: string;
 }
 
 export interface TokenCall {

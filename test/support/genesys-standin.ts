@@ -1,8 +1,14 @@
 // The one local stand-in for Genesys Cloud login (POST /oauth/token, client credentials) and the
-// Platform API (/api/v2/*), on 127.0.0.1 port 0. Behaviour per /work/shared/reference/genesys-cloud.md §1 and §4.
+// Platform API (/api/v2/*), on a loopback address, port 0, in plain HTTP or, like a real region, over TLS (HTTP/1.1,
+// or HTTP/2 offered in ALPN). Behaviour as documented at
+// https://developer.genesys.cloud/authorization/platform-auth/use-client-credentials (Basic client auth, form body
+// grant_type=client_credentials, access_token/token_type/expires_in) and in docs/tenants.md.
 // Knobs (delay, failures, 429s, hang) apply to the token endpoint only.
 import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http2 from "node:http2";
+import https from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -36,6 +42,10 @@ export interface IssuedToken {
 export interface StandinOptions {
   /** Clock for token expiry; defaults to Date.now. */
   now?: () => number;
+  /** Loopback address to bind; default 127.0.0.1. */
+  host?: string;
+  /** Serve TLS with this certificate (a region's api.<env> / login.<env>); `http2` offers h2 in ALPN too. */
+  tls?: { key: Buffer | string; cert: Buffer | string; http2?: boolean };
 }
 
 export interface GenesysStandin {
@@ -128,7 +138,11 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
     const issued = bearer === undefined ? undefined : issuedTokens.get(bearer);
     const valid = issued !== undefined && issued.expiresAtMs > now();
     const status = valid ? 200 : 401;
+    const sni = (req.socket as Partial<TLSSocket>).servername;
     received.push({
+      sni: typeof sni === "string" ? sni : null,
+      host: (req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "",
+      httpVersion: req.httpVersion,
       method: req.method ?? "",
       path,
       query,
@@ -142,7 +156,7 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
     sendJson(res, 200, { ok: true, clientId: issued.clientId, divisions: issued.divisions, query });
   }
 
-  const server = http.createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const raw = req.url ?? "/";
     const q = raw.indexOf("?");
     const path = q === -1 ? raw : raw.slice(0, q);
@@ -157,12 +171,24 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
       req.resume();
       sendJson(res, 404, errorBody(404, "not.found", `no route for ${path}`));
     }
+  };
+  const tls = opts.tls;
+  const server = !tls
+    ? http.createServer(handler)
+    : tls.http2
+      ? http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, handler as never)
+      : https.createServer({ key: tls.key, cert: tls.cert, ALPNProtocols: ["http/1.1"] }, handler);
+  const sessions = new Set<{ destroy(): void }>();
+  server.on(tls ? "secureConnection" : "connection", (socket: { destroy(): void; once(e: string, f: () => void): void }) => {
+    sessions.add(socket);
+    socket.once("close", () => sessions.delete(socket));
   });
+  const bindHost = opts.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, bindHost, () => resolve());
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${tls ? "https" : "http"}://${bindHost}:${(server.address() as AddressInfo).port}`;
 
   function hang(on: boolean): void {
     if (on && !hanging) hanging = new Promise<void>((resolve) => (release = resolve));
@@ -215,7 +241,7 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
     },
     async close() {
       hang(false);
-      server.closeAllConnections();
+      for (const socket of sessions) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -13,6 +13,9 @@ import { waitFor } from "./ports.js";
 import { spawnManaged, type ManagedProcess } from "./processes.js";
 import { repoRoot } from "./tools.js";
 
+/** The environment of every soak tenant; its token URL is the plain-HTTP stand-in. */
+const SOAK_ENV = "mypurecloud.com";
+
 export interface SoakOptions {
   readonly durationMs: number;
   /** Requests per second, spread evenly over the tenants. */
@@ -69,7 +72,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         client_id: `${id}-client`,
         client_secret: `${id}-secret`,
         divisions: `div-${id}`,
-        token_url: standin.tokenUrl,
+        environment: SOAK_ENV,
       });
     }
     const socket = join(dir, "authz.sock");
@@ -80,6 +83,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         listen: { tcp: null, unixSocket: socket },
         http: { listen: null },
         secrets: { backend: "vault", vault: { address: bao.address, auth: { method: "token", token: { env: "SOAK_VAULT_TOKEN" } } } },
+        environments: { [SOAK_ENV]: { tokenUrl: standin.tokenUrl } },
+        allowPlainHttpLoopbackForTesting: true,
         discovery: { fromSecretStore: true },
         tokens: { skewSeconds: 1 },
         logging: { level: "warn" },
@@ -94,9 +99,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await waitFor(async () => (await import("node:fs")).existsSync(socket), 15_000, { what: "scopegate socket" });
     const envoy: Envoy = await startEnvoy({
       configYaml: envoyConfigFor({
-        template: join(repoRoot, "deploy/envoy/envoy-uds.yaml"),
+        template: join(repoRoot, "deploy/envoy/envoy-sidecar.yaml"),
         authz: { unixSocket: socket },
-        upstream: { host: "127.0.0.1", port: Number(new URL(standin.url).port) },
+        upstreams: { [SOAK_ENV]: { host: "127.0.0.1", port: Number(new URL(standin.url).port) } },
+        // The soak measures scopegate under steady load; TLS to the stand-in would only add Envoy's own work.
+        upstreamTls: "plaintext",
       }),
       concurrency: 1,
     });

@@ -1,11 +1,14 @@
-// The whole data path on loopback: Genesys stand-in, a real OpenBao dev server, scopegate in-process and a
-// real Envoy built from the shipped deploy/envoy template. Used by the e2e tests, the demo and the benchmarks.
+// The whole data path on loopback: a Genesys stand-in serving one region over TLS (api.mypurecloud.com and its
+// login, certificate from a test CA, on 127.0.0.2), a real OpenBao dev server, scopegate in-process and a real
+// Envoy running the shipped egress config (deploy/envoy/envoy-sidecar.yaml) with only its addresses and CA
+// pointed at the test. Used by the e2e tests and the demo.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp, type App } from "../../src/app.js";
 import { parseConfig, type Config } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
+import { makeRegionPki, type RegionPki } from "./certs.js";
 import { envoyConfigFor, startEnvoy, type Envoy } from "./envoy.js";
 import { startGenesysStandin, type GenesysStandin } from "./genesys-standin.js";
 import { LogCapture } from "./log-capture.js";
@@ -22,8 +25,13 @@ export interface StackTenant {
   expiresIn?: number;
 }
 
+/** The environment every stack tenant lives in, and the loopback address its stand-in answers on. */
+export const STACK_ENV = "mypurecloud.com";
+const STACK_IP = "127.0.0.2";
+
 export interface Stack {
   standin: GenesysStandin;
+  pki: RegionPki;
   bao: OpenBao;
   app: App;
   config: Config;
@@ -31,8 +39,8 @@ export interface Stack {
   logs: LogCapture;
   socketPath: string;
   addTenant(t: StackTenant): Promise<void>;
-  /** A second Envoy from another template (e.g. the unix-socket one) against the same scopegate. */
-  startEnvoy(template: "envoy-tcp.yaml" | "envoy-uds.yaml", timeoutMs?: number): Promise<Envoy>;
+  /** Another Envoy from the shipped sidecar config against the same scopegate, reaching Check over `authz`. */
+  startEnvoy(authz: "uds" | "tcp", timeoutMs?: number): Promise<Envoy>;
   stop(): Promise<void>;
 }
 
@@ -45,12 +53,13 @@ export interface StackOptions {
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const standin = await startGenesysStandin();
+    const dir = await mkdtemp(join(tmpdir(), "scopegate-stack-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const pki = makeRegionPki(dir, [{ env: STACK_ENV, ip: STACK_IP }]);
+    const standin = await startGenesysStandin({ host: STACK_IP, tls: pki.serverFor(STACK_ENV) });
     cleanup.push(() => standin.close());
     const bao = await startOpenBao();
     cleanup.push(() => bao.stop());
-    const dir = await mkdtemp(join(tmpdir(), "scopegate-stack-"));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const socketPath = join(dir, "authz.sock");
 
     const addTenant = async (t: StackTenant): Promise<void> => {
@@ -58,7 +67,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await kvPut(bao.address, bao.rootToken, "secret", `scopegate/tenants/${t.id}`, {
         client_id: t.clientId,
         client_secret: t.clientSecret,
-        ...(t.via === "vault" ? { divisions: t.divisions.join(","), token_url: standin.tokenUrl } : {}),
+        ...(t.via === "vault" ? { divisions: t.divisions.join(","), environment: STACK_ENV } : {}),
       });
     };
     for (const t of opts.tenants) await addTenant(t);
@@ -70,9 +79,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         backend: "vault",
         vault: { address: bao.address, auth: { method: "token", token: { env: "SCOPEGATE_TEST_VAULT_TOKEN" } } },
       },
+      environments: { [STACK_ENV]: { tokenUrl: standin.tokenUrl } },
+      tokens: { caFile: pki.caFile },
       tenants: opts.tenants
         .filter((t) => t.via === "config")
-        .map((t) => ({ id: t.id, divisions: t.divisions, tokenUrl: standin.tokenUrl })),
+        .map((t) => ({ id: t.id, divisions: t.divisions, environment: STACK_ENV })),
       discovery: { fromSecretStore: true, negativeCacheSeconds: 5 },
       logging: { level: "info" },
     }, opts.config ?? {}));
@@ -85,12 +96,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     cleanup.push(() => app.stop(1000));
 
-    const launch = async (template: "envoy-tcp.yaml" | "envoy-uds.yaml", timeoutMs?: number): Promise<Envoy> => {
+    const launch = async (authz: "uds" | "tcp", timeoutMs?: number): Promise<Envoy> => {
       const envoy = await startEnvoy({
         configYaml: envoyConfigFor({
-          template: join(repoRoot, "deploy/envoy", template),
-          authz: template === "envoy-uds.yaml" ? { unixSocket: socketPath } : { tcp: `127.0.0.1:${app.server.tcpPort}` },
-          upstream: { host: "127.0.0.1", port: Number(new URL(standin.url).port) },
+          template: join(repoRoot, "deploy/envoy/envoy-sidecar.yaml"),
+          authz: authz === "uds" ? { unixSocket: socketPath } : { tcp: `127.0.0.1:${app.server.tcpPort}` },
+          upstreams: { [STACK_ENV]: { host: STACK_IP, port: Number(new URL(standin.url).port) } },
+          upstreamTls: { caFile: pki.caFile },
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
         }),
         concurrency: 2,
@@ -98,10 +110,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       cleanup.push(() => envoy.stop());
       return envoy;
     };
-    const envoy = await launch("envoy-tcp.yaml", opts.envoyTimeoutMs);
+    const envoy = await launch("uds", opts.envoyTimeoutMs);
 
     return {
       standin,
+      pki,
       bao,
       app,
       config,

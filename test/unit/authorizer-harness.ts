@@ -4,7 +4,7 @@ import { Authorizer, type CheckOutcome } from "../../src/authz/authorizer.js";
 import { deny, type Denial } from "../../src/authz/deny-reasons.js";
 import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
-import { parseConfig } from "../../src/config/index.js";
+import { buildEnvironments, parseConfig } from "../../src/config/index.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
 import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
@@ -48,7 +48,7 @@ export class FakeTokens implements TokenSource {
   }
 }
 
-export function harness(opts: { mode?: CallerMode; principalTenants?: Record<string, string>; allowList?: boolean } = {}) {
+export function harness(opts: { mode?: CallerMode; principalTenants?: Record<string, string>; allowList?: boolean; verifyHost?: boolean } = {}) {
   const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: TENANTS });
   const store = new CachedSecretStore(new NoStore(), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
   const tokens = new FakeTokens();
@@ -56,12 +56,13 @@ export function harness(opts: { mode?: CallerMode; principalTenants?: Record<str
     tenantId: { header: "x-tenant-id", pattern: compileTenantIdPattern(config.tenantIdPattern) },
     callers: { mode: opts.mode ?? "local", principalTenants: new Map(Object.entries(opts.principalTenants ?? {})) },
     stripTenantHeader: true,
+    egress: { upstreamHeader: "x-scopegate-upstream", verifyHost: opts.verifyHost ?? false },
     routes: buildRouteTable(
       GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param })),
       GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path })),
       { allowListOnly: opts.allowList ?? false },
     ),
-    registry: new TenantRegistry(config.tenants, { enabled: false, store }),
+    registry: new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: false, store }),
     tokens,
   });
   /** A request as Envoy sends it: protobuf bytes (a CheckRequest object is encoded first). */

@@ -131,7 +131,7 @@ describe("fuzzing the decision path (fast-check)", () => {
         expect(tenant).toBeDefined();
         if (o.response.httpResponse?.$case !== "okResponse") throw new Error("allow without ok_response");
         const ok = o.response.httpResponse.value;
-        expect(ok.headers.map((h) => h.header?.value)).toEqual([`Bearer tok-${tenant!.id}`]);
+        expect(ok.headers.map((h) => h.header?.value)).toEqual([`Bearer tok-${tenant!.id}`, tenant!.environment]);
         for (const p of ok.queryParametersToSet) {
           for (const v of p.value.split(",")) expect(tenant!.divisions).toContain(decodeURIComponent(v));
         }

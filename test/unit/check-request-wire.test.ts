@@ -96,6 +96,7 @@ function reference(bytes: Uint8Array, names: readonly string[]): CheckInput | "m
     method: http.method.toUpperCase(),
     path: noQuery ? http.path.slice(0, end) : http.path.slice(0, q),
     rawQuery: noQuery ? "" : http.path.slice(q + 1, end),
+    host: http.host.toLowerCase().replace(/:[^:\]]*$/, ""),
     headers,
     sourcePrincipal: req.attributes.source?.principal ?? "",
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
-import { buildTokenRequest, parseTokenResponse, tokenUrlFor } from "../../src/tokens/client-credentials.js";
+import { tokenUrlFor } from "../../src/profiles/genesys/regions.js";
+import { buildTokenRequest, parseTokenResponse } from "../../src/tokens/client-credentials.js";
 import { inspect } from "node:util";
 
 describe("buildTokenRequest", () => {

@@ -39,7 +39,7 @@ secrets: { backend: vault }
 tenants:
   - { id: acme, divisions: [], environment: mypurecloud.de }
   - { id: acme, divisions: [d], environment: mypurecloud.de, tokenUrl: "https://x/oauth/token" }
-  - { id: Bad!, divisions: [d], tokenUrl: "http://evil.example.com/oauth/token" }
+  - { id: Bad!, divisions: [d], environment: evil.example.com }
 unknownKey: 1
 `);
     const text = p.join("\n");
@@ -47,16 +47,27 @@ unknownKey: 1
     expect(text).toMatch(/tenantIdPattern/);
     expect(text).toMatch(/secrets\.vault: required/);
     expect(text).toMatch(/tenants\.0\.divisions/);
-    expect(text).toMatch(/exactly one of environment or tokenUrl/);
+    expect(text).toMatch(/tenants\.1.*tokenUrl|Unrecognized key.*tokenUrl/is);
+    expect(text).toMatch(/tenants\.2\.environment: not one of the allowed environments/);
     expect(text).toMatch(/unknownKey|Unrecognized/i);
     expect(p.length).toBeGreaterThanOrEqual(6);
   });
 
-  it("refuses plain-http token URLs except on loopback", () => {
-    const base = (url: string) => minimal.replace("environment: mypurecloud.de", `tokenUrl: "${url}"`);
-    expect(problems(base("https://login.example.com/oauth/token"))).toEqual([]);
-    expect(problems(base("http://127.0.0.1:8080/oauth/token"))).toEqual([]);
-    expect(problems(base("http://login.example.com/oauth/token")).join()).toMatch(/must be https/);
+  it("takes token URLs from the environments table only: https, or plain-http loopback behind the testing flag", () => {
+    const withUrl = (url: string, flag = false) =>
+      `${minimal}environments:\n  mypurecloud.de: { tokenUrl: "${url}" }\n${flag ? "allowPlainHttpLoopbackForTesting: true\n" : ""}`;
+    expect(problems(withUrl("https://login.example.com/oauth/token"))).toEqual([]);
+    expect(problems(withUrl("http://127.0.0.1:8080/oauth/token")).join()).toMatch(/needs allowPlainHttpLoopbackForTesting/);
+    expect(problems(withUrl("http://127.0.0.1:8080/oauth/token", true))).toEqual([]);
+    expect(problems(withUrl("http://login.example.com/oauth/token", true)).join()).toMatch(/must be https/);
+    expect(problems(withUrl("https://user:pw@login.example.com/oauth/token")).join()).toMatch(/must be https/);
+  });
+
+  it("allows every Genesys Cloud region by default, and only the listed environments when given", () => {
+    expect(problems(minimal.replace("mypurecloud.de", "apne3.pure.cloud"))).toEqual([]);
+    expect(problems(minimal.replace("mypurecloud.de", "login.attacker.example")).join()).toMatch(/not one of the allowed environments/);
+    const onlyIe = `${minimal}environments:\n  mypurecloud.ie: {}\n`;
+    expect(problems(onlyIe).join()).toMatch(/tenants\.0\.environment: not one of the allowed environments/);
   });
 
   it("reports YAML syntax errors as config problems", () => {

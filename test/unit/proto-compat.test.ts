@@ -70,6 +70,7 @@ describe("proto subset is wire-compatible with the official Envoy API", () => {
         authorization: "Bearer t",
         query: { set: [{ key: "divisionId", value: "d" }], remove: ["DIVISIONID"] },
         headersToRemove: ["x-tenant-id"],
+        upstream: { header: "x-scopegate-upstream", environment: "mypurecloud.de" },
       }),
     );
     const theirs = check.responseDeserialize(bytes) as {

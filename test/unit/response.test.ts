@@ -23,16 +23,20 @@ describe("buildOkResponse", () => {
         buildOkResponse({
           authorization: "Bearer tok",
           query: { set: [{ key: "divisionId", value: "d-1" }], remove: ["DivisionID"] },
-          headersToRemove: ["x-tenant-id", "authorization"],
+          headersToRemove: ["x-tenant-id", "authorization", "x-scopegate-upstream"],
+          upstream: { header: "x-scopegate-upstream", environment: "mypurecloud.de" },
         }),
       ),
     );
     expect(res.status?.code).toBe(0);
     if (res.httpResponse?.$case !== "okResponse") throw new Error("not ok");
     const ok = res.httpResponse.value;
-    expect(ok.headers).toHaveLength(1);
+    expect(ok.headers).toHaveLength(2);
     expect(ok.headers[0]?.header?.key).toBe("authorization");
     expect(ok.headers[0]?.header?.value).toBe("Bearer tok");
+    // The routing header Envoy re-matches on: overwritten like Authorization, never removed.
+    expect(ok.headers[1]?.header).toMatchObject({ key: "x-scopegate-upstream", value: "mypurecloud.de" });
+    expect(ok.headers[1]?.append).toBe(false);
     expect(ok.headers[0]?.append).toBe(false);
     expect(ok.headersToRemove).toEqual(["x-tenant-id"]);
     expect(ok.queryParametersToSet).toEqual([{ key: "divisionId", value: "d-1" }]);

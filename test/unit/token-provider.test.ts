@@ -8,7 +8,7 @@ import type { TokenResult } from "../../src/tokens/client-credentials.js";
 import type { TokenEndpoint } from "../../src/tokens/token-endpoint.js";
 import { TokenEntry, TokenProvider } from "../../src/tokens/token-provider.js";
 
-const tenant: Tenant = { id: "acme", divisions: ["d"], tokenUrl: "https://login.example.com/oauth/token", credentialsKey: "acme", allowedPrincipals: [], allowedNamespaces: [], source: "config" };
+const tenant: Tenant = { id: "acme", divisions: ["d"], environment: "example.com", apiHost: "api.example.com", tokenUrl: "https://login.example.com/oauth/token", credentialsKey: "acme", allowedPrincipals: [], allowedNamespaces: [], source: "config" };
 
 /** A small fake token endpoint: answers from a queue of scripted results, then mints tokens. */
 class FakeEndpoint implements TokenEndpoint {

@@ -1,0 +1,38 @@
+/**
+ * npm run render:envoy: writes the shipped Envoy egress configs, deploy/envoy/envoy-{sidecar,gateway}.yaml, for every
+ * Genesys Cloud region. `--check` only compares (exit 1 when a file differs); test/deploy runs the same comparison.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderEgressConfig, type EgressLayout } from "../src/egress/envoy-config.js";
+import { GENESYS_ENVIRONMENTS } from "../src/profiles/genesys/regions.js";
+import { repoRoot } from "../test/support/tools.js";
+
+export const SHIPPED_EGRESS_CONFIGS: readonly { layout: EgressLayout; file: string }[] = [
+  { layout: "sidecar", file: "deploy/envoy/envoy-sidecar.yaml" },
+  { layout: "gateway", file: "deploy/envoy/envoy-gateway.yaml" },
+];
+
+export function renderShipped(layout: EgressLayout): string {
+  return renderEgressConfig({ layout, environments: GENESYS_ENVIRONMENTS });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const check = process.argv.includes("--check");
+  let differs = false;
+  for (const { layout, file } of SHIPPED_EGRESS_CONFIGS) {
+    const path = join(repoRoot, file);
+    const want = renderShipped(layout);
+    if (check) {
+      const have = readFileSync(path, "utf8");
+      if (have !== want) {
+        differs = true;
+        process.stderr.write(`${file} differs from the generator's output: run npm run render:envoy\n`);
+      }
+    } else {
+      writeFileSync(path, want);
+      process.stdout.write(`wrote ${file}\n`);
+    }
+  }
+  process.exit(differs ? 1 : 0);
+}
