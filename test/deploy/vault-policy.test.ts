@@ -158,8 +158,9 @@ describe("deploy/kubernetes/vault/setup.sh", () => {
     const role = await readRole();
     expect(role!.audience).toBe("vault");
     let checked = 0;
-    for (const layout of ["base", "overlays/shared-service"]) {
-      for (const doc of kustomizeBuild(join(repoRoot, "deploy/kubernetes", layout))) {
+    const layouts = ["deploy/kubernetes/base", "deploy/kubernetes/overlays/shared-gateway", "deploy/istio/egress-gateway"];
+    for (const layout of layouts) {
+      for (const doc of kustomizeBuild(join(repoRoot, layout))) {
         const volumes = (doc as { spec?: { template?: { spec?: { volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience?: string } }[] } }[] } } } })
           .spec?.template?.spec?.volumes ?? [];
         for (const v of volumes.filter((x) => x.name === "vault-token")) {
@@ -168,7 +169,7 @@ describe("deploy/kubernetes/vault/setup.sh", () => {
         }
       }
     }
-    expect(checked).toBeGreaterThanOrEqual(2);
+    expect(checked).toBe(layouts.length);
   });
 
   it("works from a workstation (no KUBERNETES_* variables) for a Vault inside the cluster: the API server as Vault sees it", async () => {
