@@ -1047,7 +1047,9 @@ describe("deploy/istio/egress-gateway", () => {
       const spec = dr[0]!.spec as { exportTo: string[]; trafficPolicy: { portLevelSettings: { port: { number: number }; tls: Obj }[] } };
       expect(nsOf(dr[0]!)).toBe("istio-system");
       expect(spec.exportTo).toEqual(["."]);
-      expect(spec.trafficPolicy.portLevelSettings).toEqual([{ port: { number: 443 }, tls: { mode: "SIMPLE", sni: host, subjectAltNames: [host] } }]);
+      expect(spec.trafficPolicy.portLevelSettings).toEqual([
+        { port: { number: 443 }, tls: { mode: "SIMPLE", caCertificates: CA_BUNDLE, sni: host, subjectAltNames: [host] } },
+      ]);
     }
   });
 
