@@ -956,6 +956,14 @@ describe("overlays/shared-gateway", () => {
     }
   });
 
+  it("health-checks scopegate from Envoy with grpc.health.v1 on the authz cluster (the socket serves it beside Check)", () => {
+    const config = parseYaml(envoyConfigTextOf(objects, gateway, containerNamed(gateway, "envoy")!)) as Obj;
+    const authz = clusterOf(config, "authz");
+    expect(authz.health_checks).toMatchObject([{ grpc_health_check: {} }]);
+    // A panic threshold of 0 would stop checks while scopegate drains (NOT_SERVING but still answering).
+    expect((authz.common_lb_config as { healthy_panic_threshold?: unknown } | undefined)?.healthy_panic_threshold).toBeUndefined();
+  });
+
   it("drains on shutdown: Envoy's preStop sleep, scopegate's shutdown.drainMs, within the grace period", () => {
     const { w, c } = scopegateOf(objects);
     const config = parseConfigText(scopegateConfigText(objects, w, c).text);
