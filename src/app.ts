@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
 import type { CheckOutcome } from "./authz/authorizer.js";
 import { DENY_REASONS } from "./authz/deny-reasons.js";
-import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
+import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
 import { buildEnvironments, watchConfigFile, type Config } from "./config/index.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
@@ -60,7 +60,7 @@ export async function buildTokenEndpoint(config: Config): Promise<HttpTokenEndpo
 function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
   const base: RouteRule[] =
     config.routes.rules ?? GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param }));
-  const denied = config.routes.denied ?? GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path }));
+  const denied = config.routes.denied ?? GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path }));
   return { rules: [...base, ...config.routes.extraRules], denied: [...denied] };
 }
 
@@ -105,13 +105,18 @@ export async function startApp(deps: AppDeps): Promise<App> {
     max: config.tokens.maxTenants,
     requestTimeoutMs: config.tokens.requestTimeoutMs,
     rejectedBackoffSeconds: config.tokens.rejectedBackoffSeconds,
+    ...(config.tokens.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: config.tokens.maxAgeSeconds }),
     onTokenRequest: (tenant, outcome, durationMs) => {
       metrics.tokenRequest(outcome, durationMs);
       logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: round(durationMs) }, "token request");
     },
     onRefresh: () => metrics.tokenRefresh(),
   });
-  const registry = new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: config.discovery.fromSecretStore, store: secrets });
+  const registry = new TenantRegistry(config.tenants, buildEnvironments(config.environments), {
+    enabled: config.discovery.fromSecretStore,
+    store: secrets,
+    defaultBinding: config.discovery.defaultBinding,
+  });
   if (config.allowPlainHttpLoopbackForTesting) {
     logger.warn("allowPlainHttpLoopbackForTesting is on: token URLs may be plain http to loopback. Never use this outside tests.");
   }
@@ -209,7 +214,12 @@ function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);
   return {
     tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
-    callers: { mode: config.callers.mode, principalTenants: new Map(Object.entries(config.callers.principalTenants)) },
+    callers: {
+      mode: config.callers.mode,
+      principalTenants: new Map(Object.entries(config.callers.principalTenants)),
+      trustDomain: config.callers.trustDomain,
+      localIdentity: config.callers.localIdentity,
+    },
     stripTenantHeader: config.stripTenantHeader,
     egress: config.egress,
     routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),

@@ -3,11 +3,15 @@
  * Composition root and CLI. The only file that reads process.env or process.argv.
  *   scopegate serve [--config <file>] [--workers <n>]   (or SCOPEGATE_CONFIG; workers also from the config)
  *   scopegate check-config <file> [--probe]      validate; --probe also reads each tenant's secret and mints a token
+ *   scopegate envoy-config --layout sidecar|gateway [--config <file>]
+ *                                                print the Envoy egress config for the config's environments (default: every region)
  */
 import { parseArgs } from "node:util";
 import { startApp } from "./app.js";
 import { startCluster } from "./cluster/index.js";
 import { ConfigError, loadConfigFile } from "./config/index.js";
+import { renderEgressConfig } from "./egress/envoy-config.js";
+import { GENESYS_ENVIRONMENTS } from "./profiles/genesys/regions.js";
 import { bufferedStdout, createLogger } from "./observability/logger.js";
 import { probeTenants } from "./probe.js";
 
@@ -21,6 +25,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: "string", short: "c" },
       probe: { type: "boolean", default: false },
       workers: { type: "string" },
+      layout: { type: "string" },
     },
   });
   const [command = "serve", fileArg] = positionals;
@@ -76,8 +81,20 @@ async function main(argv: string[]): Promise<number> {
         /* runs until a signal */
       });
     }
+    case "envoy-config": {
+      const layout = values.layout ?? "sidecar";
+      if (layout !== "sidecar" && layout !== "gateway") {
+        process.stderr.write(`--layout must be sidecar or gateway, not ${layout}\n`);
+        return 2;
+      }
+      const given = values.config ?? fileArg;
+      const config = given === undefined ? undefined : await loadConfigFile(given);
+      const environments = config?.environments ? Object.keys(config.environments) : GENESYS_ENVIRONMENTS;
+      process.stdout.write(renderEgressConfig({ layout, environments, ...(config ? { upstreamHeader: config.egress.upstreamHeader } : {}) }));
+      return 0;
+    }
     default:
-      process.stderr.write(`unknown command ${command}; use serve or check-config\n`);
+      process.stderr.write(`unknown command ${command}; use serve, check-config or envoy-config\n`);
       return 2;
   }
 }

@@ -116,7 +116,9 @@ export function benchConfig(
     environments: { [BENCH_ENV]: { tokenUrl: world.standin.tokenUrl } },
     allowPlainHttpLoopbackForTesting: true,
     tenants: o.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], environment: BENCH_ENV })),
-    discovery: { fromSecretStore: true },
+    // Discovered tenants are bound to the one workload the benchmark's callers stand for.
+    discovery: { fromSecretStore: true, defaultBinding: { allowedNamespaces: ["bench"] } },
+    callers: { localIdentity: "spiffe://cluster.local/ns/bench/sa/app" },
     tokens: { maxTenants: o.maxTenants },
     reload: { watch: false },
     logging: { level: o.logLevel },

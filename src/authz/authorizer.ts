@@ -7,13 +7,13 @@
  */
 import { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Deadline } from "../util/deadline.js";
-import { checkCaller, type CallerRules } from "../tenants/caller-binding.js";
+import { callerIdentity, checkCaller, type CallerRules } from "../tenants/caller-binding.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
 import type { TokenEntry, TokenSource } from "../tokens/token-provider.js";
 import { HeaderPicker, readCheckRequest } from "./check-request-wire.js";
-import { DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
+import { answeredAs, DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
 import { mayNameDivisions, NO_QUERY_MUTATION, planDivision, type QueryMutation } from "./division-plan.js";
 import { buildDeniedResponse, buildOkResponse } from "./response.js";
 import type { RouteTable } from "./route-table.js";
@@ -138,7 +138,8 @@ export class Authorizer {
     const input = readCheckRequest(request, policy.picker);
     if (isDenial(input)) return this.#deny(input, "");
     const { requestId, sourcePrincipal: principal } = input;
-    const mapped = principal === "" ? undefined : policy.callers.principalTenants.get(principal);
+    const identity = callerIdentity(principal, policy.callers);
+    const mapped = identity === "" ? undefined : policy.callers.principalTenants.get(identity);
     const fromHeader = readTenantId(input.headers, policy.tenantId);
     let id: string;
     if (!isDenial(fromHeader)) {
@@ -156,7 +157,7 @@ export class Authorizer {
   /** The caller may act for the tenant, and the route's division filter is planned within its divisions. */
   #plan(claim: Claim, tenant: Tenant, policy: ActivePolicy): Plan | Denial {
     // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
-    const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers.mode);
+    const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers);
     if (callerDenied) return callerDenied;
     // Where Envoy routes by Host (the Istio egress gateway), the caller's Host must be the tenant's own API host.
     if (policy.egress.verifyHost && claim.host !== tenant.apiHost) return deny("upstream_mismatch");
@@ -206,10 +207,13 @@ export class Authorizer {
   }
 
   #deny(denial: Denial, requestId: string, tenant?: string, principal?: string, tenantKnown = false): CheckOutcome {
-    const cacheKey = `${denial.reason}:${denial.retryAfterSeconds ?? ""}`;
+    // The caller is answered with the reason the table says for this mode; the outcome (log line, metrics)
+    // keeps the real one.
+    const answered = answeredAs(denial, this.#policy.callers.mode);
+    const cacheKey = `${answered.reason}:${answered.retryAfterSeconds ?? ""}`;
     let bytes = this.#denied.get(cacheKey);
     if (!bytes) {
-      bytes = encode(buildDeniedResponse(denial));
+      bytes = encode(buildDeniedResponse(answered));
       if (this.#denied.size < 256) this.#denied.set(cacheKey, bytes);
     }
     return {

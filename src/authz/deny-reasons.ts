@@ -7,11 +7,14 @@ export const DENY_REASONS = {
   tenant_missing: { status: 400, retryable: false, level: "info", message: "the tenant header is missing or empty" },
   tenant_ambiguous: { status: 400, retryable: false, level: "warn", message: "the tenant header was sent more than once" },
   tenant_invalid: { status: 400, retryable: false, level: "warn", message: "the tenant id does not match the allowed pattern" },
-  tenant_unknown: { status: 403, retryable: false, level: "info", message: "no such tenant" },
+  // Answered as caller_not_allowed in callers.mode mesh, so a caller cannot tell an unknown tenant from one
+  // it may not act for (tenant ids are not enumerable); the log line keeps tenant_unknown.
+  tenant_unknown: { status: 403, retryable: false, level: "info", message: "no such tenant", meshAnswer: "caller_not_allowed" },
   caller_not_allowed: { status: 403, retryable: false, level: "warn", message: "this caller may not act for the tenant" },
   division_forbidden: { status: 403, retryable: false, level: "warn", message: "the requested division is not one of the tenant's divisions" },
   division_malformed: { status: 400, retryable: false, level: "warn", message: "the division query parameter is malformed" },
   upstream_mismatch: { status: 403, retryable: false, level: "warn", message: "the request's host is not the tenant's Genesys Cloud API host" },
+  path_malformed: { status: 400, retryable: false, level: "warn", message: "the path has ';' parameters, an encoded separator or a dot segment" },
   route_forbidden: { status: 403, retryable: false, level: "info", message: "this route is not allowed through scopegate" },
   credentials_missing: { status: 503, retryable: true, level: "error", message: "the tenant's client credentials are not in the secret store" },
   secrets_unavailable: { status: 503, retryable: true, level: "error", message: "the secret store could not be read" },
@@ -21,9 +24,23 @@ export const DENY_REASONS = {
   deadline_exceeded: { status: 503, retryable: true, level: "warn", message: "the check did not finish within Envoy's deadline" },
   shutting_down: { status: 503, retryable: true, level: "info", message: "scopegate is shutting down" },
   internal_error: { status: 500, retryable: true, level: "error", message: "internal error" },
-} as const satisfies Record<string, { status: 400 | 403 | 500 | 503; retryable: boolean; level: "info" | "warn" | "error"; message: string }>;
+} as const satisfies Record<
+  string,
+  { status: 400 | 403 | 500 | 503; retryable: boolean; level: "info" | "warn" | "error"; message: string; meshAnswer?: string }
+>;
 
 export type DenyReason = keyof typeof DENY_REASONS;
+
+/**
+ * The denial a caller is answered with: the reason itself, or in callers.mode mesh the reason's `meshAnswer`
+ * from the table (same status, body and x-scopegate-reason as that reason). The log line and metrics keep the
+ * real reason.
+ */
+export function answeredAs(denial: Denial, mode: "mesh" | "local"): Denial {
+  if (mode !== "mesh") return denial;
+  const spec = DENY_REASONS[denial.reason];
+  return "meshAnswer" in spec ? deny(spec.meshAnswer) : denial;
+}
 
 export const DENY_REASON_CODES = Object.keys(DENY_REASONS) as DenyReason[];
 

@@ -3,8 +3,12 @@
  *
  * The token is the real boundary (reference genesys-cloud.md §3.1); the query parameter is a filter that
  * keeps a tenant's list calls to its own divisions. Rules:
- * - any caller-supplied division key, in any spelling (divisionId / divisionIds, other letter case,
- *   percent-encoded), is removed;
+ * - any caller-supplied division key, in any spelling, is removed: a key is a division key when it normalises
+ *   to `divisionid` / `divisionids` (normaliseQueryKey: percent-decoding to a fixed point, so double encoding
+ *   counts; '+' as space; Unicode compatibility folding; letter case; trailing brackets such as
+ *   `divisionId[]` or `divisionIds[0]`; and every character that is not a letter or digit, so `division.id`,
+ *   `division_id`, `division-id` and ` divisionId ` count too). A server-side framework may read any of these
+ *   as the same parameter; scopegate cannot know which, so it treats them all as the division filter;
  * - on a catalogued route the tenant's divisions are set under the route's parameter name, comma-joined
  *   (what the official SDKs send, §3.2), each value percent-encoded (Envoy inserts values raw, §2.4);
  * - a caller asking for a division outside the tenant's set is denied, never widened; asking for a
@@ -28,6 +32,7 @@ export function planDivision(
   tenantDivisions: readonly string[],
 ): QueryMutation | Denial {
   if (route.kind === "forbidden") return deny("route_forbidden");
+  if (route.kind === "malformed") return deny("path_malformed");
   const supplied = mayNameDivisions(rawQuery) ? readDivisionParams(rawQuery) : undefined;
   if (supplied === "malformed") return deny("division_malformed");
   if (route.kind === "uncatalogued") {
@@ -46,14 +51,38 @@ export function planDivision(
 }
 
 /**
- * Whether a raw query string could carry a division key in any spelling the parser below accepts. A key can
- * only be `divisionId`/`divisionIds` in some letter case, percent-encoded (which needs '%'), or padded with
- * whitespace ('+' or %20 around the letters, which still leaves "division" or a '%' in the raw text). A query
- * with neither is planned like an empty one, without being parsed.
+ * Whether a raw query string could carry a division key in any spelling the parser below accepts, without
+ * parsing it. A key normalises to `divisionid(s)` only if its raw text has '%' (encoding), a non-ASCII
+ * character (compatibility folding), or the letters d-i-v-i-s-i-o-n in order, in any case, with nothing but
+ * non-alphanumerics between them (`division`, `DIVISION`, `d.i.v.i.s.i.o.n`, `d+ivision`). A query with none
+ * of these is planned like an empty one. test/unit/routes.test.ts checks this against the parser.
  */
 export function mayNameDivisions(rawQuery: string): boolean {
-  return rawQuery !== "" && /division|%/i.test(rawQuery);
+  return rawQuery !== "" && MAY_NAME_DIVISIONS.test(rawQuery);
 }
+
+const GAP = "[^a-z0-9]*";
+const MAY_NAME_DIVISIONS = new RegExp(`[%\\u0080-\\uffff]|${[..."division"].join(GAP)}`, "i");
+
+/**
+ * Whether a raw query key names the division filter (see the module comment for the spellings that count);
+ * "undecodable" when its percent-encoding does not settle.
+ */
+export function isDivisionKey(rawKey: string): boolean | "undecodable" {
+  const decoded = decodeFully(rawKey);
+  if (decoded === undefined) return "undecodable";
+  const folded = decoded.normalize("NFKC").toLowerCase();
+  // `divisionIds[0]` (trailing brackets dropped), and `division[id]` (brackets read as part of one key).
+  return (
+    DIVISION_KEYS.has(folded.replace(TRAILING_BRACKETS, "").replace(NOT_ALPHANUMERIC, "")) ||
+    DIVISION_KEYS.has(folded.replace(NOT_ALPHANUMERIC, ""))
+  );
+}
+
+const TRAILING_BRACKETS = /(\[[^\]]*\])+$/u;
+const NOT_ALPHANUMERIC = /[^a-z0-9]/gu;
+/** Percent-decoding is repeated until nothing changes, at most this often (deeper nesting is refused). */
+const MAX_DECODE_ROUNDS = 8;
 
 interface SuppliedDivisions {
   /** The raw keys exactly as they appear in the query, for query_parameters_to_remove. */
@@ -69,13 +98,21 @@ export function readDivisionParams(rawQuery: string): SuppliedDivisions | "malfo
     if (pair === "") continue;
     const eq = pair.indexOf("=");
     const rawKey = eq === -1 ? pair : pair.slice(0, eq);
-    const key = safeDecode(rawKey);
-    if (key === undefined) {
-      // An undecodable key might be a disguised division key: refuse rather than guess.
-      if (/division/i.test(rawKey)) return "malformed";
+    // Envoy splits the query on '&' only (so only such keys can be removed), but some servers also split on
+    // ';' (HTML 4.01 B.2.2): a division key hidden after a ';' can be neither removed nor trusted.
+    if (pair.includes(";")) {
+      for (const piece of pair.split(";").slice(1)) {
+        const pieceEq = piece.indexOf("=");
+        if (isDivisionKey(pieceEq === -1 ? piece : piece.slice(0, pieceEq)) !== false) return "malformed";
+      }
+    }
+    const division = isDivisionKey(rawKey);
+    // An undecodable key might be a disguised division key: refuse rather than guess.
+    if (division === "undecodable") {
+      if (mayNameDivisions(rawKey)) return "malformed";
       continue;
     }
-    if (!DIVISION_KEYS.has(key.trim().toLowerCase())) continue;
+    if (!division) continue;
     if (!keys.includes(rawKey)) keys.push(rawKey);
     const rawValue = eq === -1 ? "" : pair.slice(eq + 1);
     const decoded = safeDecode(rawValue);
@@ -94,5 +131,32 @@ function safeDecode(s: string): string | undefined {
     return decodeURIComponent(s.replace(/\+/g, " "));
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * '+' as space, then percent-decoding until the text stops changing (double encoding: `%2564` -> `d`). Each
+ * round decodes every valid escape and leaves invalid ones (`%zz`) as they are, as a lenient server would.
+ * Undefined when it still changes after MAX_DECODE_ROUNDS.
+ */
+function decodeFully(s: string): string | undefined {
+  let current = s.replace(/\+/g, " ");
+  for (let round = 0; round < MAX_DECODE_ROUNDS; round++) {
+    if (!current.includes("%")) return current;
+    const next = current.replace(ESCAPE_RUN, decodeRun);
+    if (next === current) return current;
+    current = next;
+  }
+  return undefined;
+}
+
+const ESCAPE_RUN = /(?:%[0-9a-f]{2})+/giu;
+
+function decodeRun(run: string): string {
+  try {
+    return decodeURIComponent(run);
+  } catch {
+    // Not UTF-8 as a whole: decode the escapes that stand alone as ASCII, keep the rest.
+    return run.replace(/%([0-7][0-9a-f])/giu, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   }
 }

@@ -67,3 +67,64 @@ export const GENESYS_DIVISION_ROUTES: ReadonlyArray<readonly [method: string, pa
 export const GENESYS_CROSS_DIVISION_ROUTES: ReadonlyArray<readonly [method: string, pathTemplate: string]> = [
   ["GET", "/api/v2/routing/queues/divisionviews/all"],
 ];
+
+/**
+ * Platform API operations that revoke or mint credentials or change grants, denied by default on every tenant
+ * (config routes.denied replaces this list together with the cross-division routes). A workload acting
+ * with a tenant's shared client-credentials token has no business with them, and each one lets one caller
+ * hurt every other workload of the tenant or step outside the grants scopegate hands out:
+ * - revoking the shared token (`DELETE /api/v2/tokens/me`): every workload of the tenant holds the same token,
+ *   and scopegate would keep serving it, dead, until it refreshes;
+ * - minting or reading credentials: OAuth clients and their secrets, integration credentials, user
+ *   passwords, guest and helper tokens, SSO identity providers, SCIM provisioning (creates login identities);
+ * - changing grants: roles, role–division grants of users and groups, divisions and the objects in them,
+ *   access policies, trustee organisations. The token is the scope; these would widen it.
+ *
+ * `*` = every method; a path ending in `/**` covers everything under it. Families that exist only to manage
+ * credentials are denied on every method (their reads list clients, authorisations or credential metadata);
+ * families that also serve ordinary reads (authorization, orgauthorization, scim) are denied on writes only.
+ *
+ * Source: the operation paths of the official Python SDK, PureCloudPlatformClientV2 269.0.0 (apis/*.py; the
+ * same operations are documented in MyPureCloud/platform-client-sdk-python build/docs/TokensApi.md,
+ * OAuthApi.md, IntegrationsApi.md, UsersApi.md, AuthorizationApi.md, ObjectsApi.md,
+ * OrganizationAuthorizationApi.md, IdentityProviderApi.md, SCIMApi.md, WebDeploymentsApi.md,
+ * BackgroundAssistantApi.md, ConversationsApi.md) and the API explorer at
+ * https://developer.genesys.cloud/devapps/api-explorer. test/unit/routes.test.ts lists every SDK operation
+ * this is meant to cover and checks that each is denied.
+ */
+export const GENESYS_CREDENTIAL_ROUTES: ReadonlyArray<readonly [method: string, pathTemplate: string]> = [
+  // TokensApi: DELETE/GET/HEAD /api/v2/tokens/me, DELETE /api/v2/tokens/{userId}, GET/PUT /api/v2/tokens/timeout.
+  ["*", "/api/v2/tokens/**"],
+  // OAuthApi: clients, client secrets, usage, and the authorisations users granted to clients.
+  ["*", "/api/v2/oauth/clients/**"],
+  ["*", "/api/v2/oauth/authorizations/**"],
+  // IntegrationsApi: credentials that integrations (data actions, ...) use against other systems.
+  ["*", "/api/v2/integrations/credentials/**"],
+  // UsersApi: set a user's password (/api/v2/users/me/password matches the template too).
+  ["*", "/api/v2/users/{userId}/password"],
+  // AuthorizationApi / UsersApi: a user's roles.
+  ["*", "/api/v2/users/{subjectId}/roles"],
+  // IdentityProviderApi: who may log in to the org (SSO).
+  ["*", "/api/v2/identityproviders/**"],
+  // WebDeploymentsApi and BackgroundAssistantApi: guest and helper tokens.
+  ["*", "/api/v2/webdeployments/token/**"],
+  ["*", "/api/v2/backgroundassistant/token"],
+  ["*", "/api/v2/screenrecording/token"],
+  // ConversationsApi: Google Business Profile OAuth tokens stored for a messaging integration.
+  ["*", "/api/v2/conversations/messaging/integrations/open/extensions/googlebusinessprofile/tokens/**"],
+  // AuthorizationApi / ObjectsApi: roles, subjects' grants, divisions (and moving objects between them),
+  // policies, settings. OrganizationAuthorizationApi: trustees and trustors. SCIMApi: users and groups.
+  ...writes("/api/v2/authorization/**"),
+  ...writes("/api/v2/orgauthorization/**"),
+  ...writes("/api/v2/scim/**"),
+];
+
+function writes(path: string): (readonly [string, string])[] {
+  return ["POST", "PUT", "PATCH", "DELETE"].map((method) => [method, path] as const);
+}
+
+/** The default of config routes.denied: cross-division digests and credential or grant management. */
+export const GENESYS_DENIED_ROUTES: ReadonlyArray<readonly [method: string, pathTemplate: string]> = [
+  ...GENESYS_CROSS_DIVISION_ROUTES,
+  ...GENESYS_CREDENTIAL_ROUTES,
+];

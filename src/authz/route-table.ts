@@ -1,12 +1,16 @@
 /**
  * Route rules: (method, path template) -> what to do with the division query parameter. Pure (the memo of
  * recent answers is an optimisation of a pure function).
- * Templates use `{name}` for one path segment, as in the Genesys API reference.
+ * Templates use `{name}` for one path segment, as in the Genesys API reference, and may end in `/**` for any
+ * number of further segments (none included); method `*` means every method. A denial always wins over a
+ * rule, however specific the rule.
  */
 export type RouteMatch =
   | { readonly kind: "division"; readonly param: string }
   | { readonly kind: "forbidden" }
-  | { readonly kind: "uncatalogued" };
+  | { readonly kind: "uncatalogued" }
+  /** A path scopegate refuses to interpret on any route: see isAmbiguousPath. */
+  | { readonly kind: "malformed" };
 
 export interface RouteRule {
   readonly method: string;
@@ -20,11 +24,46 @@ export interface RouteTable {
 
 interface Compiled {
   readonly segments: readonly (string | null)[]; // null = any one segment
+  /** The template ended in `/**`: any further segments match. */
+  readonly prefix: boolean;
   readonly result: RouteMatch;
 }
 
 const UNCATALOGUED: RouteMatch = { kind: "uncatalogued" };
 const FORBIDDEN: RouteMatch = { kind: "forbidden" };
+const MALFORMED: RouteMatch = { kind: "malformed" };
+const ANY_METHOD = "*";
+
+/** Templates without wildcards by "METHOD /path", the others in order by method. */
+class Templates {
+  readonly exact = new Map<string, RouteMatch>();
+  readonly templated = new Map<string, Compiled[]>();
+
+  add(method: string, path: string, result: RouteMatch): void {
+    const parts = splitPath(path);
+    const prefix = parts.at(-1) === "**";
+    if (prefix) parts.pop();
+    const segments = parts.map((s) => (/^\{[^}]+\}$/.test(s) ? null : s.toLowerCase()));
+    if (!prefix && segments.every((s) => s !== null)) {
+      const key = `${method} /${segments.join("/")}`;
+      if (!this.exact.has(key)) this.exact.set(key, result);
+      return;
+    }
+    const list = this.templated.get(method) ?? [];
+    list.push({ segments, prefix, result });
+    this.templated.set(method, list);
+  }
+
+  find(method: string, segments: readonly string[]): RouteMatch | undefined {
+    const joined = `/${segments.join("/")}`;
+    for (const m of [method, ANY_METHOD]) {
+      const hit = this.exact.get(`${m} ${joined}`);
+      if (hit) return hit;
+      for (const c of this.templated.get(m) ?? []) if (segmentsMatch(c, segments)) return c.result;
+    }
+    return undefined;
+  }
+}
 
 /**
  * `allowListOnly`: a route that is neither catalogued nor denied is forbidden instead of passed through
@@ -36,32 +75,15 @@ export function buildRouteTable(
   opts: { allowListOnly?: boolean } = {},
 ): RouteTable {
   const fallback = opts.allowListOnly ? FORBIDDEN : UNCATALOGUED;
-  const exact = new Map<string, RouteMatch>();
-  const templated = new Map<string, Compiled[]>();
-  const add = (method: string, path: string, result: RouteMatch): void => {
-    const segments = splitPath(path).map((s) => (/^\{[^}]+\}$/.test(s) ? null : s.toLowerCase()));
-    if (segments.every((s) => s !== null)) {
-      // Denials are added first and win over a rule for the same route.
-      const key = `${method} /${segments.join("/")}`;
-      if (!exact.has(key)) exact.set(key, result);
-      return;
-    }
-    const list = templated.get(method) ?? [];
-    list.push({ segments, result });
-    templated.set(method, list);
-  };
-  for (const d of denied) add(d.method, d.path, FORBIDDEN);
-  for (const r of rules) add(r.method, r.path, { kind: "division", param: r.param });
+  const denials = new Templates();
+  const catalogue = new Templates();
+  for (const d of denied) denials.add(d.method, d.path, FORBIDDEN);
+  for (const r of rules) catalogue.add(r.method, r.path, { kind: "division", param: r.param });
 
   const lookup = (method: string, path: string): RouteMatch => {
+    if (isAmbiguousPath(path)) return MALFORMED;
     const segments = splitPath(path).map(normaliseSegment);
-    const hit = exact.get(`${method} /${segments.join("/")}`);
-    if (hit) return hit;
-    const candidates = templated.get(method);
-    if (candidates) {
-      for (const c of candidates) if (segmentsMatch(c.segments, segments)) return c.result;
-    }
-    return fallback;
+    return denials.find(method, segments) ?? catalogue.find(method, segments) ?? fallback;
   };
   // A workload calls a few routes over and over: remember the answer per exact (method, path) string, so a
   // repeated call skips splitting, decoding and matching. A plain Map emptied when full: a memo of a pure function
@@ -91,21 +113,55 @@ function splitPath(path: string): string[] {
   return path.split("/").filter((s) => s.length > 0);
 }
 
-/** Literal segments compare case-insensitively after percent-decoding, so `%71ueues` cannot dodge a rule. */
+/**
+ * Literal segments compare case-insensitively after percent-decoding to a fixed point, so `%71ueues` and
+ * `%2571ueues` cannot dodge a rule.
+ */
 function normaliseSegment(segment: string): string {
-  if (!segment.includes("%")) return segment.toLowerCase();
-  try {
-    return decodeURIComponent(segment).toLowerCase();
-  } catch {
-    return segment.toLowerCase();
+  let current = segment;
+  for (let round = 0; round < MAX_DECODE_ROUNDS && current.includes("%"); round++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(current);
+    } catch {
+      break;
+    }
+    if (next === current) break;
+    current = next;
   }
+  return current.toLowerCase();
 }
 
-function segmentsMatch(template: readonly (string | null)[], actual: readonly string[]): boolean {
-  if (template.length !== actual.length) return false;
-  for (let i = 0; i < template.length; i++) {
-    const t = template[i];
-    if (t !== null && t !== actual[i]) return false;
+const MAX_DECODE_ROUNDS = 8;
+
+/**
+ * A path whose meaning depends on who parses it is refused on every route, catalogued or not (scopegate
+ * fronts only the Genesys Cloud Platform API, whose paths never need these):
+ * - `;` path parameters (RFC 3986 section 3.3): servlet-style servers drop `;x=1` from a segment before
+ *   routing, so `/api/v2/routing/queues/divisionviews/all;x=1` would reach a route the table denies;
+ * - encoded `/` or `\\` (`%2F`, `%5C`), which some servers decode into a separator after routing;
+ * - dot segments (`.`, `..`, RFC 3986 section 5.2.4), which a server may remove, changing the route.
+ * Each in raw form and percent-encoded at any depth (`%3B`, `%253B`, ...).
+ */
+export function isAmbiguousPath(path: string): boolean {
+  if (AMBIGUOUS_CHARACTER.test(path)) return true;
+  for (const segment of path.split("/")) {
+    if (segment.includes(".") || segment.includes("%")) {
+      const s = normaliseSegment(segment);
+      if (s === "." || s === ".." || /[;/\\]/u.test(s)) return true;
+    }
+  }
+  return false;
+}
+
+const AMBIGUOUS_CHARACTER = /[;\\]|%(?:25)*(?:3b|2f|5c)/iu;
+
+function segmentsMatch(template: Compiled, actual: readonly string[]): boolean {
+  const t = template.segments;
+  if (template.prefix ? actual.length < t.length : actual.length !== t.length) return false;
+  for (let i = 0; i < t.length; i++) {
+    const s = t[i];
+    if (s !== null && s !== actual[i]) return false;
   }
   return true;
 }

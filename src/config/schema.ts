@@ -78,7 +78,8 @@ const tenant = z
     credentialsKey: z.string().min(1).optional(),
     /**
      * Callers allowed to act for this tenant: mTLS principals (SPIFFE ids) exactly, or a prefix ending in
-     * "/*" (one more path segment). Empty, together with allowedNamespaces, means any caller.
+     * "/*" (one more path segment). Empty, together with allowedNamespaces: in callers.mode local the local
+     * caller; in mode mesh not allowed (check-config fails).
      */
     allowedPrincipals: z.array(z.string().min(1)).default([]),
     /** Kubernetes namespaces whose workloads may act for this tenant (from spiffe://<td>/ns/<ns>/sa/<sa>). */
@@ -169,9 +170,20 @@ export const configSchema = z
         mode: z.enum(["mesh", "local"]).default("local"),
         /** principal -> tenant: such a caller needs no tenant header (a header, if sent, must agree). */
         principalTenants: z.record(z.string().min(1), z.string().min(1)).default({}),
+        /**
+         * SPIFFE trust domain of the mesh: allowedNamespaces match only spiffe://<trustDomain>/ns/<ns>/sa/<sa>
+         * (a principal of another trust domain names no namespace of ours).
+         */
+        trustDomain: z.string().regex(/^[a-z0-9._-]+$/, "a SPIFFE trust domain: lower-case letters, digits, '.', '_', '-'").default("cluster.local"),
+        /**
+         * mode local only: the identity of a check that carries no principal, for the binding rules (the pod
+         * scopegate sits beside, e.g. spiffe://cluster.local/ns/acme/sa/etl). Unset: such a check matches no
+         * allowedPrincipals / allowedNamespaces.
+         */
+        localIdentity: z.string().min(1).optional(),
       })
       .strict()
-      .default({ mode: "local", principalTenants: {} }),
+      .default({ mode: "local", principalTenants: {}, trustDomain: "cluster.local" }),
     stripTenantHeader: z.boolean().default(true),
     secrets: z
       .object({
@@ -192,6 +204,18 @@ export const configSchema = z
         /** Unknown tenant ids are remembered this long so a flood of bad ids cannot hammer the store. */
         negativeCacheSeconds: z.number().int().nonnegative().default(30),
         maxNegativeEntries: z.number().int().positive().default(10_000),
+        /**
+         * Caller binding of a discovered tenant whose record has neither allowed_principals nor
+         * allowed_namespaces. Unset (or empty): such a tenant is bound to no one and every check for it is
+         * denied caller_not_allowed, in either callers.mode.
+         */
+        defaultBinding: z
+          .object({
+            allowedPrincipals: z.array(z.string().min(1)).default([]),
+            allowedNamespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)).default([]),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ fromSecretStore: false, negativeCacheSeconds: 30, maxNegativeEntries: 10_000 }),
@@ -205,6 +229,11 @@ export const configSchema = z
         requestTimeoutMs: z.number().int().positive().default(3000),
         /** After the token endpoint rejects a freshly read secret (invalid_client), wait this long before asking again. */
         rejectedBackoffSeconds: z.number().int().positive().default(30),
+        /**
+         * Serve no token longer than this many seconds after it was minted, whatever expires_in says (a token
+         * revoked upstream stops being served by then). Unset: until expires_in minus skewSeconds.
+         */
+        maxAgeSeconds: z.number().int().positive().optional(),
         caFile: z.string().optional(),
       })
       .strict()
@@ -217,9 +246,13 @@ export const configSchema = z
         rules: z.array(routeRule).optional(),
         /** Extra rules added to the catalog. */
         extraRules: z.array(routeRule).default([]),
-        /** Routes denied outright; defaults to the cross-division digests (e.g. GET /api/v2/routing/queues/divisionviews/all). */
+        /**
+         * Routes denied outright, replacing the default list: the cross-division digests (e.g. GET
+         * /api/v2/routing/queues/divisionviews/all) and credential/grant management (src/authz/genesys-catalog.ts).
+         * method "*" = every method; a path ending in "/**" covers everything under it.
+         */
         denied: z
-          .array(z.object({ method: z.string().regex(/^[A-Z]+$/), path: z.string().startsWith("/") }).strict())
+          .array(z.object({ method: z.string().regex(/^([A-Z]+|\*)$/), path: z.string().startsWith("/") }).strict())
           .optional(),
       })
       .strict()
@@ -301,6 +334,21 @@ export const configSchema = z
       if (!ids.has(tenantId) && !c.discovery.fromSecretStore) {
         ctx.addIssue({ code: "custom", path: ["callers", "principalTenants", principal], message: `unknown tenant ${tenantId}` });
       }
+    }
+    if (c.callers.mode === "mesh") {
+      // A shared scopegate must know who may act for each tenant: a tenant bound to no one would be open to all.
+      const mapped = new Set(Object.values(c.callers.principalTenants));
+      const unbound = c.tenants.filter((t) => t.allowedPrincipals.length === 0 && t.allowedNamespaces.length === 0 && !mapped.has(t.id));
+      if (unbound.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tenants"],
+          message: `callers.mode mesh needs a caller binding (allowedPrincipals, allowedNamespaces or callers.principalTenants) for every tenant; none for: ${unbound.map((t) => t.id).join(", ")}`,
+        });
+      }
+    }
+    if (c.callers.localIdentity !== undefined && c.callers.mode !== "local") {
+      ctx.addIssue({ code: "custom", path: ["callers", "localIdentity"], message: "applies to callers.mode local only" });
     }
     if (c.tenants.length === 0 && !c.discovery.fromSecretStore) {
       ctx.addIssue({ code: "custom", path: ["tenants"], message: "no tenants: list some or enable discovery.fromSecretStore" });

@@ -9,9 +9,14 @@ export function recordFromFields(fields: Record<string, unknown>, version?: stri
   const divisions = listOf(fields["divisions"]);
   const environment = str(fields["environment"]);
   const tokenUrl = str(fields["token_url"]);
+  // Caller binding of a discovered tenant (checked by the tenant registry, which refuses malformed entries).
+  const allowedPrincipals = listOf(fields["allowed_principals"]);
+  const allowedNamespaces = listOf(fields["allowed_namespaces"]);
   return {
     credentials: new ClientCredentials(clientId, clientSecret),
     ...(divisions ? { divisions } : {}),
+    ...(allowedPrincipals ? { allowedPrincipals } : {}),
+    ...(allowedNamespaces ? { allowedNamespaces } : {}),
     ...(environment ? { environment } : {}),
     ...(tokenUrl ? { tokenUrl } : {}),
     ...(version !== undefined ? { version } : {}),
@@ -22,11 +27,28 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
 }
 
-/** Divisions as a JSON array or a comma-separated string. */
+/**
+ * A list (divisions, allowed_principals, allowed_namespaces) as a JSON array (KV v2 data is JSON), a string
+ * holding a JSON array, or a comma-separated string. Items that are not strings, and empty ones, are dropped
+ * (for a caller binding that can only narrow it).
+ */
 function listOf(v: unknown): readonly string[] | undefined {
-  const items = Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : undefined;
+  const items = Array.isArray(v) ? v : typeof v === "string" ? splitList(v) : undefined;
   if (!items) return undefined;
   const out = items.filter((x): x is string => typeof x === "string").map((x) => x.trim()).filter((x) => x !== "");
   // Frozen, and copied to an exact-size array (filter() leaves spare capacity): the tenant registry shares it.
   return out.length > 0 ? Object.freeze(out.slice()) : undefined;
+}
+
+function splitList(v: string): unknown[] {
+  const t = v.trim();
+  if (t.startsWith("[")) {
+    try {
+      const parsed: unknown = JSON.parse(t);
+      if (Array.isArray(parsed)) return parsed;
+    } catch {
+      // not JSON: read it as a comma-separated list
+    }
+  }
+  return t.split(",");
 }

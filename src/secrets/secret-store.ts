@@ -10,6 +10,9 @@ export interface TenantRecord {
   readonly divisions?: readonly string[];
   readonly environment?: string;
   readonly tokenUrl?: string;
+  /** Caller binding of a discovered tenant (allowed_principals, allowed_namespaces). */
+  readonly allowedPrincipals?: readonly string[];
+  readonly allowedNamespaces?: readonly string[];
   /** Store version (KV v2 metadata.version, file mtime), to notice rotation. */
   readonly version?: string;
 }

@@ -1,13 +1,18 @@
 /**
- * Who may act for a tenant. Pure. A tenant header is a claim any pod can make; under mTLS Envoy puts the
+ * Who may act for a tenant. Pure. A tenant header is a claim any caller can make; under mTLS Envoy puts the
  * caller's identity in attributes.source.principal (attribute_context.proto Peer.principal), e.g.
  * spiffe://cluster.local/ns/acme/sa/etl under Istio.
  *
- * - mode "mesh": a check without a principal (plain-text hop) is denied;
- *   mode "local": scopegate serves one workload over a socket/loopback, so a missing principal is accepted.
- * - a tenant with allowedPrincipals / allowedNamespaces accepts only matching principals (in either mode);
- *   with neither, any caller that passed the mode rule.
- * - principal patterns: exact, or a prefix ending in "/*" that matches exactly one more path segment.
+ * - The caller's identity is that principal; in mode "local" a check without one comes from `localIdentity`
+ *   when configured (the pod scopegate sits beside), else from no one in particular.
+ * - mode "mesh": a check without a principal (plain-text hop) is denied, and so is every tenant without a
+ *   binding: in a shared deployment a tenant nobody is bound to must not be claimable by everybody.
+ * - mode "local": a configured tenant without a binding accepts the local caller (the per-pod config is its
+ *   binding); a discovered one does not (a Vault record without a binding must not be claimable by whatever
+ *   reaches the socket).
+ * - a bound tenant accepts only an identity matching allowedPrincipals (exact, or a prefix ending in "/*"
+ *   that matches exactly one more path segment) or a Kubernetes SPIFFE id
+ *   spiffe://<trustDomain>/ns/<ns>/sa/<sa> of the configured trust domain with <ns> in allowedNamespaces.
  */
 import { deny, type Denial } from "../authz/deny-reasons.js";
 import type { Tenant } from "./tenant.js";
@@ -18,18 +23,33 @@ export interface CallerRules {
   readonly mode: CallerMode;
   /** principal -> tenant id, for callers that send no tenant header. */
   readonly principalTenants: ReadonlyMap<string, string>;
+  /** SPIFFE trust domain that allowedNamespaces apply to (config callers.trustDomain). */
+  readonly trustDomain: string;
+  /** Mode local: the identity of a check without a principal (config callers.localIdentity). */
+  readonly localIdentity?: string | undefined;
 }
 
-export function checkCaller(tenant: Tenant, principal: string, mode: CallerMode): Denial | undefined {
-  if (principal === "") {
-    if (mode === "mesh") return deny("caller_not_allowed");
-    return tenant.allowedPrincipals.length === 0 && tenant.allowedNamespaces.length === 0 ? undefined : deny("caller_not_allowed");
+/** The identity binding rules apply to: the mTLS principal, else (mode local) the configured local identity. */
+export function callerIdentity(principal: string, rules: CallerRules): string {
+  if (principal !== "" || rules.mode !== "local") return principal;
+  return rules.localIdentity ?? "";
+}
+
+export function checkCaller(tenant: Tenant, principal: string, rules: CallerRules): Denial | undefined {
+  if (principal === "" && rules.mode === "mesh") return deny("caller_not_allowed");
+  if (isUnbound(tenant)) {
+    return rules.mode === "local" && tenant.source === "config" ? undefined : deny("caller_not_allowed");
   }
-  if (tenant.allowedPrincipals.length === 0 && tenant.allowedNamespaces.length === 0) return undefined;
-  for (const allowed of tenant.allowedPrincipals) if (principalMatches(allowed, principal)) return undefined;
-  const ns = spiffeNamespace(principal);
+  const identity = callerIdentity(principal, rules);
+  if (identity === "") return deny("caller_not_allowed");
+  for (const allowed of tenant.allowedPrincipals) if (principalMatches(allowed, identity)) return undefined;
+  const ns = spiffeNamespace(identity, rules.trustDomain);
   if (ns !== undefined && tenant.allowedNamespaces.includes(ns)) return undefined;
   return deny("caller_not_allowed");
+}
+
+export function isUnbound(tenant: Pick<Tenant, "allowedPrincipals" | "allowedNamespaces">): boolean {
+  return tenant.allowedPrincipals.length === 0 && tenant.allowedNamespaces.length === 0;
 }
 
 export function principalMatches(pattern: string, principal: string): boolean {
@@ -40,8 +60,13 @@ export function principalMatches(pattern: string, principal: string): boolean {
   return rest.length > 0 && !rest.includes("/");
 }
 
-/** The namespace of a Kubernetes SPIFFE id: spiffe://<trust-domain>/ns/<ns>/sa/<sa>. */
-export function spiffeNamespace(principal: string): string | undefined {
-  const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/[^/]+$/.exec(principal);
+/**
+ * The namespace of a Kubernetes SPIFFE id of this trust domain: spiffe://<trustDomain>/ns/<ns>/sa/<sa>
+ * (Istio's identity format). An id of another trust domain names no namespace of ours.
+ */
+export function spiffeNamespace(principal: string, trustDomain: string): string | undefined {
+  const prefix = `spiffe://${trustDomain}/ns/`;
+  if (!principal.startsWith(prefix)) return undefined;
+  const m = /^([^/]+)\/sa\/[^/]+$/.exec(principal.slice(prefix.length));
   return m?.[1];
 }

@@ -3,17 +3,37 @@
  * tenants described by their own record in the secret store (<prefix>/<tenant>: client_id, client_secret,
  * divisions, environment), served without a restart. A record names its environment only from the allowed
  * environments table, so the store cannot choose where credentials are sent: a `token_url` field is accepted only
- * when it is exactly that environment's token URL. Unknown ids are cached negatively by the
- * CachedSecretStore, so a flood of bad ids costs one store read per id per window.
+ * when it is exactly that environment's token URL. Unknown ids are cached negatively by the CachedSecretStore,
+ * so a flood of bad ids costs one store read per id per window.
+ *
+ * Who may act for a discovered tenant comes from its record (allowed_principals, allowed_namespaces), else
+ * from discovery.defaultBinding, else no one (caller-binding.ts denies an unbound discovered tenant). A
+ * secret-store key that a configured tenant names as its credentialsKey is never a tenant of its own: its
+ * record would otherwise let a caller mint with the configured tenant's OAuth client under another id,
+ * without that tenant's binding.
  */
 import { deny, type Denial } from "../authz/deny-reasons.js";
 import type { Environment, Environments, TenantConfig } from "../config/index.js";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
-import type { SecretReadResult } from "../secrets/secret-store.js";
+import type { SecretReadResult, TenantRecord } from "../secrets/secret-store.js";
 import type { Tenant } from "./tenant.js";
 
-/** Discovered tenants have no caller rules: one frozen empty list shared by all of them. */
+/** One frozen empty list shared by every discovered tenant without a binding of that kind. */
 const NO_ONE: readonly string[] = Object.freeze([]);
+
+/** Kubernetes namespace names (RFC 1123 labels), as the config schema accepts them. */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export interface CallerBinding {
+  readonly allowedPrincipals: readonly string[];
+  readonly allowedNamespaces: readonly string[];
+}
+
+interface Snapshot {
+  readonly tenants: ReadonlyMap<string, Tenant>;
+  /** credentialsKey of every configured tenant that is not that tenant's own id. */
+  readonly borrowedKeys: ReadonlySet<string>;
+}
 
 /** A configured tenant; its environment was checked against the table when the config was parsed. */
 export function tenantFromConfig(t: TenantConfig, environments: Environments): Tenant {
@@ -33,18 +53,29 @@ export function tenantFromConfig(t: TenantConfig, environments: Environments): T
 }
 
 export class TenantRegistry {
-  #configured: ReadonlyMap<string, Tenant>;
+  #configured: Snapshot;
   #environments: Environments;
   /** Discovered tenants, memoised per record object so the hot path allocates nothing. */
   readonly #discovered = new WeakMap<object, Tenant>();
+  readonly #defaultBinding: CallerBinding;
 
   constructor(
     tenants: readonly TenantConfig[],
     environments: Environments,
-    private readonly discovery: { readonly enabled: boolean; readonly store: CachedSecretStore },
+    private readonly discovery: {
+      readonly enabled: boolean;
+      readonly store: CachedSecretStore;
+      /** Binding of a discovered tenant whose record has none (config discovery.defaultBinding). */
+      readonly defaultBinding?: CallerBinding | undefined;
+    },
   ) {
     this.#environments = environments;
     this.#configured = snapshot(tenants, environments);
+    const d = discovery.defaultBinding;
+    this.#defaultBinding = {
+      allowedPrincipals: d && d.allowedPrincipals.length > 0 ? Object.freeze([...d.allowedPrincipals]) : NO_ONE,
+      allowedNamespaces: d && d.allowedNamespaces.length > 0 ? Object.freeze([...d.allowedNamespaces]) : NO_ONE,
+    };
   }
 
   /** Swap the configured tenants and the environments table atomically (config reload). */
@@ -55,9 +86,10 @@ export class TenantRegistry {
 
   /** Synchronous resolution when the answer is already known. */
   peek(id: string): Tenant | Denial | undefined {
-    const configured = this.#configured.get(id);
+    const { tenants, borrowedKeys } = this.#configured;
+    const configured = tenants.get(id);
     if (configured) return configured;
-    if (!this.discovery.enabled) return deny("tenant_unknown");
+    if (!this.discovery.enabled || borrowedKeys.has(id)) return deny("tenant_unknown");
     const cached = this.discovery.store.peek(id);
     return cached ? this.#fromRead(id, cached) : undefined;
   }
@@ -80,7 +112,9 @@ export class TenantRegistry {
     // An environment outside the table, or a token URL other than the table's, would let the store pick where the
     // client secret is sent: refused.
     if (!env || (tokenUrl !== undefined && tokenUrl !== env.tokenUrl)) return deny("tenant_unknown");
-    // Shares the record's strings and (frozen) divisions array, and one empty list for the caller rules: a
+    const binding = this.#bindingOf(read.record);
+    if (binding === undefined) return deny("tenant_unknown");
+    // Shares the record's strings and (frozen) arrays, and one empty list for absent caller rules: a
     // discovered tenant adds one small object to its record, not copies of it.
     const tenant: Tenant = Object.freeze({
       id,
@@ -89,15 +123,28 @@ export class TenantRegistry {
       tokenUrl: env.tokenUrl,
       apiHost: env.apiHost,
       credentialsKey: id,
-      allowedPrincipals: NO_ONE,
-      allowedNamespaces: NO_ONE,
+      allowedPrincipals: binding.allowedPrincipals,
+      allowedNamespaces: binding.allowedNamespaces,
       source: "discovered" as const,
     });
     this.#discovered.set(read.record, tenant);
     return tenant;
   }
+
+  /**
+   * The record's own binding if it has one (either field), else the configured default. Undefined when a
+   * namespace entry is not a namespace name: a malformed binding defines no tenant rather than a guessed one.
+   */
+  #bindingOf(record: TenantRecord): CallerBinding | undefined {
+    const { allowedPrincipals, allowedNamespaces } = record;
+    if (allowedPrincipals === undefined && allowedNamespaces === undefined) return this.#defaultBinding;
+    if (allowedNamespaces !== undefined && !allowedNamespaces.every((ns) => NAMESPACE.test(ns))) return undefined;
+    return { allowedPrincipals: allowedPrincipals ?? NO_ONE, allowedNamespaces: allowedNamespaces ?? NO_ONE };
+  }
 }
 
-function snapshot(tenants: readonly TenantConfig[], environments: Environments): ReadonlyMap<string, Tenant> {
-  return new Map(tenants.map((t) => [t.id, tenantFromConfig(t, environments)]));
+function snapshot(tenants: readonly TenantConfig[], environments: Environments): Snapshot {
+  const configured = new Map(tenants.map((t) => [t.id, tenantFromConfig(t, environments)]));
+  const borrowedKeys = new Set([...configured.values()].filter((t) => t.credentialsKey !== t.id).map((t) => t.credentialsKey));
+  return { tenants: configured, borrowedKeys };
 }

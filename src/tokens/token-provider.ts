@@ -5,6 +5,7 @@
  *   when one waiting caller's deadline passes;
  * - a background refresh starts, jittered, once `refreshAt` of the usable lifetime has passed, so the hot
  *   path never waits; a failed refresh keeps the current token until it really expires;
+ * - tokens.maxAgeSeconds, when set, caps how long a token is served; evict() drops a tenant's token at once;
  * - invalid_client drops the cached credentials and retries once with a fresh read (secret rotation);
  * - 429 pauses token requests for that tenant until Retry-After has passed;
  * - a token is served only for what minted it: if the tenant's token endpoint or secret record changed (config
@@ -81,6 +82,8 @@ export interface TokenProviderOptions {
   readonly requestTimeoutMs: number;
   /** After invalid_client with a freshly read secret, no token request for this long. */
   readonly rejectedBackoffSeconds: number;
+  /** Serve no token longer than this after it was minted, whatever its expires_in (config tokens.maxAgeSeconds). */
+  readonly maxAgeSeconds?: number;
   readonly now?: () => number;
   readonly random?: () => number;
   readonly onTokenRequest?: (tenantId: string, outcome: string, durationMs: number) => void;
@@ -168,14 +171,37 @@ export class TokenProvider implements TokenSource {
     if (paused) return deny(paused.reason, paused.seconds);
     // A cached token minted for what the tenant no longer is must be replaced, not returned by fetch().
     const cached = this.#cache.get(tenant.id);
-    const replace = cached !== undefined && !this.#mintedFor(cached, tenant);
-    try {
-      const entry = await raceSignal(this.#cache.fetch(tenant.id, { context: tenant, forceRefresh: replace }), signal);
-      return entry ? { entry, cache: "miss" } : deny("token_unavailable");
-    } catch (err) {
-      if (err instanceof TokenFailure) return err.denial;
-      return signal.aborted ? deny("deadline_exceeded") : deny("token_unavailable");
+    let forceRefresh = cached !== undefined && !this.#mintedFor(cached, tenant);
+    // fetch() joins a load already in flight for this tenant id, which may have started for the definition a
+    // reload has since replaced (another token URL, secret record or OAuth client), or been abandoned by
+    // evict(). A check receives only a token minted for the definition it resolved: otherwise it starts one
+    // fresh load (or joins one started since), and if that is not right either, it is denied rather than
+    // handed another client's token.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let entry: TokenEntry | undefined;
+      try {
+        entry = await raceSignal(this.#cache.fetch(tenant.id, { context: tenant, forceRefresh }), signal);
+      } catch (err) {
+        if (err instanceof TokenFailure) return err.denial;
+        if (signal.aborted) return deny("deadline_exceeded");
+        entry = undefined; // the load was abandoned (evict deletes the entry and aborts it)
+      }
+      if (entry !== undefined && this.#mintedFor(entry, tenant)) return { entry, cache: "miss" };
+      forceRefresh = true;
     }
+    return deny("token_unavailable");
+  }
+
+  /**
+   * Forget the tenant's token (and with it every response encoded for it) and any pause on its token
+   * requests, so the next check mints a new one: for an operator who knows the token was revoked. A load in
+   * flight is abandoned: lru-cache aborts it on delete, its result is not kept, and checks waiting on it
+   * start a fresh one (get).
+   */
+  evict(tenantId: string): void {
+    this.#cache.delete(tenantId);
+    this.#pausedUntil.delete(tenantId);
+    this.#refreshRetryAt.delete(tenantId);
   }
 
   #refreshInBackground(tenant: Tenant): void {
@@ -262,7 +288,9 @@ export class TokenProvider implements TokenSource {
     const now = this.#now();
     const lifetimeMs = expiresInSeconds * 1000;
     // Never serve within `skew` of expiry; for very short lifetimes keep at least half of it usable.
-    const usableMs = Math.max(lifetimeMs - this.opts.skewSeconds * 1000, lifetimeMs / 2);
+    // tokens.maxAgeSeconds caps it further, whatever expires_in says (a revoked token stops being served then).
+    const maxAgeMs = this.opts.maxAgeSeconds === undefined ? Infinity : this.opts.maxAgeSeconds * 1000;
+    const usableMs = Math.min(Math.max(lifetimeMs - this.opts.skewSeconds * 1000, lifetimeMs / 2), maxAgeMs);
     // Jitter the refresh point by up to 10% of the usable lifetime so tenants minted together spread out.
     const refreshMs = usableMs * this.opts.refreshAt * (1 - 0.1 * this.#random());
     return new TokenEntry(authorization, now + usableMs, now + refreshMs, origin);

@@ -59,15 +59,20 @@ describe("secret hygiene", () => {
     await viaEnvoy("/api/v2/flows?divisionId=%zz", { "x-tenant-id": "acme" });
     await viaEnvoy("/api/v2/routing/queues/divisionviews/all", { "x-tenant-id": "acme" });
     // A config tenant bound to a principal, reached over plain text.
-    stack.app.applyConfig({
+    const withBound = {
       ...stack.config,
       tenants: [
         ...stack.config.tenants,
         { id: "bound", divisions: ["div-b"], environment: STACK_ENV, allowedPrincipals: ["spiffe://cluster.local/ns/b/sa/x"], allowedNamespaces: [] },
         { id: "nocreds", divisions: ["div-n"], environment: STACK_ENV, allowedPrincipals: [], allowedNamespaces: [] },
       ],
-    });
+    };
+    stack.app.applyConfig(withBound);
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "bound" });
+    // egress.verifyHost (the Istio egress-gateway setting): the sidecar's Host is not api.<env>.
+    stack.app.applyConfig({ ...withBound, egress: { ...withBound.egress, verifyHost: true } });
+    await viaEnvoy("/api/v2/flows", { "x-tenant-id": "acme" });
+    stack.app.applyConfig(withBound);
     // Credentials missing from Vault.
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "nocreds" });
     // Token endpoint: rate limited, failing, rejecting a wrong secret.

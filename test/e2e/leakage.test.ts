@@ -37,6 +37,7 @@ describe("leakage under concurrency", () => {
     const sent = new Map<string, string>(); // probe id -> tenant id
     let next = 0;
     let non200 = 0;
+    const failures = new Map<string, number>();
     const worker = async (): Promise<void> => {
       while (next < REQUESTS && Date.now() - started < TIME_LIMIT_MS) {
         const n = next++;
@@ -50,7 +51,11 @@ describe("leakage under concurrency", () => {
         const q = n % 4 === 0 ? `?divisionId=${tenant.divisions[0]}&divisionId=${tenant.divisions[0]}` : "";
         const res = await fetch(`${stack.envoy.url}${path}${q}`, { headers, signal: AbortSignal.timeout(10_000) });
         await res.arrayBuffer();
-        if (res.status !== 200) non200++;
+        if (res.status !== 200) {
+          non200++;
+          const why = `${res.status} ${res.headers.get("x-scopegate-reason") ?? "(no scopegate reason)"}`;
+          failures.set(why, (failures.get(why) ?? 0) + 1);
+        }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -82,7 +87,8 @@ describe("leakage under concurrency", () => {
     console.log(
       `leakage: sent=${sent.size} checked=${checked} mismatches=${mismatches} non200=${non200} unmatched=${unmatched} ` +
         `upstreamRejected=${stack.standin.received.filter((r) => r.status !== 200).length} tokenRequests=${tokenRequests} ` +
-        `seconds=${((Date.now() - started) / 1000).toFixed(1)}`,
+        `seconds=${((Date.now() - started) / 1000).toFixed(1)}` +
+        (failures.size > 0 ? ` failures=${JSON.stringify(Object.fromEntries(failures))}` : ""),
     );
     expect(sent.size).toBe(REQUESTS);
     expect(checked).toBe(REQUESTS);

@@ -54,7 +54,7 @@ describe("scopegate check-config", () => {
   });
 
   it("lists every problem and exits 2", async () => {
-    await writeFile(join(dir, "bad.yaml"), "tenants: [{ id: 'X Y', divisions: [] }]\nsecrets: { backend: vault }\nbogus: 1\n");
+    await writeFile(join(dir, "bad.yaml"), "tenants: [{ id: 'X Y', divisions: [], environment: mypurecloud.de }]\nsecrets: { backend: vault }\nbogus: 1\n");
     const r = await cli("check-config", join(dir, "bad.yaml"));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/tenants\.0\.divisions/);
@@ -75,5 +75,29 @@ describe("scopegate check-config", () => {
     expect(r.stdout).toMatch(/^ghost\s+credentials_missing$/m);
     expect(`${r.stdout}${r.stderr}`).not.toContain("PROBE-secret");
     expect(standin.tokenRequestsFor("acme-client")).toBe(2);
+  });
+});
+
+describe("envoy-config", () => {
+  it("prints the shipped sidecar config by default and the config's own environments when given one", async () => {
+    const all = await cli("envoy-config");
+    expect(all.code).toBe(0);
+    expect(all.stdout).toBe(await readFile(join(repoRoot, "deploy/envoy/envoy-sidecar.yaml"), "utf8"));
+    await writeFile(
+      join(dir, "eu.yaml"),
+      YAML.stringify({
+        environments: { "mypurecloud.de": {}, "mypurecloud.ie": {} },
+        egress: { upstreamHeader: "x-eu-route" },
+        secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
+        tenants: [{ id: "acme", divisions: ["d"], environment: "mypurecloud.de" }],
+      }),
+    );
+    const eu = await cli("envoy-config", "--layout", "gateway", "--config", join(dir, "eu.yaml"));
+    expect(eu.code).toBe(0);
+    const routes = (YAML.parse(eu.stdout) as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config
+      .virtual_hosts[0].routes as { name: string; match: { headers?: { name: string }[] } }[];
+    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "mypurecloud.ie", "not-routed"]);
+    expect(routes[0]!.match.headers?.[0]?.name).toBe("x-eu-route");
+    expect((await cli("envoy-config", "--layout", "ingress")).code).toBe(2);
   });
 });

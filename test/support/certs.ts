@@ -69,3 +69,46 @@ export function makeRegionPki(dir: string, regions: readonly { env: string; ip: 
   };
   return { caFile: f("regions-ca.crt"), serverFor: (env) => get(trusted, env), untrustedFor: (env) => get(rogue, env) };
 }
+
+/** A mesh-like PKI for the shared egress gateway: its server certificate and one client certificate per SPIFFE id. */
+export interface MeshPki {
+  caFile: string;
+  serverCert: string;
+  serverKey: string;
+  /** Certificate and key files of a workload whose URI SAN is `identity`. */
+  client(identity: string): { cert: Buffer; key: Buffer };
+  /** A client certificate for `identity` from a CA the gateway does not trust. */
+  rogueClient(identity: string): { cert: Buffer; key: Buffer };
+}
+
+export function makeMeshPki(dir: string, identities: readonly string[]): MeshPki {
+  const f = (n: string) => join(dir, n);
+  const ossl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+  for (const ca of ["mesh-ca", "mesh-rogue-ca"]) {
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${ca}.key`), "-out", f(`${ca}.crt`), "-days", "1", "-subj", `/CN=${ca}`);
+  }
+  const leaf = (name: string, ca: string, ext: string) => {
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${name}`);
+    writeFileSync(f(`${name}.ext`), ext);
+    ossl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f(`${ca}.crt`), "-CAkey", f(`${ca}.key`), "-CAcreateserial", "-out", f(`${name}.crt`), "-days", "1", "-extfile", f(`${name}.ext`));
+  };
+  leaf("gateway", "mesh-ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  const clients = new Map<string, string>();
+  identities.forEach((id, i) => {
+    leaf(`workload-${i}`, "mesh-ca", `subjectAltName=URI:${id}\nextendedKeyUsage=clientAuth\n`);
+    leaf(`rogue-${i}`, "mesh-rogue-ca", `subjectAltName=URI:${id}\nextendedKeyUsage=clientAuth\n`);
+    clients.set(id, String(i));
+  });
+  const pair = (prefix: string, id: string) => {
+    const i = clients.get(id);
+    if (i === undefined) throw new Error(`no client certificate made for ${id}`);
+    return { cert: readFileSync(f(`${prefix}-${i}.crt`)), key: readFileSync(f(`${prefix}-${i}.key`)) };
+  };
+  return {
+    caFile: f("mesh-ca.crt"),
+    serverCert: f("gateway.crt"),
+    serverKey: f("gateway.key"),
+    client: (id) => pair("workload", id),
+    rogueClient: (id) => pair("rogue", id),
+  };
+}

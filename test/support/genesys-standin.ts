@@ -4,7 +4,7 @@
 // https://developer.genesys.cloud/authorization/platform-auth/use-client-credentials (Basic client auth, form body
 // grant_type=client_credentials, access_token/token_type/expires_in) and in docs/tenants.md.
 // Knobs (delay, failures, 429s, hang) apply to the token endpoint only.
-import { randomBytes } from "node:crypto";
+import { constants, randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
@@ -69,6 +69,12 @@ export interface GenesysStandin {
   reset(): void;
   close(): Promise<void>;
 }
+
+/**
+ * No session tickets: a resumed TLS session does not report the SNI it was resumed with (servername is false), and
+ * the tests read each connection's SNI.
+ */
+const NO_RESUMPTION = constants.SSL_OP_NO_TICKET;
 
 export async function startGenesysStandin(opts: StandinOptions = {}): Promise<GenesysStandin> {
   const now = opts.now ?? Date.now;
@@ -176,8 +182,8 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
   const server = !tls
     ? http.createServer(handler)
     : tls.http2
-      ? http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, handler as never)
-      : https.createServer({ key: tls.key, cert: tls.cert, ALPNProtocols: ["http/1.1"] }, handler);
+      ? http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true, secureOptions: NO_RESUMPTION }, handler as never)
+      : https.createServer({ key: tls.key, cert: tls.cert, ALPNProtocols: ["http/1.1"], secureOptions: NO_RESUMPTION }, handler);
   const sessions = new Set<{ destroy(): void }>();
   server.on(tls ? "secureConnection" : "connection", (socket: { destroy(): void; once(e: string, f: () => void): void }) => {
     sessions.add(socket);

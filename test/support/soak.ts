@@ -85,7 +85,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         secrets: { backend: "vault", vault: { address: bao.address, auth: { method: "token", token: { env: "SOAK_VAULT_TOKEN" } } } },
         environments: { [SOAK_ENV]: { tokenUrl: standin.tokenUrl } },
         allowPlainHttpLoopbackForTesting: true,
-        discovery: { fromSecretStore: true },
+        // Every soak tenant is bound to the one workload Envoy stands for (no mTLS to scopegate here).
+        discovery: { fromSecretStore: true, defaultBinding: { allowedNamespaces: ["soak"] } },
+        callers: { localIdentity: "spiffe://cluster.local/ns/soak/sa/app" },
         tokens: { skewSeconds: 1 },
         logging: { level: "warn" },
       }),

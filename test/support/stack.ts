@@ -15,6 +15,10 @@ import { LogCapture } from "./log-capture.js";
 import { kvPut, startOpenBao, type OpenBao } from "./openbao.js";
 import { repoRoot } from "./tools.js";
 
+/** The workload the stack's Envoy stands for (callers.localIdentity), and the namespace Vault records bind. */
+export const STACK_NAMESPACE = "stack";
+export const STACK_IDENTITY = `spiffe://cluster.local/ns/${STACK_NAMESPACE}/sa/app`;
+
 export interface StackTenant {
   id: string;
   divisions: string[];
@@ -23,14 +27,30 @@ export interface StackTenant {
   /** "config": listed in scopegate's config; "vault": discovered from its Vault record only. */
   via: "config" | "vault";
   expiresIn?: number;
+  /** One of the stack's regions; default STACK_ENV. */
+  environment?: string;
+  /** Caller binding of a configured tenant. */
+  allowedNamespaces?: string[];
+  allowedPrincipals?: string[];
 }
 
-/** The environment every stack tenant lives in, and the loopback address its stand-in answers on. */
+/** The environment stack tenants live in unless they name another region, and its stand-in's loopback address. */
 export const STACK_ENV = "mypurecloud.com";
 const STACK_IP = "127.0.0.2";
 
+/** A stand-in Genesys Cloud region: its environment, the loopback address it answers on, HTTP/2 offered or not. */
+export interface StackRegion {
+  env: string;
+  ip: string;
+  http2?: boolean;
+}
+
 export interface Stack {
+  /** The first region's stand-in (STACK_ENV unless `regions` says otherwise). */
   standin: GenesysStandin;
+  /** Every region's stand-in, by environment. */
+  standins: ReadonlyMap<string, GenesysStandin>;
+  dir: string;
   pki: RegionPki;
   bao: OpenBao;
   app: App;
@@ -39,13 +59,23 @@ export interface Stack {
   logs: LogCapture;
   socketPath: string;
   addTenant(t: StackTenant): Promise<void>;
-  /** Another Envoy from the shipped sidecar config against the same scopegate, reaching Check over `authz`. */
-  startEnvoy(authz: "uds" | "tcp", timeoutMs?: number): Promise<Envoy>;
+  /** Another Envoy from a shipped egress config (default the sidecar's) against the same scopegate. */
+  startEnvoy(authz: "uds" | "tcp", timeoutMs?: number, more?: LaunchOptions): Promise<Envoy>;
   stop(): Promise<void>;
+}
+
+export interface LaunchOptions {
+  layout?: "sidecar" | "gateway";
+  /** Gateway listener certificate and client CA. */
+  downstreamTls?: { certFile: string; keyFile: string; clientCaFile: string };
+  /** Environment -> another address for its cluster (e.g. a stand-in with the wrong certificate). */
+  upstreams?: Record<string, { host: string; port: number }>;
 }
 
 export interface StackOptions {
   tenants: StackTenant[];
+  /** Stand-in regions; default one, STACK_ENV on 127.0.0.2 over HTTP/1.1. */
+  regions?: StackRegion[];
   config?: Record<string, unknown>;
   envoyTimeoutMs?: number;
 }
@@ -55,19 +85,31 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     const dir = await mkdtemp(join(tmpdir(), "scopegate-stack-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const pki = makeRegionPki(dir, [{ env: STACK_ENV, ip: STACK_IP }]);
-    const standin = await startGenesysStandin({ host: STACK_IP, tls: pki.serverFor(STACK_ENV) });
-    cleanup.push(() => standin.close());
+    const regions = opts.regions ?? [{ env: STACK_ENV, ip: STACK_IP }];
+    const pki = makeRegionPki(dir, regions);
+    const standins = new Map<string, GenesysStandin>();
+    for (const r of regions) {
+      const s = await startGenesysStandin({ host: r.ip, tls: { ...pki.serverFor(r.env), ...(r.http2 ? { http2: true } : {}) } });
+      cleanup.push(() => s.close());
+      standins.set(r.env, s);
+    }
+    const standin = standins.get(regions[0]!.env)!;
+    const standinOf = (env: string): GenesysStandin => {
+      const s = standins.get(env);
+      if (!s) throw new Error(`stack: no region ${env}`);
+      return s;
+    };
     const bao = await startOpenBao();
     cleanup.push(() => bao.stop());
     const socketPath = join(dir, "authz.sock");
 
     const addTenant = async (t: StackTenant): Promise<void> => {
-      standin.addClient({ clientId: t.clientId, clientSecret: t.clientSecret, divisions: t.divisions, ...(t.expiresIn ? { expiresIn: t.expiresIn } : {}) });
+      standinOf(t.environment ?? STACK_ENV).addClient({ clientId: t.clientId, clientSecret: t.clientSecret, divisions: t.divisions, ...(t.expiresIn ? { expiresIn: t.expiresIn } : {}) });
       await kvPut(bao.address, bao.rootToken, "secret", `scopegate/tenants/${t.id}`, {
         client_id: t.clientId,
         client_secret: t.clientSecret,
-        ...(t.via === "vault" ? { divisions: t.divisions.join(","), environment: STACK_ENV } : {}),
+        // A discovered tenant's caller binding comes from its record: the stack's workload (LOCAL_IDENTITY).
+        ...(t.via === "vault" ? { divisions: t.divisions.join(","), environment: t.environment ?? STACK_ENV, allowed_namespaces: STACK_NAMESPACE } : {}),
       });
     };
     for (const t of opts.tenants) await addTenant(t);
@@ -79,12 +121,20 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         backend: "vault",
         vault: { address: bao.address, auth: { method: "token", token: { env: "SCOPEGATE_TEST_VAULT_TOKEN" } } },
       },
-      environments: { [STACK_ENV]: { tokenUrl: standin.tokenUrl } },
+      environments: Object.fromEntries([...standins].map(([env, s]) => [env, { tokenUrl: s.tokenUrl }])),
       tokens: { caFile: pki.caFile },
       tenants: opts.tenants
         .filter((t) => t.via === "config")
-        .map((t) => ({ id: t.id, divisions: t.divisions, environment: STACK_ENV })),
+        .map((t) => ({
+          id: t.id,
+          divisions: t.divisions,
+          environment: t.environment ?? STACK_ENV,
+          ...(t.allowedNamespaces ? { allowedNamespaces: t.allowedNamespaces } : {}),
+          ...(t.allowedPrincipals ? { allowedPrincipals: t.allowedPrincipals } : {}),
+        })),
       discovery: { fromSecretStore: true, negativeCacheSeconds: 5 },
+      // Envoy talks to scopegate without mTLS here: checks come from the sidecar's own workload.
+      callers: { localIdentity: STACK_IDENTITY },
       logging: { level: "info" },
     }, opts.config ?? {}));
     const logs = new LogCapture();
@@ -96,13 +146,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     cleanup.push(() => app.stop(1000));
 
-    const launch = async (authz: "uds" | "tcp", timeoutMs?: number): Promise<Envoy> => {
+    const launch = async (authz: "uds" | "tcp", timeoutMs?: number, more: LaunchOptions = {}): Promise<Envoy> => {
+      const upstreams = Object.fromEntries(
+        regions.map((r) => [r.env, { host: r.ip, port: Number(new URL(standinOf(r.env).url).port) }]),
+      );
       const envoy = await startEnvoy({
         configYaml: envoyConfigFor({
-          template: join(repoRoot, "deploy/envoy/envoy-sidecar.yaml"),
+          template: join(repoRoot, `deploy/envoy/envoy-${more.layout ?? "sidecar"}.yaml`),
           authz: authz === "uds" ? { unixSocket: socketPath } : { tcp: `127.0.0.1:${app.server.tcpPort}` },
-          upstreams: { [STACK_ENV]: { host: STACK_IP, port: Number(new URL(standin.url).port) } },
+          upstreams: { ...upstreams, ...more.upstreams },
           upstreamTls: { caFile: pki.caFile },
+          ...(more.downstreamTls ? { downstreamTls: more.downstreamTls } : {}),
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
         }),
         concurrency: 2,
@@ -114,6 +168,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     return {
       standin,
+      standins,
+      dir,
       pki,
       bao,
       app,

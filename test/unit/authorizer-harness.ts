@@ -2,13 +2,13 @@
 // token source. For table tests and property-based fuzzing of the whole decision path, in-process.
 import { Authorizer, type CheckOutcome } from "../../src/authz/authorizer.js";
 import { deny, type Denial } from "../../src/authz/deny-reasons.js";
-import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
+import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
 import { buildEnvironments, parseConfig } from "../../src/config/index.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
-import { ClientCredentials } from "../../src/secrets/credentials.js";
 import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
-import { TenantRegistry } from "../../src/tenants/registry.js";
+import { recordFromFields } from "../../src/secrets/record.js";
+import { TenantRegistry, type CallerBinding } from "../../src/tenants/registry.js";
 import type { Tenant } from "../../src/tenants/tenant.js";
 import { compileTenantIdPattern } from "../../src/tenants/tenant-id.js";
 import { TokenEntry, type TokenLookup, type TokenSource } from "../../src/tokens/token-provider.js";
@@ -22,9 +22,14 @@ export const TENANTS = [
   { id: "initech", divisions: ["div-i"], environment: "mypurecloud.com", allowedNamespaces: ["initech"] },
 ];
 
-class NoStore implements SecretStore {
-  async read(): Promise<SecretReadResult> {
-    return { kind: "not_found" };
+/** Records by key, as a Vault KV v2 secret's fields (read through the real recordFromFields). */
+class MapStore implements SecretStore {
+  constructor(private readonly records: Readonly<Record<string, Record<string, unknown>>>) {}
+  async read(key: string): Promise<SecretReadResult> {
+    const fields = this.records[key];
+    if (fields === undefined) return { kind: "not_found" };
+    const record = recordFromFields(fields);
+    return typeof record === "string" ? { kind: "unavailable", detail: record } : { kind: "found", record };
   }
 }
 
@@ -48,21 +53,41 @@ export class FakeTokens implements TokenSource {
   }
 }
 
-export function harness(opts: { mode?: CallerMode; principalTenants?: Record<string, string>; allowList?: boolean; verifyHost?: boolean } = {}) {
-  const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: TENANTS });
-  const store = new CachedSecretStore(new NoStore(), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
+export interface HarnessOptions {
+  mode?: CallerMode;
+  principalTenants?: Record<string, string>;
+  allowList?: boolean;
+  trustDomain?: string;
+  localIdentity?: string;
+  /** Configured tenants (default TENANTS, which are valid in local mode). */
+  tenants?: readonly Record<string, unknown>[];
+  /** Secret-store records by key; any given turns discovery on. */
+  records?: Readonly<Record<string, Record<string, unknown>>>;
+  defaultBinding?: CallerBinding;
+  verifyHost?: boolean;
+}
+
+export function harness(opts: HarnessOptions = {}) {
+  // Parsed in local mode: mesh-mode tests use tenant sets check-config would refuse, to prove the runtime rule.
+  const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: opts.tenants ?? TENANTS, discovery: { fromSecretStore: true } });
+  const store = new CachedSecretStore(new MapStore(opts.records ?? {}), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
   const tokens = new FakeTokens();
   const authorizer = new Authorizer({
     tenantId: { header: "x-tenant-id", pattern: compileTenantIdPattern(config.tenantIdPattern) },
-    callers: { mode: opts.mode ?? "local", principalTenants: new Map(Object.entries(opts.principalTenants ?? {})) },
+    callers: {
+      mode: opts.mode ?? "local",
+      principalTenants: new Map(Object.entries(opts.principalTenants ?? {})),
+      trustDomain: opts.trustDomain ?? "cluster.local",
+      localIdentity: opts.localIdentity,
+    },
     stripTenantHeader: true,
     egress: { upstreamHeader: "x-scopegate-upstream", verifyHost: opts.verifyHost ?? false },
     routes: buildRouteTable(
       GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param })),
-      GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path })),
+      GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path })),
       { allowListOnly: opts.allowList ?? false },
     ),
-    registry: new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: false, store }),
+    registry: new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: opts.records !== undefined, store, defaultBinding: opts.defaultBinding }),
     tokens,
   });
   /** A request as Envoy sends it: protobuf bytes (a CheckRequest object is encoded first). */

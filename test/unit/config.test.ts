@@ -78,4 +78,37 @@ unknownKey: 1
     const p = problems(minimal.replace("backend: file", "backend: vault\n  vault: { address: 'https://vault:8200', auth: { method: token, token: 's.abc' } }"));
     expect(p.join()).toMatch(/secrets\.vault\.auth\.token/);
   });
+
+  it("callers.mode mesh refuses configured tenants without a caller binding, listing them (issue 11, finding 2)", () => {
+    const mesh = `${minimal}
+  - { id: bound, divisions: [d], environment: mypurecloud.de, allowedNamespaces: [bound] }
+  - { id: mapped, divisions: [d], environment: mypurecloud.de }
+  - { id: loose, divisions: [d], environment: mypurecloud.de }
+callers:
+  mode: mesh
+  principalTenants: { "spiffe://cluster.local/ns/m/sa/x": mapped }
+`;
+    const p = problems(mesh).join("\n");
+    expect(p).toMatch(/caller binding/);
+    expect(p).toMatch(/none for: acme, loose$/m);
+    expect(problems(mesh.replace("mode: mesh", "mode: local"))).toEqual([]);
+  });
+
+  it("callers.trustDomain defaults to cluster.local; localIdentity is for local mode only", () => {
+    const c = parseConfigText(minimal);
+    expect(c.callers.trustDomain).toBe("cluster.local");
+    expect(c.callers.localIdentity).toBeUndefined();
+    expect(problems(`${minimal}callers: { trustDomain: "Evil/Domain" }\n`).join()).toMatch(/trustDomain/);
+    expect(problems(`${minimal}callers: { localIdentity: "spiffe://cluster.local/ns/acme/sa/etl" }\n`)).toEqual([]);
+    const mesh = `${minimal.replace("environment: mypurecloud.de", "environment: mypurecloud.de\n    allowedNamespaces: [acme]")}callers: { mode: mesh, localIdentity: "spiffe://cluster.local/ns/acme/sa/etl" }\n`;
+    expect(problems(mesh).join()).toMatch(/callers\.localIdentity: applies to callers\.mode local only/);
+  });
+
+  it("accepts discovery.defaultBinding and tokens.maxAgeSeconds", () => {
+    const c = parseConfigText(`${minimal}discovery: { fromSecretStore: true, defaultBinding: { allowedNamespaces: [etl] } }\ntokens: { maxAgeSeconds: 900 }\n`);
+    expect(c.discovery.defaultBinding).toEqual({ allowedPrincipals: [], allowedNamespaces: ["etl"] });
+    expect(c.tokens.maxAgeSeconds).toBe(900);
+    expect(parseConfigText(minimal).tokens.maxAgeSeconds).toBeUndefined();
+    expect(problems(`${minimal}tokens: { maxAgeSeconds: 0 }\n`).join()).toMatch(/maxAgeSeconds/);
+  });
 });

@@ -7,7 +7,10 @@ export function checkRequest(opts: {
   headers?: Record<string, string>;
   principal?: string;
   id?: string;
+  /** HttpRequest.host (Host / :authority); default api.local. */
+  host?: string;
 }): CheckRequest {
+  const host = opts.host ?? "api.local";
   const method = opts.method ?? "GET";
   const path = opts.path ?? "/";
   return CheckRequest.fromPartial({
@@ -17,9 +20,9 @@ export function checkRequest(opts: {
         http: {
           id: opts.id ?? "req-1",
           method,
-          headers: { ":authority": "api.local", ":method": method, ":path": path, ...(opts.headers ?? {}) },
+          headers: { ":authority": host, ":method": method, ":path": path, ...(opts.headers ?? {}) },
           path,
-          host: "api.local",
+          host,
           scheme: "http",
           protocol: "HTTP/1.1",
         },

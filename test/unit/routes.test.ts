@@ -76,6 +76,56 @@ describe("planDivision", () => {
   });
 });
 
+describe("look-alike division keys (issue 11, finding 5)", () => {
+  const queues = table.match("GET", "/api/v2/routing/queues");
+  it.each([
+    "divisionId[]", "divisionIds[0]", "divisionIds[]", "division[id]", "division.id", "division_id", "division-id", "Division_Ids",
+    "%2564ivisionId", "%252564ivisionId", "%64ivisionId%5B%5D", "division+id", "+divisionId+", "%20divisionId", "\uff44ivisionId", "DIVISION.IDS[7]",
+  ])("%s names the division filter: a foreign value is denied, an own value narrowed, the key removed", (key) => {
+    expect(planDivision(queues, `${key}=other`, DIVS)).toEqual({ kind: "deny", reason: "division_forbidden" });
+    expect(planDivision(queues, `${key}=d-2`, DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-2" }], remove: [key] });
+    const users = table.match("GET", "/api/v2/users");
+    expect(planDivision(users, `pageSize=1&${key}=other`, DIVS)).toEqual({ set: [], remove: [key] });
+  });
+
+  it.each(["divisions", "divisionName", "subdivisionId", "division", "pageSize", "discount%25"])("%s is not a division key", (key) => {
+    expect(planDivision(queues, `${key}=other`, DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
+  });
+
+  it("refuses a division key hidden after ';' inside a pair (servers that split on ';' would read it)", () => {
+    expect(planDivision(queues, "pageSize=1;divisionId=other", DIVS)).toEqual({ kind: "deny", reason: "division_malformed" });
+    expect(planDivision(queues, "q=a;b", DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
+  });
+});
+
+describe("ambiguous paths are refused on every route (issue 11, finding 5)", () => {
+  it.each([
+    "/api/v2/routing/queues/divisionviews/all;x=1",
+    "/api/v2/routing;a/queues/divisionviews/all",
+    "/api/v2/routing/queues;x",
+    "/api/v2/routing/queues%3Bx",
+    "/api/v2/routing/queues%3bx",
+    "/api/v2/routing/queues%253Bx",
+    "/api/v2/routing/queues%25253bx",
+    "/api/v2/users;jsessionid=1",
+    "/api/v2/routing%2Fqueues/divisionviews/all",
+    "/api/v2/routing%252Fqueues",
+    "/api/v2/routing\\queues",
+    "/api/v2/routing/queues/divisionviews/./all",
+    "/api/v2/routing/queues/x/../divisionviews/all",
+    "/api/v2/routing/queues/%2e%2e/queues",
+    "/api/v2/routing/queues/%252e%252e/queues",
+  ])("%s", (path) => {
+    for (const method of ["GET", "POST", "DELETE"]) expect(table.match(method, path)).toEqual({ kind: "malformed" });
+    expect(planDivision(table.match("GET", path), "", DIVS)).toEqual({ kind: "deny", reason: "path_malformed" });
+  });
+
+  it("still matches double-encoded literal segments", () => {
+    expect(table.match("GET", "/api/v2/routing/queues/divisionviews/%2561ll")).toEqual({ kind: "forbidden" });
+    expect(table.match("GET", "/api/v2/users/a.b/queues")).toEqual({ kind: "division", param: "divisionId" });
+  });
+});
+
 describe("route table memo", () => {
   it("answers a repeated (method, path) exactly as a table that never saw it (1,000 runs)", () => {
     const fresh = () =>
@@ -97,9 +147,22 @@ describe("route table memo", () => {
 
 describe("mayNameDivisions (the parse-free path)", () => {
   it("is true for every query in which the parser finds a division key or refuses (5,000 runs)", () => {
-    const piece = fc.constantFrom("division", "Division", "DIVISIONID", "divisionIds", "id", "ids", "d", "i", "v", "%", "%64", "%2C", "%zz", "+", "=", "&", ",", "1", "a", " ", "pageSize");
+    const piece = fc.constantFrom(
+      "division", "Division", "DIVISIONID", "divisionIds", "id", "ids", "d", "i", "v", "s", "o", "n", "%", "%64", "%2564", "%25", "%2C", "%zz",
+      "+", "=", "&", ";", ",", "1", "0", "a", " ", ".", "_", "-", "[", "]", "[]", "[0]", "\uff44", "\u0130", "pageSize",
+    );
+    // A division key spelt letter by letter: each letter in either case, maybe percent-encoded (once or twice),
+    // maybe followed by a separator the normaliser ignores.
+    const letter = (c: string, encoded: boolean) =>
+      fc.tuple(
+        encoded ? fc.constantFrom(c, c.toUpperCase(), `%${c.charCodeAt(0).toString(16)}`, `%25${c.charCodeAt(0).toString(16)}`) : fc.constantFrom(c, c.toUpperCase()),
+        fc.constantFrom("", "", "", ".", "_", "-", "+", "[]", " ", ...(encoded ? ["%2E"] : [])),
+      ).map(([a, b]) => a + b);
+    const spelt = fc
+      .tuple(fc.constantFrom("divisionid", "divisionids"), fc.boolean())
+      .chain(([word, encoded]) => fc.tuple(...[...word].map((c) => letter(c, encoded))).map((ls) => ls.join("")));
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 12 }).map((p) => p.join("")), (q) => {
+      fc.property(fc.array(fc.oneof(piece, spelt), { maxLength: 12 }).map((p) => p.join("")), (q) => {
         const parsed = readDivisionParams(q);
         if (parsed === "malformed" || parsed.keys.length > 0) expect(mayNameDivisions(q)).toBe(true);
       }),

@@ -17,10 +17,13 @@ class FakeEndpoint implements TokenEndpoint {
   urls: string[] = [];
   script: TokenResult[] = [];
   gate: Promise<void> = Promise.resolve();
+  /** Runs after a request is recorded, before it is answered (e.g. to rotate the secret in the store). */
+  onCall: (() => void) | undefined;
   async requestToken(url: string, creds: ClientCredentials): Promise<TokenResult> {
     this.calls++;
     this.urls.push(url);
     this.secretsSeen.push(creds.basicAuthorization());
+    this.onCall?.();
     await this.gate;
     return this.script.shift() ?? { kind: "token", token: { authorization: `Bearer t${this.calls}`, expiresInSeconds: 3600 } };
   }
@@ -110,6 +113,124 @@ describe("TokenProvider serves a token only for what minted it", () => {
   });
 });
 
+describe("TokenProvider and a reload during a token load (issue 11, finding 6)", () => {
+  it("a check that joins a load started for the old definition gets a token minted for its own", async () => {
+    const { endpoint, tokens } = setup();
+    let open!: () => void;
+    endpoint.gate = new Promise((r) => (open = r));
+    const before = tokens.get(tenant, never); // resolved before the reload: old token endpoint
+    const moved: Tenant = { ...tenant, tokenUrl: "https://login.other.example.com/oauth/token" };
+    const after = tokens.get(moved, never); // resolved after it, while the old load is in flight
+    open();
+    const [a, b] = await Promise.all([before, after]);
+    expect(isDenial(a) ? a.reason : a.entry.authorization).toBe("Bearer t1");
+    expect(isDenial(b) ? b.reason : b.entry.authorization).toBe("Bearer t2");
+    expect(endpoint.urls).toEqual([tenant.tokenUrl, moved.tokenUrl]);
+    expect(isDenial(b) ? undefined : b.entry.origin?.tokenUrl).toBe(moved.tokenUrl);
+  });
+
+  it("the same holds when the record names another OAuth client by the time the load ends", async () => {
+    const { endpoint, secrets, store, tokens } = setup();
+    let open!: () => void;
+    endpoint.gate = new Promise((r) => (open = r));
+    const before = tokens.get(tenant, never); // reads client "c" and waits at the token endpoint
+    await settle();
+    store.clientId = "c-new";
+    await secrets.read("acme", never, { fresh: true }); // the secret cache now knows the new client
+    const after = tokens.get(tenant, never); // joins the load minting for "c"
+    open();
+    await before;
+    const b = await after;
+    expect(isDenial(b) ? b.reason : b.entry.origin?.clientId).toBe("c-new");
+    expect(endpoint.secretsSeen).toEqual([new ClientCredentials("c", "s1").basicAuthorization(), new ClientCredentials("c-new", "s1").basicAuthorization()]);
+  });
+
+  it("is denied, not handed another client's token, when the fresh load is not right either", async () => {
+    const { endpoint, secrets, store, tokens } = setup();
+    let open!: () => void;
+    endpoint.gate = new Promise((r) => (open = r));
+    const before = tokens.get(tenant, never);
+    await settle();
+    store.clientId = "c-2";
+    await secrets.read("acme", never, { fresh: true });
+    // While the fresh load (for c-2) is at the token endpoint, the client changes once more.
+    endpoint.onCall = () => {
+      endpoint.onCall = undefined;
+      store.clientId = "c-3";
+      void secrets.read("acme", never, { fresh: true });
+    };
+    const after = tokens.get(tenant, never);
+    open();
+    await before;
+    expect(await after).toEqual({ kind: "deny", reason: "token_unavailable" });
+    expect(endpoint.calls).toBe(2);
+  });
+});
+
+describe("TokenProvider: tokens.maxAgeSeconds and evict (issue 11, finding 4)", () => {
+  it("serves no token longer than maxAgeSeconds, whatever expires_in says", async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const endpoint = new FakeEndpoint();
+    const secrets = new CachedSecretStore(new MemoryStore(), { ttlMs: 3_600_000, negativeTtlMs: 1000, maxStaleMs: 0, max: 100, loadTimeoutMs: 1000, now: clock.now });
+    const tokens = new TokenProvider({ endpoint, secrets, skewSeconds: 60, refreshAt: 0.8, max: 100, requestTimeoutMs: 1000, rejectedBackoffSeconds: 30, maxAgeSeconds: 600, now: clock.now, random: () => 0 });
+    await tokens.get(tenant, never); // expires_in 3600
+    now += 599_000;
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
+    await settle(); // the refresh due at 80% of 600 s has run
+    expect(tokens.peek(tenant)?.expiresAtMs).toBe(1_000_000 + 599_000 + 600_000);
+  });
+
+  it("without a refresh, a token past maxAgeSeconds is not served", async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const endpoint = new FakeEndpoint();
+    const secrets = new CachedSecretStore(new MemoryStore(), { ttlMs: 3_600_000, negativeTtlMs: 1000, maxStaleMs: 0, max: 100, loadTimeoutMs: 1000, now: clock.now });
+    const tokens = new TokenProvider({ endpoint, secrets, skewSeconds: 60, refreshAt: 0.8, max: 100, requestTimeoutMs: 1000, rejectedBackoffSeconds: 30, maxAgeSeconds: 600, now: clock.now, random: () => 0 });
+    await tokens.get(tenant, never);
+    expect(tokens.peek(tenant)?.expiresAtMs).toBe(1_000_000 + 600_000);
+    now += 600_000;
+    expect(tokens.peek(tenant)).toBeUndefined();
+  });
+
+  it("evict drops the tenant's token and its encoded responses: the next check mints a new one", async () => {
+    const { endpoint, tokens } = setup();
+    await tokens.get(tenant, never);
+    const first = tokens.peek(tenant)!;
+    first.remember("plan", Buffer.from("encoded"));
+    tokens.evict("acme");
+    expect(tokens.peek(tenant)).toBeUndefined();
+    const r = await tokens.get(tenant, never);
+    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
+    expect(isDenial(r) ? "denied" : r.entry.encoded("plan")).toBeUndefined();
+    expect(endpoint.calls).toBe(2);
+  });
+
+  it("evict lifts a pause (429 or rejected client) and leaves other tenants alone", async () => {
+    const { endpoint, tokens } = setup();
+    const other: Tenant = { ...tenant, id: "globex", credentialsKey: "globex" };
+    await tokens.get(other, never);
+    endpoint.script.push({ kind: "error", error: { code: "rate_limited", retryAfterSeconds: 300 } });
+    expect(await tokens.get(tenant, never)).toMatchObject({ reason: "token_rate_limited" });
+    tokens.evict("acme");
+    expect(isDenial(await tokens.get(tenant, never))).toBe(false);
+    expect(tokens.peek(other)?.authorization).toBe("Bearer t1");
+  });
+
+  it("a load in flight when evict runs is not kept; its waiting checks get a freshly minted token", async () => {
+    const { endpoint, tokens } = setup();
+    let open!: () => void;
+    endpoint.gate = new Promise((r) => (open = r));
+    const waiting = tokens.get(tenant, never);
+    await settle();
+    tokens.evict("acme");
+    open();
+    const r = await waiting;
+    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
+  });
+});
+
 describe("TokenProvider", () => {
   it("makes exactly one token request for many concurrent misses", async () => {
     const { endpoint, tokens } = setup();
@@ -159,15 +280,22 @@ describe("TokenProvider", () => {
     expect(endpoint.calls).toBe(2);
   });
 
-  it("re-reads the secret once on invalid_client (rotation)", async () => {
+  it("re-reads the secret once on invalid_client (rotation) and asks again with the new one", async () => {
     const { endpoint, store, tokens } = setup();
     endpoint.script.push({ kind: "error", error: { code: "invalid_client", httpStatus: 401 } });
-    store.secret = "s1";
+    // The secret is rotated in the store while the cached copy is still the old one.
+    endpoint.onCall = () => {
+      store.secret = "s2-rotated";
+      endpoint.onCall = undefined;
+    };
     const first = store.reads;
     const r = await tokens.get(tenant, never);
-    expect(isDenial(r)).toBe(false);
-    expect(endpoint.calls).toBe(2);
+    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
     expect(store.reads - first).toBe(2);
+    expect(endpoint.secretsSeen).toEqual([
+      new ClientCredentials("c", "s1").basicAuthorization(),
+      new ClientCredentials("c", "s2-rotated").basicAuthorization(),
+    ]);
   });
 
   it("gives up after the second invalid_client and backs off instead of asking on every check", async () => {

@@ -1,0 +1,135 @@
+import { describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { buildEnvironments, parseConfig } from "../../src/config/index.js";
+import { clusterNameFor, renderEgressConfig } from "../../src/egress/envoy-config.js";
+import { GENESYS_ENVIRONMENTS } from "../../src/profiles/genesys/regions.js";
+import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
+import { ClientCredentials } from "../../src/secrets/credentials.js";
+import type { SecretReadResult, SecretStore, TenantRecord } from "../../src/secrets/secret-store.js";
+import { TenantRegistry } from "../../src/tenants/registry.js";
+import { harness } from "./authorizer-harness.js";
+import { checkRequest } from "./fixtures.js";
+
+describe("the routing header", () => {
+  it("is set on every allow to the tenant's environment, overwriting, and never removed", async () => {
+    const { check } = harness();
+    const o = await check(checkRequest({ path: "/api/v2/flows", headers: { "x-tenant-id": "acme", "x-scopegate-upstream": "mypurecloud.com" } }));
+    expect(o.decision).toBe("allow");
+    if (o.response.httpResponse?.$case !== "okResponse") throw new Error("not ok");
+    const ok = o.response.httpResponse.value;
+    const routing = ok.headers.find((h) => h.header?.key === "x-scopegate-upstream");
+    expect(routing?.header?.value).toBe("mypurecloud.de"); // acme's environment in the harness
+    expect(routing?.append).toBe(false);
+    expect(ok.headersToRemove).not.toContain("x-scopegate-upstream");
+  });
+});
+
+describe("egress.verifyHost (the Istio egress gateway routes by Host)", () => {
+  it("allows a request for api.<tenant environment>, with or without a port, in any case", async () => {
+    const { check } = harness({ verifyHost: true });
+    for (const host of ["api.mypurecloud.de", "API.MyPureCloud.de:80", "api.mypurecloud.de:443"]) {
+      expect((await check(checkRequest({ path: "/api/v2/flows", host, headers: { "x-tenant-id": "acme" } }))).decision).toBe("allow");
+    }
+  });
+
+  it("denies upstream_mismatch when the Host is another region's or anything else", async () => {
+    const { check } = harness({ verifyHost: true });
+    for (const host of ["api.mypurecloud.com", "api.mypurecloud.de.evil.example", "127.0.0.1:8080", ""]) {
+      const o = await check(checkRequest({ path: "/api/v2/flows", host, headers: { "x-tenant-id": "acme" } }));
+      expect(o.reason).toBe("upstream_mismatch");
+    }
+  });
+
+  it("is off by default: the sidecar and gateway configs choose the upstream themselves", async () => {
+    const { check } = harness();
+    expect((await check(checkRequest({ path: "/api/v2/flows", host: "127.0.0.1:8080", headers: { "x-tenant-id": "acme" } }))).decision).toBe("allow");
+  });
+});
+
+class Records implements SecretStore {
+  constructor(readonly records: Record<string, TenantRecord>) {}
+  async read(key: string): Promise<SecretReadResult> {
+    const record = this.records[key];
+    return record ? { kind: "found", record } : { kind: "not_found" };
+  }
+}
+
+describe("a Vault record cannot choose where credentials go", () => {
+  const creds = new ClientCredentials("id", "secret");
+  const registry = (records: Record<string, TenantRecord>, environments?: Record<string, { tokenUrl?: string }>) => {
+    const store = new CachedSecretStore(new Records(records), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
+    return new TenantRegistry([], buildEnvironments(environments), { enabled: true, store });
+  };
+  const resolve = (r: TenantRegistry, id: string) => r.resolve(id, AbortSignal.timeout(1000));
+
+  it("a record naming an allowed environment gets that environment's token URL and API host", async () => {
+    const t = await resolve(registry({ acme: { credentials: creds, divisions: ["d"], environment: "mypurecloud.de" } }), "acme");
+    expect(t).toMatchObject({ environment: "mypurecloud.de", tokenUrl: "https://login.mypurecloud.de/oauth/token", apiHost: "api.mypurecloud.de" });
+  });
+
+  it.each([
+    ["an environment outside the table", { environment: "attacker.example" }],
+    ["a token_url of its own", { environment: "mypurecloud.de", tokenUrl: "https://login.attacker.example/oauth/token" }],
+    ["a plain-http loopback token_url (e.g. Envoy's admin port)", { environment: "mypurecloud.de", tokenUrl: "http://127.0.0.1:9901/quitquitquit" }],
+    ["a token_url but no environment", { tokenUrl: "https://login.mypurecloud.de/oauth/token" }],
+  ])("a record with %s defines no tenant", async (_what, fields) => {
+    expect(await resolve(registry({ acme: { credentials: creds, divisions: ["d"], ...fields } }), "acme")).toEqual({ kind: "deny", reason: "tenant_unknown" });
+  });
+
+  it("a token_url equal to the environment's own is accepted", async () => {
+    const t = await resolve(
+      registry({ acme: { credentials: creds, divisions: ["d"], environment: "mypurecloud.de", tokenUrl: "https://login.mypurecloud.de/oauth/token" } }),
+      "acme",
+    );
+    expect(t).toMatchObject({ environment: "mypurecloud.de" });
+  });
+
+  it("a configured environments table replaces the regions: others are refused", async () => {
+    const r = registry(
+      { acme: { credentials: creds, divisions: ["d"], environment: "mypurecloud.de" }, ie: { credentials: creds, divisions: ["d"], environment: "mypurecloud.ie" } },
+      { "mypurecloud.ie": {} },
+    );
+    expect(await resolve(r, "acme")).toEqual({ kind: "deny", reason: "tenant_unknown" });
+    expect(await resolve(r, "ie")).toMatchObject({ environment: "mypurecloud.ie" });
+  });
+});
+
+describe("renderEgressConfig", () => {
+  const routesOf = (yaml: string) => {
+    const c = YAML.parse(yaml);
+    return c.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes as any[];
+  };
+
+  it("has one exact-match route and one TLS cluster per environment, then a catch-all that goes nowhere", () => {
+    const yaml = renderEgressConfig({ layout: "sidecar", environments: ["mypurecloud.de", "usw2.pure.cloud"] });
+    const routes = routesOf(yaml);
+    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "usw2.pure.cloud", "not-routed"]);
+    expect(routes[1].match.headers).toEqual([{ name: "x-scopegate-upstream", string_match: { exact: "usw2.pure.cloud" } }]);
+    expect(routes[1].route).toMatchObject({ cluster: "genesys_usw2_pure_cloud", host_rewrite_literal: "api.usw2.pure.cloud" });
+    expect(routes[2].direct_response.status).toBe(404);
+    expect(routes[2].route).toBeUndefined();
+    const clusters = YAML.parse(yaml).static_resources.clusters as any[];
+    const usw2 = clusters.find((c) => c.name === clusterNameFor("usw2.pure.cloud"));
+    const tls = usw2.transport_socket.typed_config;
+    expect(tls.sni).toBe("api.usw2.pure.cloud");
+    expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: "DNS", matcher: { exact: "api.usw2.pure.cloud" } }]);
+  });
+
+  it("removes any caller copy of the routing header before routing, and re-matches after the check", () => {
+    const c = YAML.parse(renderEgressConfig({ layout: "gateway", environments: GENESYS_ENVIRONMENTS, upstreamHeader: "x-route" }));
+    const hcm = c.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    expect(hcm.early_header_mutation_extensions[0].typed_config.mutations).toEqual([{ remove: "x-route" }]);
+    const extAuthz = hcm.http_filters[0].typed_config;
+    expect(extAuthz).toMatchObject({ clear_route_cache: true, failure_mode_allow: false });
+    expect(c.static_resources.listeners[0].filter_chains[0].transport_socket.typed_config.require_client_certificate).toBe(true);
+    expect(routesOf(YAML.stringify(c))).toHaveLength(GENESYS_ENVIRONMENTS.length + 1);
+  });
+});
+
+describe("config", () => {
+  it("egress defaults", () => {
+    const c = parseConfig({ secrets: { backend: "file", file: { directory: "/x" } }, tenants: [{ id: "a", divisions: ["d"], environment: "mypurecloud.de" }] });
+    expect(c.egress).toEqual({ upstreamHeader: "x-scopegate-upstream", verifyHost: false });
+    expect(c.allowPlainHttpLoopbackForTesting).toBe(false);
+  });
+});
