@@ -1,6 +1,7 @@
 /**
  * npm run render:envoy: writes the shipped Envoy egress configs, deploy/envoy/envoy-{sidecar,gateway}.yaml, for every
- * Genesys Cloud region. `--check` only compares (exit 1 when a file differs); test/deploy runs the same comparison.
+ * Genesys Cloud region, and their copies in the kustomize layouts (kustomize's configMapGenerator reads files only
+ * below its kustomization). `--check` only compares (exit 1 when a file differs); test/deploy runs the same comparison.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +12,8 @@ import { repoRoot } from "../test/support/tools.js";
 export const SHIPPED_EGRESS_CONFIGS: readonly { layout: EgressLayout; file: string }[] = [
   { layout: "sidecar", file: "deploy/envoy/envoy-sidecar.yaml" },
   { layout: "gateway", file: "deploy/envoy/envoy-gateway.yaml" },
+  { layout: "sidecar", file: "deploy/kubernetes/base/envoy-sidecar.yaml" },
+  { layout: "gateway", file: "deploy/kubernetes/overlays/shared-gateway/envoy-gateway.yaml" },
 ];
 
 export function renderShipped(layout: EgressLayout): string {

@@ -50,7 +50,7 @@ export function renderEgressConfig(opts: EgressConfigOptions): string {
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: 9901 } } },
     static_resources: {
       listeners: [listener(opts.layout, header, opts.environments)],
-      clusters: [authzCluster(socket), ...opts.environments.map((env) => environmentCluster(env, caBundle))],
+      clusters: [authzCluster(socket, opts.layout), ...opts.environments.map((env) => environmentCluster(env, caBundle))],
     },
   });
   doc.commentBefore = headerComment(opts.layout, header);
@@ -151,7 +151,7 @@ function environmentRoute(env: string, header: string): object {
   };
 }
 
-function authzCluster(socket: string): object {
+function authzCluster(socket: string, layout: EgressLayout): object {
   return {
     name: "authz",
     type: "STATIC",
@@ -160,6 +160,12 @@ function authzCluster(socket: string): object {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": HTTP_OPTIONS, explicit_http_config: { http2_protocol_options: {} } },
     },
     load_assignment: { cluster_name: "authz", endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socket } } } }] }] },
+    // The shared gateway watches scopegate's grpc.health.v1 (served on the Check socket too): NOT_SERVING during
+    // start-up and shutdown shows in Envoy's cluster.authz.health_check.* stats and /clusters. With a single
+    // endpoint Envoy's panic threshold keeps sending checks to it, so the drain (shutdown.drainMs) is not cut short.
+    ...(layout === "gateway"
+      ? { health_checks: [{ timeout: "1s", interval: "5s", unhealthy_threshold: 2, healthy_threshold: 1, grpc_health_check: {} }] }
+      : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The Dockerfile without a Docker engine (issue 6): parse it and check what the image relies on.
- *   - build stage: node:24-bookworm-slim, `npm ci` + `npm run build`; deps stage: `npm ci --omit=dev`;
- *     runtime: distroless Node 24 (or node:24-slim), user 65532;
+ *   - build stage: node:24 bookworm-slim, `npm ci` + `npm run build`; deps stage: `npm ci --omit=dev`;
+ *     runtime: distroless Node 24 (or node:24-slim), user 65532; every base image pinned by digest;
+ *     the application's files owned by root (no --chown to the runtime user);
  *   - everything COPY takes from the build context exists and is not excluded by .dockerignore;
  *   - everything COPY takes from another stage exists here after `npm run build` (stage WORKDIR /app
  *     maps to the repository root), in particular dist/main.js;
@@ -138,9 +139,9 @@ afterAll(async () => {
 });
 
 describe("Dockerfile stages", () => {
-  it("builds on node:24-bookworm-slim with npm ci and npm run build", () => {
+  it("builds on node:24 bookworm-slim with npm ci and npm run build", () => {
     const build = stageNamed("build");
-    expect(build.from).toBe("node:24-bookworm-slim");
+    expect(build.from).toMatch(/^node:24(\.\d+){0,2}-bookworm-slim@sha256:[0-9a-f]{64}$/);
     expect(runs(build).some((r) => /^npm ci\b/.test(r) && !r.includes("--omit=dev"))).toBe(true);
     expect(runs(build)).toContain("npm run build");
   });
@@ -161,6 +162,26 @@ describe("Dockerfile stages", () => {
       expect(runs(runtime)).toEqual([]);
       expect(entrypoint()[0]).toBe("/nodejs/bin/node");
     }
+  });
+
+  it("pins every base image by digest (a tag alone can be moved to other content)", () => {
+    const external = stages.filter((s) => !stages.some((o) => o.name === s.from));
+    expect(external.length).toBeGreaterThan(0);
+    for (const s of external) expect(s.from, `FROM ${s.from}`).toMatch(/^[^@\s]+:[\w.-]+@sha256:[0-9a-f]{64}$/);
+  });
+
+  it("leaves the application's files owned by root: the runtime user can read, not rewrite, its code", () => {
+    const copies = copiesOf(runtime);
+    expect(copies.length).toBeGreaterThan(0);
+    for (const c of copies) {
+      const ins = runtime.instructions.find((i) => i.line === c.line)!;
+      const chown = /--chown=(\S+)/.exec(ins.args)?.[1];
+      expect(chown === undefined || /^(0|root)(:(0|root))?$/.test(chown), `line ${c.line}: --chown=${chown}`).toBe(true);
+      expect(ins.args, `line ${c.line}: --chmod`).not.toMatch(/--chmod=/);
+    }
+    // USER comes after the COPYs, so nothing was created as 65532 either.
+    const userLine = runtime.instructions.filter((i) => i.op === "USER").at(-1)!.line;
+    expect(Math.max(...copies.map((c) => c.line))).toBeLessThan(userLine);
   });
 
   it("copies from the build context only files that exist and are not in .dockerignore", () => {

@@ -1,23 +1,27 @@
 /**
  * The V8 heap limits are set in three places: the Dockerfile's NODE_OPTIONS, the Kubernetes manifests'
  * NODE_OPTIONS (which replaces the image's), and the benchmark's bounded-heap memory row. The bench must
- * measure what ships, so all three carry the same flags.
+ * measure what ships, so all three carry the same flags. The manifests are read as kustomize renders them.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import YAML from "yaml";
 import { BOUNDED_HEAP, SHIPPED_ENV } from "../../scripts/bench/phase-memory.js";
+import { kustomizeBuild } from "../support/kustomize.js";
 import { repoRoot } from "../support/tools.js";
 
 const heapFlags = (nodeOptions: string): string[] => nodeOptions.split(/\s+/).filter((f) => /^--max-(old|semi)-space-size=/.test(f)).sort();
 
-function manifestNodeOptions(file: string): string[] {
+type Container = { name: string; env?: { name: string; value?: string }[] };
+
+/** NODE_OPTIONS of every scopegate container (init or regular) in a rendered layout. */
+function manifestNodeOptions(layout: string): string[] {
   const values: string[] = [];
-  for (const doc of YAML.parseAllDocuments(readFileSync(join(repoRoot, file), "utf8"))) {
-    const containers = (doc.toJS() as { spec?: { template?: { spec?: { containers?: { name: string; env?: { name: string; value?: string }[] }[] } } } })
-      ?.spec?.template?.spec?.containers ?? [];
-    for (const c of containers) for (const e of c.env ?? []) if (c.name === "scopegate" && e.name === "NODE_OPTIONS") values.push(e.value ?? "");
+  for (const doc of kustomizeBuild(join(repoRoot, layout))) {
+    const pod = (doc as { spec?: { template?: { spec?: { containers?: Container[]; initContainers?: Container[] } } } })?.spec?.template?.spec;
+    for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
+      for (const e of c.env ?? []) if (c.name === "scopegate" && e.name === "NODE_OPTIONS") values.push(e.value ?? "");
+    }
   }
   return values;
 }
@@ -36,10 +40,10 @@ describe("heap flags", () => {
     for (const [k, v] of Object.entries(SHIPPED_ENV)) expect(dockerfile).toMatch(new RegExp(`^\\s*${k}=${v} \\\\$`, "m"));
   });
 
-  it.each(["deploy/kubernetes/base/deployment.yaml", "deploy/kubernetes/overlays/shared-service/scopegate-deployment.yaml"])(
+  it.each(["deploy/kubernetes/base", "deploy/kubernetes/overlays/shared-gateway", "deploy/istio/egress-gateway"])(
     "%s sets the same flags",
-    (file) => {
-      const values = manifestNodeOptions(file);
+    (layout) => {
+      const values = manifestNodeOptions(layout);
       expect(values.length).toBeGreaterThan(0);
       for (const v of values) expect(heapFlags(v)).toEqual(bench);
     },

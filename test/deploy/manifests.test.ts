@@ -1,18 +1,21 @@
 /**
- * Offline checks of everything an operator applies (issue 6), without a cluster, Docker or kustomize:
+ * Offline checks of everything an operator applies (issues 6 and 10), without a cluster or Docker:
  *   - every YAML file under deploy/ parses (all documents);
  *   - every Kubernetes and Istio object validates against its OpenAPI schema (kubernetes-models,
- *     @kubernetes-models/istio), both as written and as the kustomize layouts render them;
- *   - kustomizations only reference files that exist; the layouts are rendered by a small subset of
- *     kustomize (resources + strategic-merge patches), and cross-references inside them resolve;
+ *     @kubernetes-models/istio), both as written and as the real kustomize (.tools/bin/kustomize, pinned
+ *     in scripts/install-tools.sh) renders each layout; no image is left as a placeholder, and
+ *     cross-references inside a rendered layout resolve;
+ *   - the shipped Envoy egress configs (deploy/envoy) pass the real `envoy --mode validate`, are the
+ *     generator's output, and the layouts run exactly them (byte-identical ConfigMap content);
  *   - scopegate's embedded config passes the config schema (parseConfigText) and `scopegate check-config`;
- *   - every Envoy config (deploy/envoy/*.yaml and those embedded in ConfigMaps) passes the real
- *     `envoy --mode validate`;
+ *   - the pod's shape: native sidecars, one uid per role, only Envoy can reach Check (socket volume, mode,
+ *     group), memory request against the benchmark's row, the Vault token's audience;
  *   - the pod's network surface, read from the configs the containers mount: the kubelet's gRPC probes
- *     target the health-only listener (listen.healthTcp) on the pod IP, never Check; Check is off the pod
- *     IP in the sidecar layout; container ports and NetworkPolicies match what is bound to the pod IP.
- *     That the health-only listener answers grpc.health.v1 and not Check is tested on the real process
- *     in test/integration/lifecycle.test.ts.
+ *     target the health-only listener (listen.healthTcp) on the pod IP, never Check; container ports and
+ *     NetworkPolicies match what is bound to the pod IP;
+ *   - the Istio egress-gateway layout: every region's API host routed through the egress gateway with TLS
+ *     origination, the CUSTOM policy on the gateway pods, a namespace-qualified provider, and scopegate
+ *     reachable by the gateway's identity only.
  * The schemas accept unknown fields (Kubernetes' OpenAPI leaves additionalProperties open), so the
  * fields that matter are also asserted one by one below.
  */
@@ -27,6 +30,10 @@ import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseConfigText, type Config } from "../../src/config/index.js";
+import { GENESYS_ENVIRONMENTS } from "../../src/profiles/genesys/regions.js";
+import { SHIPPED_EGRESS_CONFIGS } from "../../scripts/render-envoy.js";
+import { makePki, type TestPki } from "../support/certs.js";
+import { kustomizeBuild } from "../support/kustomize.js";
 import { repoRoot, toolPath } from "../support/tools.js";
 
 const execFileAsync = promisify(execFile);
@@ -103,69 +110,21 @@ async function validateObject(obj: K8sObject, where: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A subset of kustomize: `resources` (files and directories) and `patches: [{path}]` as strategic-merge
-// patches with the merge keys this repository uses. Anything else fails loudly rather than being ignored.
+// Rendering: the real kustomize (scripts/install-tools.sh builds the pinned version into .tools/bin).
 
 interface Kustomization {
   resources?: string[];
+  components?: string[];
   patches?: { path?: string; patch?: string; target?: unknown }[];
-  images?: { name: string; newName?: string; newTag?: string }[];
+  configMapGenerator?: { name: string; files?: string[] }[];
   [key: string]: unknown;
 }
 
-const SUPPORTED_KUSTOMIZATION_FIELDS = new Set(["apiVersion", "kind", "resources", "patches", "images", "labels"]);
-
 function readKustomization(dir: string): Kustomization {
-  const file = join(dir, "kustomization.yaml");
-  const k = parseYaml(readFileSync(file, "utf8")) as Kustomization;
-  for (const key of Object.keys(k)) {
-    if (!SUPPORTED_KUSTOMIZATION_FIELDS.has(key)) throw new Error(`${rel(file)}: field ${key} is not understood by this test`);
-  }
-  return k;
+  return parseYaml(readFileSync(join(dir, "kustomization.yaml"), "utf8")) as Kustomization;
 }
 
-/** Merge keys of the strategic-merge lists used here (Kubernetes' patchMergeKey for each field). */
-const MERGE_KEYS: Readonly<Record<string, string>> = {
-  containers: "name",
-  initContainers: "name",
-  volumes: "name",
-  volumeMounts: "mountPath",
-  env: "name",
-};
-
-function strategicMerge(base: unknown, patch: unknown, where: string): unknown {
-  if (!isObj(base) || !isObj(patch)) return structuredClone(patch);
-  const out: Obj = { ...base };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) {
-      delete out[key];
-    } else if (Array.isArray(value) && MERGE_KEYS[key] !== undefined && Array.isArray(base[key])) {
-      out[key] = mergeList(base[key] as unknown[], value, MERGE_KEYS[key]!, `${where}.${key}`);
-    } else {
-      out[key] = strategicMerge(base[key], value, `${where}.${key}`);
-    }
-  }
-  return out;
-}
-
-function mergeList(base: unknown[], patch: unknown[], mergeKey: string, where: string): unknown[] {
-  const out = base.map((x) => structuredClone(x));
-  for (const item of patch) {
-    if (!isObj(item) || item[mergeKey] === undefined) throw new Error(`${where}: patch item without ${mergeKey}`);
-    const index = out.findIndex((x) => isObj(x) && x[mergeKey] === item[mergeKey]);
-    if (item.$patch === "delete") {
-      // kustomize ignores deleting a missing item; here it is a typo to report.
-      if (index < 0) throw new Error(`${where}: $patch delete of missing ${mergeKey}=${String(item[mergeKey])}`);
-      out.splice(index, 1);
-    } else if (index >= 0) {
-      out[index] = strategicMerge(out[index], item, `${where}[${String(item[mergeKey])}]`);
-    } else {
-      out.push(structuredClone(item));
-    }
-  }
-  return out;
-}
-
+/** kustomize leaves no `$patch` / `$setElementOrder` behind; one left over would mean a patch did not apply. */
 function assertNoDirectives(value: unknown, where: string): void {
   if (Array.isArray(value)) value.forEach((v, i) => assertNoDirectives(v, `${where}[${i}]`));
   else if (isObj(value)) {
@@ -176,43 +135,12 @@ function assertNoDirectives(value: unknown, where: string): void {
   }
 }
 
-/** Resource and patch files a kustomization names, resolved; `missing` lists those that do not exist. */
-function referencedFiles(dir: string): { path: string; entry: string; missing: boolean }[] {
-  const k = readKustomization(dir);
-  const entries = [...(k.resources ?? []), ...(k.patches ?? []).map((p) => p.path ?? "")];
-  return entries.map((entry) => {
-    const path = resolve(dir, entry);
-    const missing = entry === "" || entry.includes("://") || !existsSync(path);
-    return { path, entry, missing };
-  });
-}
-
+/** `kustomize build <dir>`, parsed; every document must be a Kubernetes object. */
 function render(dir: string): K8sObject[] {
-  const k = readKustomization(dir);
-  const objects: K8sObject[] = [];
-  for (const entry of k.resources ?? []) {
-    const path = resolve(dir, entry);
-    if (statSync(path).isDirectory()) {
-      objects.push(...render(path));
-    } else {
-      for (const doc of loadDocs(path)) {
-        if (!isK8sObject(doc)) throw new Error(`${rel(path)}: a document is not a Kubernetes object`);
-        objects.push(doc);
-      }
-    }
-  }
-  for (const p of k.patches ?? []) {
-    if (p.path === undefined || p.target !== undefined || p.patch !== undefined) {
-      throw new Error(`${rel(dir)}: only patches: [{path}] (strategic merge) are understood by this test`);
-    }
-    for (const doc of loadDocs(resolve(dir, p.path))) {
-      if (!isK8sObject(doc)) throw new Error(`${p.path}: not a Kubernetes object`);
-      const index = objects.findIndex((o) => o.kind === doc.kind && o.metadata.name === doc.metadata.name);
-      if (index < 0) throw new Error(`${rel(dir)}/${p.path}: patch target ${doc.kind}/${doc.metadata.name} not found`);
-      objects[index] = strategicMerge(objects[index], doc, `${doc.kind}/${doc.metadata.name}`) as K8sObject;
-    }
-  }
-  return objects;
+  return kustomizeBuild(dir).map((doc, i) => {
+    if (!isK8sObject(doc)) throw new Error(`kustomize build ${rel(dir)} document ${i + 1} is not a Kubernetes object`);
+    return doc;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,11 +148,26 @@ function render(dir: string): K8sObject[] {
 
 let envoyBin = "";
 let scratch = "";
+let pki: TestPki;
 
 beforeAll(async () => {
   envoyBin = toolPath("envoy");
   scratch = await mkdtemp(join(tmpdir(), "scopegate-deploy-test-"));
+  pki = makePki(scratch);
 });
+
+/**
+ * The gateway config names its server certificate and client CA at the paths its Secrets are mounted on; Envoy
+ * loads them to validate, so they are swapped for a test CA's files (only these three paths change).
+ */
+function withTestCertificates(text: string): string {
+  const swaps: [string, string][] = [
+    ["/etc/envoy/tls/tls.crt", pki.serverCert],
+    ["/etc/envoy/tls/tls.key", pki.serverKey],
+    ["/etc/envoy/client-ca/ca.crt", pki.caFile],
+  ];
+  return swaps.reduce((t, [from, to]) => t.replaceAll(`filename: ${from}`, `filename: ${to}`), text);
+}
 
 afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -247,15 +190,18 @@ async function envoyValidate(file: string): Promise<string> {
 
 async function envoyValidateText(text: string, name: string): Promise<string> {
   const file = join(scratch, name.replace(/[^A-Za-z0-9_.-]/g, "_"));
-  await writeFile(file, text);
+  await writeFile(file, withTestCertificates(text));
   return envoyValidate(file);
 }
 
 type EnvoyCluster = { name: string; type?: string; load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: Obj } }[] }[] } } & Obj;
 
+function clustersOf(config: Obj): EnvoyCluster[] {
+  return (config.static_resources as { clusters: EnvoyCluster[] }).clusters;
+}
+
 function clusterOf(config: Obj, name: string): EnvoyCluster {
-  const clusters = (config.static_resources as { clusters: EnvoyCluster[] }).clusters;
-  const found = clusters.find((c) => c.name === name);
+  const found = clustersOf(config).find((c) => c.name === name);
   if (!found) throw new Error(`no cluster ${name}`);
   return found;
 }
@@ -266,47 +212,99 @@ function endpointAddress(cluster: EnvoyCluster): Obj {
   return eps[0]!.endpoint.address;
 }
 
-/** The settings every shipped Envoy config must have (reference envoy-ext-authz.md §3, §2.5, §6). */
-function assertEnvoyShape(config: Obj): void {
-  const admin = config.admin as { address: { socket_address: { address: string; port_value: number } } };
-  expect(admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 9901 });
-  const listeners = (config.static_resources as { listeners: Obj[] }).listeners;
-  const publicListener = listeners.find((l) => l.name === "public");
-  expect(publicListener, "listener `public`").toBeDefined();
-  expect(publicListener!.address).toEqual({ socket_address: { address: "0.0.0.0", port_value: 8080 } });
+type Layout = "sidecar" | "gateway";
+const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+const AUTHZ_SOCKET = "/run/scopegate/authz.sock";
 
-  const hcm = (publicListener!.filter_chains as { filters: { typed_config: Obj }[] }[])[0]!.filters[0]!.typed_config;
-  expect(hcm.generate_request_id).not.toBe(false);
+function egressListener(config: Obj): Obj {
+  const listeners = (config.static_resources as { listeners: Obj[] }).listeners;
+  expect(listeners.map((l) => l.name)).toEqual(["egress"]);
+  return listeners[0]!;
+}
+
+function hcmOf(config: Obj): Obj {
+  return (egressListener(config).filter_chains as { filters: { typed_config: Obj }[] }[])[0]!.filters[0]!.typed_config;
+}
+
+/**
+ * What every shipped egress config must do (the e2e suite proves the behaviour through a real Envoy; this pins
+ * the settings an operator could lose by editing the file):
+ *   - admin on loopback; the listener on loopback:8080 (sidecar) or all interfaces:8443 behind mutual TLS (gateway);
+ *   - ext_authz fail-closed with 503, 1 s, HTTP/2 to scopegate over the unix socket, clear_route_cache so the
+ *     routing header scopegate sets picks the route, and the caller's copy of that header removed before routing;
+ *   - one TLS cluster per environment: SNI, Host and the certificate's DNS SAN all api.<environment>, trusting the
+ *     system CA bundle; the catch-all route never reaches a cluster;
+ *   - a stdout access log with %RESPONSE_FLAGS% and %RESPONSE_CODE_DETAILS%, and no Authorization in it.
+ */
+function assertEgressShape(config: Obj, layout: Layout): void {
+  const admin = config.admin as { address: { socket_address: { address: string; port_value: number } } };
+  expect(admin.address.socket_address.address).toBe("127.0.0.1");
+
+  const listener = egressListener(config);
+  expect(listener.address).toEqual({
+    socket_address: layout === "sidecar" ? { address: "127.0.0.1", port_value: 8080 } : { address: "0.0.0.0", port_value: 8443 },
+  });
+  const chain = (listener.filter_chains as Obj[])[0]!;
+  if (layout === "gateway") {
+    expect(chain.transport_socket).toMatchObject({
+      name: "envoy.transport_sockets.tls",
+      typed_config: { require_client_certificate: true, common_tls_context: { validation_context: { trusted_ca: { filename: expect.any(String) } } } },
+    });
+  } else {
+    expect(chain.transport_socket).toBeUndefined();
+  }
+
+  const hcm = hcmOf(config);
   const filters = hcm.http_filters as { name: string; typed_config: Obj }[];
   expect(filters.map((f) => f.name)).toEqual(["envoy.filters.http.ext_authz", "envoy.filters.http.router"]);
-  const extAuthz = filters[0]!.typed_config;
-  expect(extAuthz).toMatchObject({
+  expect(filters[0]!.typed_config).toMatchObject({
     transport_api_version: "V3",
     failure_mode_allow: false,
     status_on_error: { code: "ServiceUnavailable" },
+    clear_route_cache: true,
     grpc_service: { envoy_grpc: { cluster_name: "authz" }, timeout: "1s" },
   });
-  expect(extAuthz.clear_route_cache ?? false).toBe(false);
-
-  const routes = (hcm.route_config as { virtual_hosts: { routes: Obj[] }[] }).virtual_hosts.flatMap((v) => v.routes);
-  const perRoute = (r: Obj): Obj =>
-    ((r.typed_per_filter_config as Obj | undefined)?.["envoy.filters.http.ext_authz"] as Obj | undefined) ?? {};
-  const healthz = routes.find((r) => (r.match as Obj).path === "/healthz" || (r.match as Obj).prefix === "/healthz");
-  expect(healthz, "/healthz route").toBeDefined();
-  expect(perRoute(healthz!).disabled).toBe(true);
-  const catchAll = routes.find((r) => (r.match as Obj).prefix === "/");
-  expect(catchAll, "catch-all route").toBeDefined();
-  expect(routes.indexOf(catchAll!)).toBe(routes.length - 1);
-  expect(Object.keys((perRoute(catchAll!).check_settings as Obj).context_extensions as Obj).length).toBeGreaterThan(0);
-  for (const r of routes) expect((r.route as Obj).cluster).toBe("app");
+  expect(hcm.early_header_mutation_extensions).toMatchObject([{ typed_config: { mutations: [{ remove: "x-scopegate-upstream" }] } }]);
 
   const authz = clusterOf(config, "authz");
   expect(authz.typed_extension_protocol_options).toMatchObject({
     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { explicit_http_config: { http2_protocol_options: {} } },
   });
-  const app = clusterOf(config, "app");
-  expect(app.type).toBe("STATIC");
-  expect(endpointAddress(app)).toEqual({ socket_address: { address: "127.0.0.1", port_value: 8000 } });
+  expect(endpointAddress(authz)).toEqual({ pipe: { path: AUTHZ_SOCKET } });
+
+  const routes = (hcm.route_config as { virtual_hosts: { routes: Obj[] }[] }).virtual_hosts.flatMap((v) => v.routes);
+  const last = routes.at(-1)!;
+  expect(last.match).toEqual({ prefix: "/" });
+  expect(last.direct_response, "the catch-all answers locally").toBeDefined();
+  const environments = routes.slice(0, -1);
+  expect(environments.length).toBeGreaterThan(0);
+  for (const r of environments) {
+    const env = String(r.name);
+    const route = r.route as { cluster: string; host_rewrite_literal: string };
+    expect((r.match as { headers: unknown[] }).headers).toEqual([{ name: "x-scopegate-upstream", string_match: { exact: env } }]);
+    expect(route.host_rewrite_literal).toBe(`api.${env}`);
+    const cluster = clusterOf(config, route.cluster);
+    expect(endpointAddress(cluster)).toEqual({ socket_address: { address: `api.${env}`, port_value: 443 } });
+    expect(cluster.transport_socket).toMatchObject({
+      typed_config: {
+        sni: `api.${env}`,
+        common_tls_context: {
+          validation_context: {
+            trusted_ca: { filename: CA_BUNDLE },
+            match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: `api.${env}` } }],
+          },
+        },
+      },
+    });
+  }
+  // Every cluster but authz is an environment's, reached only through its route.
+  expect(clustersOf(config).length).toBe(environments.length + 1);
+
+  const logs = hcm.access_log as { name: string; typed_config: { "@type": string; log_format: { json_format: Record<string, string> } } }[];
+  expect(logs.map((l) => l.typed_config["@type"])).toEqual(["type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"]);
+  const format = Object.values(logs[0]!.typed_config.log_format.json_format).join(" ");
+  for (const op of ["%RESPONSE_FLAGS%", "%RESPONSE_CODE_DETAILS%", "%UPSTREAM_TRANSPORT_FAILURE_REASON%"]) expect(format).toContain(op);
+  expect(format.toLowerCase()).not.toContain("authorization");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,6 +324,10 @@ function workloadsOf(objects: K8sObject[]): Workload[] {
       return { object: o, labels: template.metadata.labels, pod: template.spec };
     });
 }
+
+/** Init containers first (the kubelet starts them first), then the regular ones. */
+const allContainers = (w: Workload): IContainer[] => [...(w.pod.initContainers ?? []), ...w.pod.containers];
+const containerNamed = (w: Workload, name: string): IContainer | undefined => allContainers(w).find((c) => c.name === name);
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string>): boolean =>
   selector !== undefined && Object.entries(selector).every(([k, v]) => labels[k] === v);
@@ -357,18 +359,28 @@ function scopegateConfigText(objects: K8sObject[], w: Workload, c: IContainer): 
   return { text: text!, source: `${cmName}/${key}` };
 }
 
-/** The Envoy config a container runs with (`-c`, a mounted ConfigMap key). */
-function envoyConfigOf(objects: K8sObject[], w: Workload, c: IContainer): Obj {
+/** The Envoy config text a container runs with (`-c`, a mounted ConfigMap key). */
+function envoyConfigTextOf(objects: K8sObject[], w: Workload, c: IContainer): string {
   const file = configMapFileAt(w, c, c.args![c.args!.indexOf("-c") + 1]!);
   expect(file, `${c.name}: -c is a mounted ConfigMap key`).toBeDefined();
-  return parseYaml(configMap(objects, file![0])[file![1]]!) as Obj;
+  return configMap(objects, file![0])[file![1]]!;
+}
+
+function volumeAt(w: Workload, container: IContainer, path: string): { name: string; kind: string; mountPath: string } | undefined {
+  const m = (container.volumeMounts ?? [])
+    .filter((x) => path === x.mountPath || path.startsWith(`${x.mountPath}/`))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  const vol = m && (w.pod.volumes ?? []).find((v) => v.name === m.name);
+  if (!vol) return undefined;
+  const kind = Object.keys(vol).find((k) => k !== "name")!;
+  return { name: vol.name, kind, mountPath: m.mountPath };
 }
 
 // ---------------------------------------------------------------------------------------------
-// The pod's network surface: every TCP listener its containers' configs bind, and what the
-// NetworkPolicies admit. The app container is a placeholder (127.0.0.1:8000 by convention) and not modelled.
+// The pod's network surface: every TCP listener its containers' configs bind, and what the NetworkPolicies
+// admit. The app container is a placeholder: its declared ports count as what it binds on the pod IP.
 
-type Serves = "check" | "health" | "http" | "envoy" | "envoy-admin";
+type Serves = "check" | "health" | "http" | "envoy" | "envoy-admin" | "app";
 interface Binding {
   readonly container: string;
   readonly host: string;
@@ -387,7 +399,7 @@ function splitHostPort(hostPort: string): { host: string; port: number } {
 
 function bindingsOf(objects: K8sObject[], w: Workload): Binding[] {
   const out: Binding[] = [];
-  for (const c of w.pod.containers) {
+  for (const c of allContainers(w)) {
     if (c.name === "scopegate") {
       const { text, source } = scopegateConfigText(objects, w, c);
       const { listen, http } = parseConfigText(text, source);
@@ -398,7 +410,7 @@ function bindingsOf(objects: K8sObject[], w: Workload): Binding[] {
       add(listen.healthTcp, "health");
       add(http.listen, "http");
     } else if (c.name === "envoy") {
-      const config = envoyConfigOf(objects, w, c);
+      const config = parseYaml(envoyConfigTextOf(objects, w, c)) as Obj;
       type SocketAddress = { socket_address: { address: string; port_value: number } };
       const admin = (config.admin as { address: SocketAddress }).address.socket_address;
       out.push({ container: c.name, host: admin.address, port: admin.port_value, serves: "envoy-admin" });
@@ -406,6 +418,8 @@ function bindingsOf(objects: K8sObject[], w: Workload): Binding[] {
         const { address, port_value } = l.address.socket_address;
         out.push({ container: c.name, host: address, port: port_value, serves: "envoy" });
       }
+    } else {
+      for (const p of c.ports ?? []) out.push({ container: c.name, host: "0.0.0.0", port: p.containerPort, serves: "app" });
     }
   }
   return out;
@@ -422,18 +436,18 @@ interface Admission {
 /** Every (port, peers) pair the NetworkPolicies selecting this pod admit. */
 function admissionsOf(objects: K8sObject[], w: Workload): Admission[] {
   const named = new Map(
-    w.pod.containers.flatMap((c) => (c.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort] as const)),
+    allContainers(w).flatMap((c) => (c.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort] as const)),
   );
   const out: Admission[] = [];
-  for (const np of objects.filter((o) => o.kind === "NetworkPolicy")) {
+  const namespace = (o: K8sObject): string | undefined => (o.metadata as { namespace?: string }).namespace;
+  for (const np of objects.filter((o) => o.kind === "NetworkPolicy" && namespace(o) === namespace(w.object))) {
     const spec = np.spec as {
       podSelector: { matchLabels?: Record<string, string> };
       ingress?: { from?: Obj[]; ports?: { port?: number | string }[] }[];
     };
     if (!matches(spec.podSelector.matchLabels, w.labels)) continue;
     for (const rule of spec.ingress ?? []) {
-      const ports = rule.ports ?? [{}];
-      for (const p of ports) {
+      for (const p of rule.ports ?? [{}]) {
         const port = typeof p.port === "string" ? named.get(p.port) : p.port;
         out.push({ policy: np.metadata.name, port, from: rule.from });
       }
@@ -442,20 +456,17 @@ function admissionsOf(objects: K8sObject[], w: Workload): Admission[] {
   return out;
 }
 
-function volumeAt(w: Workload, container: IContainer, dir: string): { name: string; kind: string } | undefined {
-  const m = (container.volumeMounts ?? []).find((x) => dir === x.mountPath || dir.startsWith(`${x.mountPath}/`));
-  const vol = m && (w.pod.volumes ?? []).find((v) => v.name === m.name);
-  if (!vol) return undefined;
-  const kind = Object.keys(vol).find((k) => k !== "name")!;
-  return { name: vol.name, kind };
-}
+const ROLE_UIDS = { scopegate: 65532, envoy: 65533 } as const;
 
 function assertRestricted(w: Workload, c: IContainer): void {
   const where = `${w.object.metadata.name}/${c.name}`;
   const pod = w.pod.securityContext ?? {};
   const sc = c.securityContext ?? {};
   expect(sc.runAsNonRoot ?? pod.runAsNonRoot, `${where} runAsNonRoot`).toBe(true);
-  expect(sc.runAsUser ?? pod.runAsUser, `${where} runAsUser`).toBe(65532);
+  const uid = sc.runAsUser ?? pod.runAsUser;
+  expect(uid, `${where} runAsUser`).toBeGreaterThan(0);
+  if (c.name === "scopegate" || c.name === "envoy") expect(uid, `${where} runAsUser`).toBe(ROLE_UIDS[c.name]);
+  else expect(Object.values(ROLE_UIDS), `${where}: the app runs as neither scopegate nor Envoy`).not.toContain(uid);
   expect(sc.readOnlyRootFilesystem, `${where} readOnlyRootFilesystem`).toBe(true);
   expect(sc.allowPrivilegeEscalation, `${where} allowPrivilegeEscalation`).toBe(false);
   expect(sc.capabilities?.drop, `${where} capabilities.drop`).toEqual(["ALL"]);
@@ -468,19 +479,40 @@ function assertRestricted(w: Workload, c: IContainer): void {
   }
 }
 
+/** Kubernetes quantity -> bytes (the suffixes these manifests use). */
+function bytesOf(quantity: string | number): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)?$/.exec(String(quantity));
+  if (!m) throw new Error(`quantity ${String(quantity)}`);
+  const unit = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1e3, M: 1e6, G: 1e9 }[m[2] ?? ""] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+/** docs/benchmarks.md, section e: the RSS measured with 10,000 tenants cached as shipped, in bytes (MB = 10^6). */
+function benchmarkedShippedRss(): number {
+  const doc = readFileSync(join(repoRoot, "docs/benchmarks.md"), "utf8");
+  const row = doc.split("\n").find((l) => l.startsWith("| RSS with 10,000 tenants' tokens cached, as shipped"));
+  expect(row, "docs/benchmarks.md row 'RSS with 10,000 tenants' tokens cached, as shipped'").toBeDefined();
+  const mb = /\| (\d+) MB/.exec(row!);
+  expect(mb).not.toBeNull();
+  return Number(mb![1]) * 1e6;
+}
+
 // ---------------------------------------------------------------------------------------------
+
+const SIDECAR_CONFIG = join(DEPLOY, "envoy/envoy-sidecar.yaml");
+const GATEWAY_CONFIG = join(DEPLOY, "envoy/envoy-gateway.yaml");
 
 describe("deploy/ YAML", () => {
   it("finds the files it is meant to check", () => {
     const names = yamlFiles.map(rel);
     for (const expected of [
-      "deploy/envoy/envoy-tcp.yaml",
-      "deploy/envoy/envoy-uds.yaml",
+      "deploy/envoy/envoy-sidecar.yaml",
+      "deploy/envoy/envoy-gateway.yaml",
       "deploy/kubernetes/base/kustomization.yaml",
-      "deploy/kubernetes/overlays/shared-service/kustomization.yaml",
-      "deploy/istio/mesh-config.yaml",
-      "deploy/istio/authorizationpolicy.yaml",
-      "deploy/istio/serviceentry-local.yaml",
+      "deploy/kubernetes/overlays/shared-gateway/kustomization.yaml",
+      "deploy/kubernetes/components/images/kustomization.yaml",
+      "deploy/istio/egress-gateway/kustomization.yaml",
+      "deploy/istio/egress-gateway/mesh-config.yaml",
     ]) {
       expect(names).toContain(expected);
     }
@@ -490,13 +522,18 @@ describe("deploy/ YAML", () => {
     expect(loadDocs(file).length).toBeGreaterThan(0);
   });
 
-  const patchFiles = new Set(
-    walk(join(DEPLOY, "kubernetes"))
+  const dataFiles = new Set(
+    walk(DEPLOY)
       .filter((f) => basename(f) === "kustomization.yaml")
-      .flatMap((k) => (readKustomization(dirname(k)).patches ?? []).map((p) => resolve(dirname(k), p.path ?? ""))),
+      .flatMap((k) => {
+        const kz = readKustomization(dirname(k));
+        // Patches are partial objects; configMapGenerator sources are data, not objects.
+        const generated = (kz.configMapGenerator ?? []).flatMap((g) => (g.files ?? []).map((f) => f.replace(/^[^=]*=/, "")));
+        return [...(kz.patches ?? []).map((p) => p.path ?? ""), ...generated].map((f) => resolve(dirname(k), f));
+      }),
   );
   const standalone = yamlFiles.filter(
-    (f) => !patchFiles.has(f) && !f.startsWith(join(DEPLOY, "envoy")) && basename(f) !== "kustomization.yaml",
+    (f) => !dataFiles.has(f) && !f.startsWith(join(DEPLOY, "envoy")) && basename(f) !== "kustomization.yaml",
   );
 
   it.each(standalone.map((f) => [rel(f), f]))("%s: Kubernetes/Istio objects validate against their schemas", async (_n, file) => {
@@ -506,84 +543,83 @@ describe("deploy/ YAML", () => {
   });
 });
 
-describe("deploy/envoy", () => {
+describe("deploy/envoy egress configs", () => {
   const envoyFiles = yamlFiles.filter((f) => f.startsWith(join(DEPLOY, "envoy")));
+  const layoutOf = (file: string): Layout => (basename(file).includes("gateway") ? "gateway" : "sidecar");
 
-  it.each(envoyFiles.map((f) => [rel(f), f]))("%s has the required ext_authz settings", (_n, file) => {
-    assertEnvoyShape(parseYaml(readFileSync(file, "utf8")) as Obj);
+  it("ships exactly the sidecar and the gateway config", () => {
+    expect(envoyFiles.map(rel).sort()).toEqual(["deploy/envoy/envoy-gateway.yaml", "deploy/envoy/envoy-sidecar.yaml"]);
   });
 
   it.each(envoyFiles.map((f) => [rel(f), f]))("%s passes envoy --mode validate", async (_n, file) => {
-    expect(await envoyValidate(file)).toMatch(/configuration '.*' OK/);
+    expect(await envoyValidateText(readFileSync(file, "utf8"), basename(file))).toMatch(/configuration '.*' OK/);
   });
 
-  it("TCP variant reaches scopegate at 127.0.0.1:9191, UDS variant at /run/scopegate/authz.sock", () => {
-    const tcp = parseYaml(readFileSync(join(DEPLOY, "envoy/envoy-tcp.yaml"), "utf8")) as Obj;
-    const uds = parseYaml(readFileSync(join(DEPLOY, "envoy/envoy-uds.yaml"), "utf8")) as Obj;
-    expect(endpointAddress(clusterOf(tcp, "authz"))).toEqual({ socket_address: { address: "127.0.0.1", port_value: 9191 } });
-    expect(endpointAddress(clusterOf(uds, "authz"))).toEqual({ pipe: { path: "/run/scopegate/authz.sock" } });
-    // Apart from that endpoint the two files are the same configuration.
-    clusterOf(uds, "authz").load_assignment = clusterOf(tcp, "authz").load_assignment;
-    expect(uds).toEqual(tcp);
+  it.each(envoyFiles.map((f) => [rel(f), f]))("%s has the egress settings (TLS per environment, fail-closed ext_authz, access log)", (_n, file) => {
+    assertEgressShape(parseYaml(readFileSync(file, "utf8")) as Obj, layoutOf(file));
   });
 
-  it("the UDS variant validates although the socket does not exist", async () => {
-    // Envoy connects to the socket lazily, per request; validation must not need scopegate running.
-    expect(existsSync("/run/scopegate/authz.sock")).toBe(false);
-    expect(await envoyValidate(join(DEPLOY, "envoy/envoy-uds.yaml"))).toMatch(/OK/);
+  it("the kustomize layouts carry byte-identical copies of deploy/envoy (kustomize reads only below a kustomization)", () => {
+    // npm run render:envoy writes the copies too (test/deploy/egress-config.test.ts compares every file it writes).
+    expect(SHIPPED_EGRESS_CONFIGS.map((c) => c.file)).toEqual(
+      expect.arrayContaining(["deploy/kubernetes/base/envoy-sidecar.yaml", "deploy/kubernetes/overlays/shared-gateway/envoy-gateway.yaml"]),
+    );
+    expect(readFileSync(join(DEPLOY, "kubernetes/base/envoy-sidecar.yaml"), "utf8")).toBe(readFileSync(SIDECAR_CONFIG, "utf8"));
+    expect(readFileSync(join(DEPLOY, "kubernetes/overlays/shared-gateway/envoy-gateway.yaml"), "utf8")).toBe(readFileSync(GATEWAY_CONFIG, "utf8"));
+  });
+
+  it("validates although the socket and the TLS files do not exist (Envoy opens them lazily or at start, not to validate)", async () => {
+    expect(existsSync(AUTHZ_SOCKET)).toBe(false);
+    expect(await envoyValidate(SIDECAR_CONFIG)).toMatch(/OK/);
   });
 
   it("a broken config is rejected (the validation is not a no-op)", async () => {
-    const text = readFileSync(join(DEPLOY, "envoy/envoy-tcp.yaml"), "utf8").replace(/^(\s+)failure_mode_allow:/m, "$1failure_mode_alow:");
+    const text = readFileSync(SIDECAR_CONFIG, "utf8").replace(/^(\s+)failure_mode_allow:/m, "$1failure_mode_alow:");
     expect(text).toContain("failure_mode_alow:");
     await expect(envoyValidateText(text, "broken.yaml")).rejects.toThrow(/failure_mode_alow/);
   });
 });
 
 /**
- * `listen` and `http.listen` each layout's scopegate runs with. Check: loopback + unix socket in the sidecar
- * layout (nothing outside the pod may call it), all interfaces behind the Service in the shared one. Health
- * (probes) and HTTP (/metrics) on all interfaces in both: the kubelet and Prometheus dial the pod IP.
+ * `listen` and `http.listen` each layout's scopegate runs with. Check: only the unix socket that only Envoy reaches
+ * (base, shared-gateway), or all interfaces behind mesh mTLS and an ALLOW policy (Istio). Health (probes) and HTTP
+ * (/metrics) on all interfaces everywhere: the kubelet and Prometheus dial the pod IP.
  */
 const layouts = [
   {
-    name: "base (sidecar)",
+    name: "base (sidecar egress)",
     dir: join(DEPLOY, "kubernetes/base"),
-    listeners: { tcp: "127.0.0.1:9191", unixSocket: "/run/scopegate/authz.sock", healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
+    envoy: "sidecar" as Layout | undefined,
+    mode: "local",
+    listeners: { tcp: null, unixSocket: AUTHZ_SOCKET, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
   },
   {
-    name: "overlays/shared-service",
-    dir: join(DEPLOY, "kubernetes/overlays/shared-service"),
-    listeners: { tcp: "0.0.0.0:9191", unixSocket: null, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
+    name: "overlays/shared-gateway",
+    dir: join(DEPLOY, "kubernetes/overlays/shared-gateway"),
+    envoy: "gateway" as Layout | undefined,
+    mode: "mesh",
+    listeners: { tcp: null, unixSocket: AUTHZ_SOCKET, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
+  },
+  {
+    name: "istio/egress-gateway",
+    dir: join(DEPLOY, "istio/egress-gateway"),
+    envoy: undefined,
+    mode: "mesh",
+    listeners: { tcp: "0.0.0.0:9191", unixSocket: undefined, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
   },
 ] as const;
 
-describe.each(layouts)("kustomize layout $name", ({ dir }) => {
-  it("names only files that exist", () => {
-    const refs = referencedFiles(dir);
-    expect(refs.length).toBeGreaterThan(0);
-    expect(refs.filter((r) => r.missing).map((r) => r.entry)).toEqual([]);
-  });
+function scopegateOf(objects: K8sObject[]): { w: Workload; c: IContainer } {
+  const found = workloadsOf(objects).flatMap((w) => allContainers(w).filter((c) => c.name === "scopegate").map((c) => ({ w, c })));
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
 
-  it("every kustomization in the tree names only files that exist", () => {
-    const seen = new Set<string>();
-    const visit = (d: string): void => {
-      if (seen.has(d)) return;
-      seen.add(d);
-      for (const r of referencedFiles(d)) {
-        expect(r.missing, `${rel(d)}: ${r.entry}`).toBe(false);
-        if (statSync(r.path).isDirectory()) {
-          expect(existsSync(join(r.path, "kustomization.yaml")), `${rel(r.path)}/kustomization.yaml`).toBe(true);
-          visit(r.path);
-        }
-      }
-    };
-    visit(dir);
-  });
-
-  it("renders to objects that validate against their schemas", async () => {
+describe.each(layouts)("kustomize layout $name", ({ dir, envoy, mode }) => {
+  it("renders with kustomize to objects that validate against their schemas", async () => {
     const objects = render(dir);
-    const keys = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(objects.length).toBeGreaterThan(0);
+    const keys = objects.map((o) => `${o.kind}/${(o.metadata as { namespace?: string }).namespace ?? ""}/${o.metadata.name}`);
     expect(new Set(keys).size, `duplicates in ${keys.join(", ")}`).toBe(keys.length);
     for (const o of objects) {
       assertNoDirectives(o, `${o.kind}/${o.metadata.name}`);
@@ -591,10 +627,18 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
     }
   });
 
+  it("rewrites every image to a registry reference with a tag or digest (no placeholder left)", () => {
+    for (const w of workloadsOf(render(dir))) {
+      for (const c of allContainers(w)) {
+        // A placeholder (`scopegate`, `workload`) has no registry and no tag: `images:` did not reach it.
+        expect(c.image, `${w.object.metadata.name}/${c.name}`).toMatch(/^[a-z0-9.-]+(:\d+)?\/[^:@\s]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/);
+        expect(c.image!.includes(":") || c.image!.includes("@"), `${w.object.metadata.name}/${c.name}: ${c.image} has a tag or digest`).toBe(true);
+      }
+    }
+  });
+
   it("resolves every reference inside the rendered layout", () => {
     const objects = render(dir);
-    const k = readKustomization(dir);
-    const images = new Set([...(k.images ?? []), ...(dir.includes("overlays") ? (readKustomization(join(DEPLOY, "kubernetes/base")).images ?? []) : [])].map((i) => i.name));
     const serviceAccounts = new Set(objects.filter((o) => o.kind === "ServiceAccount").map((o) => o.metadata.name));
     const configMaps = new Set(objects.filter((o) => o.kind === "ConfigMap").map((o) => o.metadata.name));
     const workloads = workloadsOf(objects);
@@ -610,14 +654,10 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
         if (v.configMap) expect(configMaps.has(v.configMap.name ?? ""), `${name} volume ${v.name}`).toBe(true);
       }
       const used = new Set<string>();
-      for (const c of w.pod.containers) {
+      for (const c of allContainers(w)) {
         for (const m of c.volumeMounts ?? []) {
           expect(volumes.has(m.name), `${name}/${c.name} mounts undefined volume ${m.name}`).toBe(true);
           used.add(m.name);
-        }
-        // Placeholder image names (no registry, no tag) must be rewritten by `images:`.
-        if (!c.image!.includes("/") && !c.image!.includes(":")) {
-          expect(images.has(c.image!), `${name}/${c.image} listed in images:`).toBe(true);
         }
         const ports = new Set((c.ports ?? []).map((p) => p.containerPort));
         for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
@@ -628,14 +668,13 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
       expect([...volumes].filter((v) => !used.has(v)), `${name}: volumes nobody mounts`).toEqual([]);
     }
 
-    const podsMatching = (selector: Record<string, string> | undefined): Workload[] =>
-      workloads.filter((w) => matches(selector, w.labels));
+    const podsMatching = (selector: Record<string, string> | undefined): Workload[] => workloads.filter((w) => matches(selector, w.labels));
     for (const svc of objects.filter((o) => o.kind === "Service")) {
       const spec = svc.spec as { selector: Record<string, string>; ports: { name: string; targetPort: string | number }[] };
       const pods = podsMatching(spec.selector);
       expect(pods.length, `Service ${svc.metadata.name} selects a workload`).toBeGreaterThan(0);
       for (const p of spec.ports) {
-        const named = pods[0]!.pod.containers.some((c) => (c.ports ?? []).some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort));
+        const named = allContainers(pods[0]!).some((c) => (c.ports ?? []).some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort));
         expect(named, `Service ${svc.metadata.name} targetPort ${p.targetPort}`).toBe(true);
       }
     }
@@ -646,23 +685,31 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
     }
   });
 
-  it("runs every container restricted: non-root 65532, read-only root, no escalation, no capabilities, RuntimeDefault seccomp, resources", () => {
+  it("runs every container restricted: non-root, its own uid per role, read-only root, no escalation, no capabilities, RuntimeDefault seccomp, resources", () => {
     for (const w of workloadsOf(render(dir))) {
       expect(w.pod.securityContext?.runAsNonRoot).toBe(true);
       expect(w.pod.automountServiceAccountToken).toBe(false);
-      for (const c of [...(w.pod.initContainers ?? []), ...w.pod.containers]) assertRestricted(w, c);
+      // fsGroup / supplementalGroups would put every container, the app's included, in one shared group.
+      expect(w.pod.securityContext?.fsGroup).toBeUndefined();
+      expect(w.pod.securityContext?.supplementalGroups).toBeUndefined();
+      for (const c of allContainers(w)) assertRestricted(w, c);
     }
+  });
+
+  it("requests at least the memory the benchmark measured for scopegate as shipped (docs/benchmarks.md, section e)", () => {
+    const { c } = scopegateOf(render(dir));
+    const request = bytesOf(c.resources!.requests!.memory!);
+    expect(request).toBeGreaterThanOrEqual(benchmarkedShippedRss());
+    expect(bytesOf(c.resources!.limits!.memory!)).toBeGreaterThan(request);
   });
 
   it("embeds a scopegate config that the schema and `scopegate check-config` accept, wired to the pod", async () => {
     const objects = render(dir);
-    const scopegates = workloadsOf(objects).flatMap((w) => w.pod.containers.filter((c) => c.name === "scopegate").map((c) => ({ w, c })));
-    expect(scopegates).toHaveLength(1);
-    const { w, c } = scopegates[0]!;
-
+    const { w, c } = scopegateOf(objects);
     const { text, source } = scopegateConfigText(objects, w, c);
     const config: Config = parseConfigText(text, source);
 
+    expect(config.callers.mode).toBe(mode);
     expect(config.secrets.backend).toBe("vault");
     const vault = config.secrets.vault!;
     expect(vault.kvMount).toBe("secret");
@@ -670,31 +717,18 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
     expect(vault.auth.method).toBe("kubernetes");
     if (vault.auth.method === "kubernetes") {
       expect(vault.auth.role).toBe("scopegate");
-      // The JWT file is the projected service-account token mounted into this container only.
+      // The JWT file is the projected service-account token, audience vault, mounted into this container only.
       const vol = volumeAt(w, c, dirname(vault.auth.jwtFile));
       expect(vol?.kind, `${vault.auth.jwtFile} is on a projected volume`).toBe("projected");
       const projected = w.pod.volumes!.find((v) => v.name === vol!.name)!.projected!;
-      expect(projected.sources?.[0]?.serviceAccountToken?.path).toBe(basename(vault.auth.jwtFile));
-      for (const other of w.pod.containers.filter((x) => x !== c)) {
+      expect(projected.sources?.[0]?.serviceAccountToken).toMatchObject({ path: basename(vault.auth.jwtFile), audience: "vault" });
+      for (const other of allContainers(w).filter((x) => x !== c)) {
         expect((other.volumeMounts ?? []).some((m) => m.name === vol!.name), `${other.name} must not see the Vault JWT`).toBe(false);
       }
     }
     expect(config.tenants.length).toBeGreaterThan(0);
-    for (const t of config.tenants) {
-      expect(t.environment).toBe("mypurecloud.de");
-      expect(t.divisions.length).toBeGreaterThan(0);
-    }
-
-    if (config.listen.unixSocket !== null) {
-      // Sidecar layout: the socket lives in an emptyDir that Envoy mounts too, and Envoy dials that path.
-      expect(config.listen.unixSocket).toBe("/run/scopegate/authz.sock");
-      const socketDir = dirname(config.listen.unixSocket);
-      expect(volumeAt(w, c, socketDir)?.kind).toBe("emptyDir");
-      const envoy = w.pod.containers.find((x) => x.name === "envoy")!;
-      expect(volumeAt(w, envoy, socketDir)?.name).toBe(volumeAt(w, c, socketDir)?.name);
-      const authz = clusterOf(envoyConfigOf(objects, w, envoy), "authz");
-      expect(endpointAddress(authz)).toEqual({ pipe: { path: config.listen.unixSocket } });
-    }
+    // Tenants of more than one region share the layout.
+    expect(new Set(config.tenants.map((t) => t.environment)).size).toBeGreaterThan(1);
 
     // The real CLI (dist/main.js, as the image's ENTRYPOINT runs it) accepts the same file.
     const mainJs = join(repoRoot, "dist/main.js");
@@ -705,17 +739,79 @@ describe.each(layouts)("kustomize layout $name", ({ dir }) => {
     expect(stdout).toContain("ok");
   });
 
-  it("embeds Envoy configs that pass envoy --mode validate", async () => {
-    const objects = render(dir);
-    const envoys = objects.filter((o) => o.kind === "ConfigMap" && isObj(o.data) && typeof o.data["envoy.yaml"] === "string");
-    expect(envoys.length).toBeGreaterThan(0);
-    for (const cm of envoys) {
-      const text = (cm.data as Record<string, string>)["envoy.yaml"]!;
-      const config = parseYaml(text) as Obj;
-      assertEnvoyShape(config);
-      expect(await envoyValidateText(text, `${basename(dir)}-${cm.metadata.name}.yaml`)).toMatch(/OK/);
-    }
-  });
+  if (envoy !== undefined) {
+    it("runs Envoy with exactly the shipped deploy/envoy config, which passes envoy --mode validate", async () => {
+      const objects = render(dir);
+      const w = workloadsOf(objects).find((x) => containerNamed(x, "envoy"))!;
+      const text = envoyConfigTextOf(objects, w, containerNamed(w, "envoy")!);
+      expect(text).toBe(readFileSync(envoy === "sidecar" ? SIDECAR_CONFIG : GATEWAY_CONFIG, "utf8"));
+      expect(await envoyValidateText(text, `${basename(dir)}-envoy.yaml`)).toMatch(/OK/);
+    });
+
+    it("runs the Envoy distroless image of the version the tests validate with; its system CA bundle is the one the config trusts", async () => {
+      const objects = render(dir);
+      const w = workloadsOf(objects).find((x) => containerNamed(x, "envoy"))!;
+      const image = containerNamed(w, "envoy")!.image!;
+      // envoyproxy/envoy's distroless images build on gcr.io/distroless/base-nossl (envoy ci/Dockerfile-envoy),
+      // whose ca-certificates package provides /etc/ssl/certs/ca-certificates.crt.
+      const m = /^envoyproxy\/envoy:distroless-v(\d+\.\d+\.\d+)(@sha256:[0-9a-f]{64})?$/.exec(image);
+      expect(m, image).not.toBeNull();
+      const { stdout } = await execFileAsync(envoyBin, ["--version"], { timeout: 30_000 });
+      expect(stdout).toContain(`/${m![1]}/`);
+      const config = parseYaml(envoyConfigTextOf(objects, w, containerNamed(w, "envoy")!)) as Obj;
+      const trusted = clustersOf(config).flatMap((cl) => {
+        const ca = (cl.transport_socket as { typed_config?: { common_tls_context?: { validation_context?: { trusted_ca?: { filename?: string } } } } } | undefined)
+          ?.typed_config?.common_tls_context?.validation_context?.trusted_ca?.filename;
+        return ca ? [ca] : [];
+      });
+      expect(new Set(trusted)).toEqual(new Set([CA_BUNDLE]));
+      // Nothing is mounted over it.
+      expect(volumeAt(w, containerNamed(w, "envoy")!, CA_BUNDLE)).toBeUndefined();
+    });
+
+    it("starts scopegate and Envoy as native sidecars (Kubernetes >= 1.29): scopegate first, gated by its startup probe", () => {
+      const w = workloadsOf(render(dir)).find((x) => containerNamed(x, "envoy"))!;
+      const init = w.pod.initContainers ?? [];
+      const scopegate = init.find((c) => c.name === "scopegate");
+      expect(scopegate?.restartPolicy, "scopegate is an init container with restartPolicy Always").toBe("Always");
+      expect(scopegate!.startupProbe?.grpc).toBeDefined();
+      expect(w.pod.containers.map((c) => c.name)).not.toContain("scopegate");
+      if (envoy === "sidecar") {
+        // Envoy too starts before, and stops after, the app.
+        expect(init.map((c) => c.name)).toEqual(["scopegate", "envoy"]);
+        expect(init.map((c) => c.restartPolicy)).toEqual(["Always", "Always"]);
+        expect(w.pod.containers.map((c) => c.name)).toEqual(["app"]);
+      } else {
+        // The gateway's main container is Envoy itself; scopegate outlives it at shutdown.
+        expect(init.map((c) => c.name)).toEqual(["scopegate"]);
+        expect(w.pod.containers.map((c) => c.name)).toEqual(["envoy"]);
+      }
+    });
+
+    it("lets only Envoy reach Check: a socket in a volume only Envoy and scopegate mount, mode 0660, group = Envoy's", () => {
+      const objects = render(dir);
+      const { w, c } = scopegateOf(objects);
+      const config = parseConfigText(scopegateConfigText(objects, w, c).text);
+      expect(config.listen.tcp, "no TCP Check listener: the app shares the pod's network").toBeNull();
+      expect(config.listen.unixSocket).toBe(AUTHZ_SOCKET);
+      expect(config.listen.socketMode).toMatch(/^0?660$/);
+      const envoyContainer = containerNamed(w, "envoy")!;
+      const vol = volumeAt(w, c, dirname(AUTHZ_SOCKET))!;
+      expect(vol.kind).toBe("emptyDir");
+      expect(volumeAt(w, envoyContainer, dirname(AUTHZ_SOCKET))?.name).toBe(vol.name);
+      const mounting = allContainers(w).filter((x) => (x.volumeMounts ?? []).some((m) => m.name === vol.name)).map((x) => x.name);
+      expect(mounting.sort()).toEqual(["envoy", "scopegate"]);
+      // Owner scopegate, group = the group Envoy runs in; nobody else in the pod runs as either.
+      expect(config.listen.socketGid).toBe(envoyContainer.securityContext!.runAsGroup);
+      expect(c.securityContext!.runAsUser).not.toBe(envoyContainer.securityContext!.runAsUser);
+      for (const other of allContainers(w).filter((x) => x.name !== "scopegate" && x.name !== "envoy")) {
+        expect(other.securityContext!.runAsGroup, `${other.name} group`).not.toBe(config.listen.socketGid);
+        expect(other.securityContext!.runAsUser, `${other.name} user`).not.toBe(c.securityContext!.runAsUser);
+      }
+      const authz = clusterOf(parseYaml(envoyConfigTextOf(objects, w, envoyContainer)) as Obj, "authz");
+      expect(endpointAddress(authz)).toEqual({ pipe: { path: config.listen.unixSocket } });
+    });
+  }
 });
 
 describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
@@ -723,9 +819,7 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
   let scopegate: { w: Workload; c: IContainer };
   beforeAll(() => {
     objects = render(dir);
-    const found = workloadsOf(objects).flatMap((w) => w.pod.containers.filter((c) => c.name === "scopegate").map((c) => ({ w, c })));
-    expect(found).toHaveLength(1);
-    scopegate = found[0]!;
+    scopegate = scopegateOf(objects);
   });
   const scopegateBindings = (): Binding[] => bindingsOf(objects, scopegate.w).filter((b) => b.container === "scopegate");
 
@@ -757,9 +851,9 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
   });
 
   it("declares as container ports exactly the listeners bound to the pod IP", () => {
-    const bindings = bindingsOf(objects, scopegate.w);
+    const bindings = bindingsOf(objects, scopegate.w).filter((b) => b.serves !== "app");
     for (const name of new Set(bindings.map((b) => b.container))) {
-      const c = scopegate.w.pod.containers.find((x) => x.name === name)!;
+      const c = containerNamed(scopegate.w, name)!;
       const declared = (c.ports ?? []).map((p) => p.containerPort).sort((x, y) => x - y);
       const exposed = bindings.filter((b) => b.container === name && onPodIp(b)).map((b) => b.port).sort((x, y) => x - y);
       expect(declared, `${name}: container ports vs. listeners on the pod IP`).toEqual(exposed);
@@ -770,26 +864,19 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
     if (scopegateBindings().some((b) => b.serves === "check" && onPodIp(b))) expect(names.get(byServes.get("check")!)).toBe("grpc");
   });
 
-  it("keeps Check unreachable from other pods except those the NetworkPolicy names", () => {
-    for (const w of workloadsOf(objects)) {
-      const bindings = bindingsOf(objects, w);
-      const admissions = admissionsOf(objects, w);
-      for (const check of bindings.filter((b) => b.serves === "check" && onPodIp(b))) {
-        const admitted = admissions.filter((a) => a.port === check.port || a.port === undefined);
-        expect(admitted.length, `${w.object.metadata.name}: Check :${check.port} is admitted to its clients`).toBeGreaterThan(0);
-        for (const a of admitted) {
-          expect(a.from?.length ?? 0, `${a.policy}: Check :${check.port} admitted from everywhere`).toBeGreaterThan(0);
-          for (const peer of a.from!) {
-            const selector = peer.podSelector as { matchLabels?: Record<string, string> } | undefined;
-            expect(selector?.matchLabels).toEqual({ "scopegate-client": "true" });
-          }
-        }
+  it("keeps Check off the network, or admits to it only the peers a NetworkPolicy names", () => {
+    const w = scopegate.w;
+    const admissions = admissionsOf(objects, w);
+    for (const check of bindingsOf(objects, w).filter((b) => b.serves === "check" && onPodIp(b))) {
+      const admitted = admissions.filter((a) => a.port === check.port || a.port === undefined);
+      expect(admitted.length, `${w.object.metadata.name}: Check :${check.port} is admitted to its clients`).toBeGreaterThan(0);
+      for (const a of admitted) {
+        expect(a.from?.length ?? 0, `${a.policy}: Check :${check.port} admitted from everywhere`).toBeGreaterThan(0);
+        for (const peer of a.from!) expect(peer.podSelector, `${a.policy}: a peer of Check names its pods`).toBeDefined();
       }
     }
-    const checks = scopegateBindings().filter((b) => b.serves === "check");
-    if (listeners.unixSocket !== null) {
-      // Sidecar layout: Envoy uses the socket; the TCP listener (Istio's scopegate.local) is loopback only.
-      expect(checks.map((b) => [b.host, onPodIp(b)])).toEqual([["127.0.0.1", false]]);
+    if (listeners.unixSocket !== undefined) {
+      expect(scopegateBindings().filter((b) => b.serves === "check")).toEqual([]);
     }
   });
 
@@ -805,7 +892,7 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
         expect(b, `${a.policy}: port ${a.port} is served on the pod IP of ${name}`).toBeDefined();
         // The kubelet's probes come from the node, which NetworkPolicy always admits.
         expect(b!.serves, `${a.policy}: port ${a.port}`).not.toBe("health");
-        if (!a.from?.length) expect(["envoy", "http"], `${a.policy}: port ${a.port} open to every pod`).toContain(b!.serves);
+        if (!a.from?.length) expect(["app", "http"], `${a.policy}: port ${a.port} open to every pod`).toContain(b!.serves);
       }
       for (const b of onIp.filter((x) => x.serves !== "health")) {
         expect(admissions.some((a) => a.port === b.port), `${name}: ${b.container} :${b.port} (${b.serves}) is admitted`).toBe(true);
@@ -814,122 +901,196 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
   });
 });
 
-describe("Envoy config embedded in the layouts matches deploy/envoy", () => {
-  const standalone = (name: string): Obj => parseYaml(readFileSync(join(DEPLOY, "envoy", name), "utf8")) as Obj;
-  const embedded = (dir: string): Obj =>
-    parseYaml(configMap(render(join(DEPLOY, "kubernetes", dir)), "scopegate-envoy")["envoy.yaml"]!) as Obj;
-
-  it("base: same configuration as envoy-uds.yaml", () => {
-    expect(embedded("base")).toEqual(standalone("envoy-uds.yaml"));
-  });
-
-  it("shared-service: envoy-tcp.yaml with the authz cluster on the headless scopegate Service", () => {
-    const objects = render(join(DEPLOY, "kubernetes/overlays/shared-service"));
-    const config = embedded("overlays/shared-service");
-    const authz = clusterOf(config, "authz");
-    expect(authz.type).toBe("STRICT_DNS");
-    const address = endpointAddress(authz).socket_address as { address: string; port_value: number };
-    const svc = objects.find((o) => o.kind === "Service" && o.metadata.name === address.address);
-    expect(svc, `Service ${address.address}`).toBeDefined();
-    const svcSpec = svc!.spec as { clusterIP?: string; ports: { port: number; name: string; appProtocol?: string }[] };
-    expect(svcSpec.clusterIP).toBe("None");
-    expect(svcSpec.ports.find((p) => p.port === address.port_value)).toMatchObject({ name: "grpc", appProtocol: "grpc" });
-
-    const expected = standalone("envoy-tcp.yaml");
-    const tcpAuthz = clusterOf(expected, "authz");
-    Object.assign(tcpAuthz, { type: authz.type, dns_lookup_family: authz.dns_lookup_family, load_assignment: authz.load_assignment });
-    expect(config).toEqual(expected);
-  });
-});
-
-describe("shared-service layout", () => {
+describe("overlays/shared-gateway", () => {
+  const dir = join(DEPLOY, "kubernetes/overlays/shared-gateway");
   let objects: K8sObject[] = [];
+  let gateway: Workload;
   beforeAll(() => {
-    objects = render(join(DEPLOY, "kubernetes/overlays/shared-service"));
+    objects = render(dir);
+    const ws = workloadsOf(objects);
+    expect(ws.map((w) => w.object.metadata.name)).toEqual(["scopegate-egress-gateway"]);
+    gateway = ws[0]!;
   });
 
-  it("runs scopegate as a 2-replica Deployment behind a grpc Service with a PodDisruptionBudget", () => {
-    const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "scopegate");
-    expect((deployment?.spec as { replicas: number }).replicas).toBe(2);
-    const svc = objects.find((o) => o.kind === "Service" && o.metadata.name === "scopegate");
-    expect((svc?.spec as { ports: unknown[] }).ports).toEqual([{ name: "grpc", port: 9191, targetPort: "grpc", appProtocol: "grpc" }]);
-    const pdb = objects.find((o) => o.kind === "PodDisruptionBudget");
-    expect((pdb?.spec as { minAvailable: number }).minAvailable).toBe(1);
-    const config = parseConfigText(configMap(objects, "scopegate-config")["config.yaml"]!);
-    expect(config.listen.tcp).toBe("0.0.0.0:9191");
-    expect(config.listen.unixSocket).toBeNull();
+  it("runs 2+ replicas behind a Service on 8443 (Envoy's mTLS listener) with a PodDisruptionBudget", () => {
+    expect((gateway.object.spec as { replicas: number }).replicas).toBeGreaterThanOrEqual(2);
+    const svc = objects.find((o) => o.kind === "Service")!;
+    const port = (svc.spec as { ports: { port: number; targetPort: string }[] }).ports;
+    expect(port).toHaveLength(1);
+    const target = containerNamed(gateway, "envoy")!.ports!.find((p) => p.name === port[0]!.targetPort)!;
+    const listener = egressListener(parseYaml(envoyConfigTextOf(objects, gateway, containerNamed(gateway, "envoy")!)) as Obj);
+    expect(target.containerPort).toBe((listener.address as { socket_address: { port_value: number } }).socket_address.port_value);
+    expect(port[0]!.port).toBe(8443);
+    const pdb = objects.find((o) => o.kind === "PodDisruptionBudget")!;
+    expect((pdb.spec as { minAvailable: number }).minAvailable).toBe(1);
   });
 
-  it("routes both Services to the Check listener, never to the health or metrics port", () => {
-    const w = workloadsOf(objects).find((x) => x.object.metadata.name === "scopegate")!;
-    const bindings = bindingsOf(objects, w);
-    const ports = w.pod.containers.flatMap((c) => c.ports ?? []);
-    const services = objects.filter((o) => o.kind === "Service" && matches((o.spec as { selector: Record<string, string> }).selector, w.labels));
-    expect(services.map((o) => o.metadata.name).sort()).toEqual(["scopegate", "scopegate-headless"]);
-    for (const svc of services) {
-      for (const p of (svc.spec as { ports: { targetPort: string | number }[] }).ports) {
-        const target = ports.find((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort)!;
-        const serves = bindings.find((b) => b.port === target.containerPort)?.serves;
-        expect(serves, `Service ${svc.metadata.name} -> :${target.containerPort}`).toBe("check");
-      }
+  it("admits only labelled workload namespaces to 8443", () => {
+    const rules = admissionsOf(objects, gateway).filter((a) => a.port === 8443);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.from).toEqual([{ namespaceSelector: { matchLabels: { "scopegate.io/egress-client": "true" } } }]);
+  });
+
+  it("mounts the server certificate and client CA the Envoy config names from Secrets", () => {
+    const envoy = containerNamed(gateway, "envoy")!;
+    const config = parseYaml(envoyConfigTextOf(objects, gateway, envoy)) as Obj;
+    const tls = (egressListener(config).filter_chains as { transport_socket: { typed_config: { common_tls_context: Obj } } }[])[0]!.transport_socket.typed_config
+      .common_tls_context as { tls_certificates: { certificate_chain: { filename: string }; private_key: { filename: string } }[]; validation_context: { trusted_ca: { filename: string } } };
+    const files = [
+      tls.tls_certificates[0]!.certificate_chain.filename,
+      tls.tls_certificates[0]!.private_key.filename,
+      tls.validation_context.trusted_ca.filename,
+    ];
+    for (const file of files) {
+      const vol = volumeAt(gateway, envoy, file);
+      expect(vol?.kind, `${file} comes from a Secret`).toBe("secret");
+      const secret = gateway.pod.volumes!.find((v) => v.name === vol!.name)!.secret!;
+      // kubernetes.io/tls keys are tls.crt / tls.key; the CA Secret's key is ca.crt.
+      expect(["tls.crt", "tls.key", "ca.crt"]).toContain(posix.relative(vol!.mountPath, file));
+      expect(secret.secretName).toMatch(/^scopegate-egress-/);
     }
   });
 
-  it("removes the scopegate sidecar, its socket and its Vault token from the workload", () => {
-    const workload = workloadsOf(objects).find((w) => w.object.metadata.name === "workload")!;
-    expect(workload.pod.containers.map((c) => c.name).sort()).toEqual(["app", "envoy"]);
-    expect(workload.pod.serviceAccountName).toBe("workload");
-    expect((workload.pod.volumes ?? []).map((v) => v.name)).toEqual(["envoy-config"]);
+  it("health-checks scopegate from Envoy with grpc.health.v1 on the authz cluster (the socket serves it beside Check)", () => {
+    const config = parseYaml(envoyConfigTextOf(objects, gateway, containerNamed(gateway, "envoy")!)) as Obj;
+    const authz = clusterOf(config, "authz");
+    expect(authz.health_checks).toMatchObject([{ grpc_health_check: {} }]);
+    // A panic threshold of 0 would stop checks while scopegate drains (NOT_SERVING but still answering).
+    expect((authz.common_lb_config as { healthy_panic_threshold?: unknown } | undefined)?.healthy_panic_threshold).toBeUndefined();
+  });
+
+  it("drains on shutdown: Envoy's preStop sleep, scopegate's shutdown.drainMs, within the grace period", () => {
+    const { w, c } = scopegateOf(objects);
+    const config = parseConfigText(scopegateConfigText(objects, w, c).text);
+    expect(config.shutdown.drainMs).toBeGreaterThan(0);
+    const sleep = (containerNamed(gateway, "envoy")!.lifecycle?.preStop as { sleep?: { seconds: number } } | undefined)?.sleep?.seconds ?? 0;
+    expect(sleep).toBeGreaterThan(0);
+    const budget = gateway.pod.terminationGracePeriodSeconds ?? 30;
+    expect(sleep + (config.shutdown.drainMs + config.shutdown.graceMs) / 1000).toBeLessThanOrEqual(budget);
   });
 });
 
-describe("deploy/istio", () => {
-  const load = (name: string): K8sObject[] => loadDocs(join(DEPLOY, "istio", name)).filter(isK8sObject);
-  const mesh = load("mesh-config.yaml")[0]!;
-  const providers = ((mesh.spec as Obj).meshConfig as { extensionProviders: { name: string; envoyExtAuthzGrpc: Obj }[] })
-    .extensionProviders;
+describe("deploy/istio/egress-gateway", () => {
+  const dir = join(DEPLOY, "istio/egress-gateway");
+  const GATEWAY_HOST = "istio-egressgateway.istio-system.svc.cluster.local";
+  const apiHosts = GENESYS_ENVIRONMENTS.map((e) => `api.${e}`);
+  let objects: K8sObject[] = [];
+  const ofKind = (kind: string): K8sObject[] => objects.filter((o) => o.kind === kind);
+  const nsOf = (o: K8sObject): string => (o.metadata as { namespace?: string }).namespace ?? "";
+  beforeAll(() => {
+    objects = render(dir);
+  });
+  const mesh = loadDocs(join(dir, "mesh-config.yaml")).filter(isK8sObject)[0]!;
+  const providers = ((mesh.spec as Obj).meshConfig as { extensionProviders: { name: string; envoyExtAuthzGrpc: Obj }[] }).extensionProviders;
 
-  it("declares gRPC ext_authz providers with an explicit timeout, fail-closed, 503 on error", () => {
-    expect(providers.length).toBeGreaterThan(0);
-    for (const p of providers) {
-      expect(p.envoyExtAuthzGrpc).toMatchObject({ port: 9191, timeout: "1s", failOpen: false, statusOnError: "503" });
-      expect(p.envoyExtAuthzGrpc.clearRouteCache ?? false).toBe(false);
+  it("declares one namespace-qualified gRPC ext_authz provider: explicit timeout, fail-closed, 503 on error", () => {
+    expect(providers).toHaveLength(1);
+    expect(providers[0]!.envoyExtAuthzGrpc).toMatchObject({ port: 9191, timeout: "1s", failOpen: false, statusOnError: "503" });
+    expect(providers[0]!.envoyExtAuthzGrpc.clearRouteCache ?? false).toBe(false);
+    // "<namespace>/<hostname>": an unqualified host found in several namespaces makes istiod compile the CUSTOM
+    // policy to deny-all (pilot/pkg/extensionproviders/cluster_lookup.go).
+    expect(providers[0]!.envoyExtAuthzGrpc.service).toMatch(/^[a-z0-9-]+\/[a-z0-9.-]+$/);
+  });
+
+  it("points the provider at scopegate's Service: that namespace, that FQDN, a gRPC port on the Check listener", () => {
+    const [ns, host] = String(providers[0]!.envoyExtAuthzGrpc.service).split("/");
+    const svc = ofKind("Service").find((o) => `${o.metadata.name}.${nsOf(o)}.svc.cluster.local` === host);
+    expect(svc, host).toBeDefined();
+    expect(nsOf(svc!)).toBe(ns);
+    const port = (svc!.spec as { ports: { port: number; name: string; appProtocol: string; targetPort: string }[] }).ports.find((p) => p.port === 9191);
+    expect(port).toMatchObject({ name: "grpc", appProtocol: "grpc" });
+    const { w } = scopegateOf(objects);
+    const target = allContainers(w).flatMap((c) => c.ports ?? []).find((p) => p.name === port!.targetPort)!;
+    const check = bindingsOf(objects, w).find((b) => b.serves === "check")!;
+    expect(target.containerPort).toBe(check.port);
+  });
+
+  it("registers every supported region's API host (ServiceEntry: 80 HTTP, 443 HTTPS, resolution DNS)", () => {
+    const [se] = ofKind("ServiceEntry");
+    const spec = se!.spec as { hosts: string[]; ports: { number: number; protocol: string }[]; resolution: string };
+    expect([...spec.hosts].sort()).toEqual([...apiHosts].sort());
+    expect(spec.ports.map((p) => [p.number, p.protocol])).toEqual([[80, "HTTP"], [443, "HTTPS"]]);
+    expect(spec.resolution).toBe("DNS");
+  });
+
+  it("steers mesh traffic for each host through the egress gateway over ISTIO_MUTUAL, and from there to the host on 443", () => {
+    const [gw] = ofKind("Gateway");
+    const server = (gw!.spec as { selector: Record<string, string>; servers: { port: { number: number; protocol: string }; hosts: string[]; tls: { mode: string } }[] }).servers[0]!;
+    expect((gw!.spec as { selector: Record<string, string> }).selector).toEqual({ istio: "egressgateway" });
+    expect(server).toMatchObject({ port: { number: 80, protocol: "HTTPS" }, tls: { mode: "ISTIO_MUTUAL" } });
+    expect([...server.hosts].sort()).toEqual([...apiHosts].sort());
+
+    const [vs] = ofKind("VirtualService");
+    type Route = { match: { gateways: string[]; port: number; authority: { exact: string } }[]; route: { destination: { host: string; subset?: string; port: { number: number } } }[] };
+    const spec = vs!.spec as { hosts: string[]; gateways: string[]; http: Route[] };
+    expect([...spec.hosts].sort()).toEqual([...apiHosts].sort());
+    const gwRef = `${nsOf(gw!)}/${gw!.metadata.name}`;
+    expect(spec.gateways.sort()).toEqual([gwRef, "mesh"].sort());
+    const egressSubsets = (ofKind("DestinationRule").find((d) => (d.spec as { host: string }).host === GATEWAY_HOST)!.spec as {
+      subsets: { name: string; trafficPolicy: { portLevelSettings: { port: { number: number }; tls: { mode: string; sni: string } }[] } }[];
+    }).subsets;
+    for (const host of apiHosts) {
+      const fromMesh = spec.http.filter((r) => r.match.some((m) => m.gateways.includes("mesh") && m.authority.exact === host));
+      expect(fromMesh, host).toHaveLength(1);
+      const dest = fromMesh[0]!.route[0]!.destination;
+      expect(dest).toMatchObject({ host: GATEWAY_HOST, port: { number: 80 } });
+      const subset = egressSubsets.find((s) => s.name === dest.subset)!;
+      expect(subset.trafficPolicy.portLevelSettings[0]).toMatchObject({ port: { number: 80 }, tls: { mode: "ISTIO_MUTUAL", sni: host } });
+      const fromGateway = spec.http.filter((r) => r.match.some((m) => m.gateways.includes(gwRef) && m.authority.exact === host));
+      expect(fromGateway, host).toHaveLength(1);
+      expect(fromGateway[0]!.route).toEqual([{ destination: { host, port: { number: 443 } } }]);
+    }
+    expect(spec.http).toHaveLength(apiHosts.length * 2);
+  });
+
+  it("originates TLS at the gateway to each host (SIMPLE, SNI and SAN the host, system CAs)", () => {
+    for (const host of apiHosts) {
+      const dr = ofKind("DestinationRule").filter((d) => (d.spec as { host: string }).host === host);
+      expect(dr, host).toHaveLength(1);
+      const spec = dr[0]!.spec as { exportTo: string[]; trafficPolicy: { portLevelSettings: { port: { number: number }; tls: Obj }[] } };
+      expect(nsOf(dr[0]!)).toBe("istio-system");
+      expect(spec.exportTo).toEqual(["."]);
+      expect(spec.trafficPolicy.portLevelSettings).toEqual([
+        { port: { number: 443 }, tls: { mode: "SIMPLE", caCertificates: CA_BUNDLE, sni: host, subjectAltNames: [host] } },
+      ]);
     }
   });
 
-  it("registers the in-pod sidecar as scopegate.local -> 127.0.0.1:9191, protocol GRPC", () => {
-    const se = load("serviceentry-local.yaml")[0]!;
-    const spec = se.spec as { hosts: string[]; endpoints: { address: string }[]; ports: Obj[]; resolution: string };
-    expect(spec.hosts).toEqual(["scopegate.local"]);
-    expect(spec.endpoints).toEqual([{ address: "127.0.0.1" }]);
-    expect(spec.ports).toEqual([{ name: "grpc", number: 9191, protocol: "GRPC" }]);
-    expect(spec.resolution).toBe("STATIC");
-    const local = providers.find((p) => p.envoyExtAuthzGrpc.service === "scopegate.local");
-    expect(local?.envoyExtAuthzGrpc.port).toBe(9191);
-    // ...which is where the base layout's scopegate binds Check: loopback, so only the pod's own proxy reaches it.
-    const base = render(join(DEPLOY, "kubernetes/base"));
-    const w = workloadsOf(base).find((x) => x.pod.containers.some((c) => c.name === "scopegate"))!;
-    const checks = bindingsOf(base, w).filter((b) => b.serves === "check");
-    const registered = `${spec.endpoints[0]!.address}:${(spec.ports[0] as { number: number }).number}`;
-    expect(checks.map((b) => `${b.host}:${b.port}`)).toEqual([registered]);
-  });
-
-  it("points the shared provider at the shared-service Service", () => {
-    const shared = providers.find((p) => p.name === "scopegate-shared")!;
-    const [svcName] = String(shared.envoyExtAuthzGrpc.service).split(".");
-    const svc = render(join(DEPLOY, "kubernetes/overlays/shared-service")).find((o) => o.kind === "Service" && o.metadata.name === svcName);
-    const port = (svc?.spec as { ports: { port: number; name: string; appProtocol: string }[] }).ports[0]!;
-    expect(port).toMatchObject({ port: shared.envoyExtAuthzGrpc.port, name: "grpc", appProtocol: "grpc" });
-  });
-
-  it("has a CUSTOM AuthorizationPolicy with rules, naming a declared provider and selecting the workload", () => {
-    const policy = load("authorizationpolicy.yaml")[0]!;
-    const spec = policy.spec as { action: string; provider: { name: string }; rules?: unknown[]; selector: { matchLabels: Record<string, string> } };
-    expect(spec.action).toBe("CUSTOM");
-    expect(providers.map((p) => p.name)).toContain(spec.provider.name);
+  it("sends the egress gateway's requests for those hosts to scopegate (CUSTOM policy on the gateway pods, with rules)", () => {
+    const custom = ofKind("AuthorizationPolicy").filter((p) => (p.spec as { action: string }).action === "CUSTOM");
+    expect(custom).toHaveLength(1);
+    const spec = custom[0]!.spec as { selector: { matchLabels: Record<string, string> }; provider: { name: string }; rules: { to: { operation: { hosts: string[] } }[] }[] };
+    expect(nsOf(custom[0]!)).toBe("istio-system");
+    expect(spec.selector.matchLabels).toEqual({ istio: "egressgateway" });
+    expect(spec.provider.name).toBe(providers[0]!.name);
     // A CUSTOM policy without rules never matches, so ext_authz would never run.
-    expect(spec.rules?.length ?? 0).toBeGreaterThan(0);
-    const workload = workloadsOf(render(join(DEPLOY, "kubernetes/base"))).find((w) => w.object.metadata.name === "workload")!;
-    expect(matches(spec.selector.matchLabels, workload.labels)).toBe(true);
+    expect(spec.rules.length).toBeGreaterThan(0);
+    expect([...spec.rules[0]!.to[0]!.operation.hosts].sort()).toEqual([...apiHosts].sort());
+  });
+
+  it("lets only the egress gateway's identity call scopegate's Check port (ALLOW policy, STRICT mTLS)", () => {
+    const { w } = scopegateOf(objects);
+    const allow = ofKind("AuthorizationPolicy").filter((p) => (p.spec as { action?: string }).action === "ALLOW");
+    expect(allow).toHaveLength(1);
+    const spec = allow[0]!.spec as { selector: { matchLabels: Record<string, string> }; rules: { from?: { source: { principals: string[] } }[]; to: { operation: { ports: string[] } }[] }[] };
+    expect(nsOf(allow[0]!)).toBe(nsOf(w.object));
+    expect(matches(spec.selector.matchLabels, w.labels)).toBe(true);
+    const checkRules = spec.rules.filter((r) => r.to.some((t) => t.operation.ports.includes("9191")));
+    expect(checkRules).toHaveLength(1);
+    expect(checkRules[0]!.from).toEqual([{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-egressgateway-service-account"] } }]);
+    for (const r of spec.rules.filter((x) => x !== checkRules[0])) expect(r.to.flatMap((t) => t.operation.ports)).not.toContain("9191");
+    const peer = ofKind("PeerAuthentication").find((p) => nsOf(p) === nsOf(w.object));
+    expect((peer?.spec as { mtls: { mode: string } }).mtls.mode).toBe("STRICT");
+  });
+
+  it("runs scopegate in mesh mode with egress.verifyHost and a shutdown drain", () => {
+    const { w, c } = scopegateOf(objects);
+    const config = parseConfigText(scopegateConfigText(objects, w, c).text);
+    expect(config.callers.mode).toBe("mesh");
+    expect(config.egress.verifyHost).toBe(true);
+    expect(config.shutdown.drainMs).toBeGreaterThan(0);
+    // The kubelet's plain-text gRPC probes bypass the sidecar (STRICT mTLS would refuse them).
+    const annotations = ((w.object.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {});
+    expect(annotations["traffic.sidecar.istio.io/excludeInboundPorts"]).toBe(String(c.startupProbe!.grpc!.port));
   });
 });

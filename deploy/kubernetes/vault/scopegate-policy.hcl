@@ -5,14 +5,10 @@
 # GET /v1/secret/data/scopegate/tenants/acme. Layout: README.md beside this file.
 # Adjust `secret` and `scopegate/tenants` if the config sets another secrets.vault.kvMount / tenantPrefix.
 
-# Read one tenant's record (client_id, client_secret, divisions, environment | token_url).
+# Read one tenant's record (client_id, client_secret, divisions, environment). scopegate reads a record
+# when a request names its tenant (discovery.fromSecretStore included); it never lists tenant ids, so
+# nothing is granted on metadata/: no list, no read, no write, no delete. Tenant records are written by
+# operators (docs/tenants.md).
 path "secret/data/scopegate/tenants/*" {
   capabilities = ["read"]
-}
-
-# List tenant ids (discovery.fromSecretStore). Vault appends "/" to LIST requests, so this glob also
-# covers LIST secret/metadata/scopegate/tenants itself (checked in test/deploy/vault-policy.test.ts).
-# No read on metadata, no write, no delete: tenant records are written by operators (docs/tenants.md).
-path "secret/metadata/scopegate/tenants/*" {
-  capabilities = ["list"]
 }
