@@ -7,10 +7,10 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
 import type { CheckOutcome } from "./authz/authorizer.js";
-import { DENY_REASONS } from "./authz/deny-reasons.js";
+import { DENY_REASONS, isDenial } from "./authz/deny-reasons.js";
 import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
-import { buildEnvironments, watchConfigFile, type Config } from "./config/index.js";
+import { buildEnvironments, checkListenerAuth, watchConfigFile, type Config } from "./config/index.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { startHttpServer, type Readiness, type RunningHttpServer } from "./server/http-server.js";
 import { CachedSecretStore } from "./secrets/cached-secret-store.js";
@@ -48,6 +48,8 @@ export interface App {
   readonly ready: Promise<void>;
   /** Apply a new config: tenants and route/tenant-header rules swap atomically; other changes need a restart. */
   applyConfig(next: Config): void;
+  /** Operator eviction (admin socket): drop the tenant's cached token, its encoded answers and its secret record. */
+  evict(tenantId: string): boolean;
   stop(graceMs?: number, drainMs?: number): Promise<void>;
 }
 
@@ -127,6 +129,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
         cert: await readFile(config.listen.tls.certFile),
         key: await readFile(config.listen.tls.keyFile),
         clientCa: config.listen.tls.clientCaFile ? await readFile(config.listen.tls.clientCaFile) : undefined,
+        allowedClients: config.listen.tls.allowedClients,
       }
     : undefined;
   const server = await startGrpcServer({
@@ -137,7 +140,12 @@ export async function startApp(deps: AppDeps): Promise<App> {
     },
     listen: { ...config.listen, tls },
     defaultBudgetMs: 5000,
+    // Once per refused certificate; every refused call also gets its own decision line (check_caller_not_allowed).
+    onRefusedCaller: (c) => logger.warn({ sans: c.sans, fingerprint256: c.fingerprint256 }, "Check caller refused: TLS client certificate not in listen.tls.allowedClients"),
   });
+  const listenerAuth = checkListenerAuth(config.listen);
+  warnAboutCheckListener(logger, config.listen);
+  metrics.setCheckListenerUnauthenticated(listenerAuth === "unauthenticated-tcp");
 
   // Ready (gRPC health SERVING, /readyz 200) once config is loaded and the secret store has answered once.
   let storeAnswered = false;
@@ -149,7 +157,10 @@ export async function startApp(deps: AppDeps): Promise<App> {
   });
   const readiness: Readiness = {
     notReadyReason: () => (storeAnswered ? undefined : "secret_store_not_answered"),
-    detail: () => (lastReloadProblems ? { configReload: "rejected", problems: lastReloadProblems } : {}),
+    detail: () => ({
+      ...(lastReloadProblems ? { configReload: "rejected", problems: lastReloadProblems } : {}),
+      ...checkListenerDetail(listenerAuth),
+    }),
   };
   const http = config.http.listen
     ? await startHttpServer({ listen: config.http.listen, registry: metrics.registry, readiness, isShuttingDown: () => shuttingDown })
@@ -196,6 +207,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     metrics,
     ready,
     applyConfig,
+    evict: (tenantId) => evictTenant({ tokens, secrets, registry }, tenantId),
     async stop(graceMs = startedWith.shutdown.graceMs, drainMs = startedWith.shutdown.drainMs) {
       shuttingDown = true;
       watcher?.close();
@@ -208,7 +220,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
 }
 
 /** Changing these needs a new process (listeners, secret backend, cache sizes). */
-const RESTART_ONLY_KEYS = ["listen", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers"] as const;
+const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers"] as const;
 
 function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);
@@ -224,6 +236,34 @@ function policyFrom(config: Config): AuthzPolicy {
     egress: config.egress,
     routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),
   };
+}
+
+/**
+ * A loud line at start when Check is reachable over TCP by callers that show no client certificate: whoever
+ * reaches the port can obtain any tenant's token. Stable messages (alerts may match them).
+ */
+export function warnAboutCheckListener(logger: Logger, listen: Config["listen"]): void {
+  const auth = checkListenerAuth(listen);
+  if (auth === "unauthenticated-tcp") {
+    logger.error({ tcp: listen.tcp, checkListener: auth }, "UNAUTHENTICATED CHECK LISTENER: anything that can reach listen.tcp can obtain any tenant's token; set listen.tls.clientCaFile and listen.tls.allowedClients, or serve Check on the unix socket only");
+  } else if (auth === "any-client-certificate") {
+    logger.warn({ tcp: listen.tcp, checkListener: auth }, "Check listener accepts any client certificate from listen.tls.clientCaFile; set listen.tls.allowedClients to the Envoy identities");
+  }
+}
+
+/** /readyz detail: a warning, not unreadiness (the listener works; it is just open to more callers than Envoy). */
+export function checkListenerDetail(auth: ReturnType<typeof checkListenerAuth>): Record<string, string> {
+  return auth === "unauthenticated-tcp" || auth === "any-client-certificate" ? { checkListener: auth } : {};
+}
+
+/** Drops what scopegate remembers about one tenant; true if a token was cached. The next check mints anew. */
+function evictTenant(deps: { tokens: TokenProvider; secrets: CachedSecretStore; registry: TenantRegistry }, tenantId: string): boolean {
+  const known = deps.registry.peek(tenantId);
+  const credentialsKey = known !== undefined && !isDenial(known) ? known.credentialsKey : tenantId;
+  const hadToken = deps.tokens.evict(tenantId);
+  deps.secrets.evict(credentialsKey);
+  if (credentialsKey !== tenantId) deps.secrets.evict(tenantId);
+  return hadToken;
 }
 
 /** Any answer (found or not_found) proves the store is reachable and we are authorised to ask. */

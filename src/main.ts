@@ -5,13 +5,19 @@
  *   scopegate check-config <file> [--probe]      validate; --probe also reads each tenant's secret and mints a token
  *   scopegate envoy-config --layout sidecar|gateway [--config <file>]
  *                                                print the Envoy egress config for the config's environments (default: every region)
+ *   scopegate evict <tenant> [--admin-socket <path>]   drop the tenant's cached token and secret record in the
+ *                                                      running server (admin socket: the flag, else the config's
+ *                                                      admin.socket if the config file exists, else the default)
  */
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startApp } from "./app.js";
 import { startCluster } from "./cluster/index.js";
-import { ConfigError, loadConfigFile } from "./config/index.js";
+import { checkListenerAuth, ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile, unauthenticatedCheckListeners } from "./config/index.js";
 import { renderEgressConfig } from "./egress/envoy-config.js";
 import { GENESYS_ENVIRONMENTS } from "./profiles/genesys/regions.js";
+import { requestEviction, startAdminServer, type RunningAdminServer } from "./server/admin-server.js";
+import { compileTenantIdPattern } from "./tenants/tenant-id.js";
 import { bufferedStdout, createLogger } from "./observability/logger.js";
 import { probeTenants } from "./probe.js";
 
@@ -26,15 +32,22 @@ async function main(argv: string[]): Promise<number> {
       probe: { type: "boolean", default: false },
       workers: { type: "string" },
       layout: { type: "string" },
+      "admin-socket": { type: "string" },
     },
   });
   const [command = "serve", fileArg] = positionals;
+  if (command === "evict") return evict(fileArg, values["admin-socket"] ?? (await adminSocketFromConfig(values.config ?? process.env["SCOPEGATE_CONFIG"] ?? DEFAULT_CONFIG)));
   const configPath = values.config ?? fileArg ?? process.env["SCOPEGATE_CONFIG"] ?? DEFAULT_CONFIG;
 
   switch (command) {
     case "check-config": {
       const config = await loadConfigFile(configPath);
       process.stdout.write(`${configPath}: ok (${config.tenants.length} tenants, secrets: ${config.secrets.backend})\n`);
+      // Valid, but worth a word: serve would log the same at start (app.ts warnAboutCheckListener).
+      const listener = checkListenerAuth(config.listen);
+      if (listener === "unauthenticated-tcp" || listener === "any-client-certificate") {
+        process.stderr.write(`${configPath}: warning: Check listener ${listener}: ${unauthenticatedCheckListeners(config.listen).join("; ")}\n`);
+      }
       if (!values.probe) return 0;
       const logger = createLogger("warn");
       const rows = await probeTenants({ config, logger, env: process.env });
@@ -60,17 +73,31 @@ async function main(argv: string[]): Promise<number> {
       };
       const workers = values.workers === undefined ? config.workers : Number(values.workers);
       const deps = { config, logger, env: process.env, configPath };
+      // Sockets and nothing else are created for others, and those get their modes explicitly (grpc-server.ts):
+      // in cluster mode the primary creates the shared Check socket, so its umask must already be strict.
+      process.umask(0o077);
       const running =
         workers > 1
           ? await startCluster({ ...deps, workers, shareUnixSocket: true })
           : await startApp(deps);
+      const evictTenant = (id: string): boolean => running.evict(id);
+      let admin: RunningAdminServer | undefined;
+      try {
+        admin = config.admin.socket
+          ? await startAdminServer({ socket: config.admin.socket, tenantIdPattern: compileTenantIdPattern(config.tenantIdPattern), evict: evictTenant, logger })
+          : undefined;
+      } catch (err) {
+        await running.stop(1000);
+        throw err;
+      }
+      if (admin) logger.info({ adminSocket: admin.socket }, "admin socket listening");
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, "shutting down");
         const stopped = "broker" in running ? running.stop(config.shutdown.graceMs) : running.stop(config.shutdown.graceMs, config.shutdown.drainMs);
-        stopped.then(
+        Promise.all([stopped, admin?.close()]).then(
           () => exit(0),
           () => exit(1),
         );
@@ -94,9 +121,27 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write(`unknown command ${command}; use serve, check-config or envoy-config\n`);
+      process.stderr.write(`unknown command ${command}; use serve, check-config, evict or envoy-config\n`);
       return 2;
   }
+}
+
+async function evict(tenant: string | undefined, socket: string): Promise<number> {
+  if (!tenant) {
+    process.stderr.write("usage: scopegate evict <tenant> [--admin-socket <path>]\n");
+    return 2;
+  }
+  const { status, body } = await requestEviction(socket, tenant);
+  (status === 200 ? process.stdout : process.stderr).write(body.endsWith("\n") ? body : `${body}\n`);
+  return status === 200 ? 0 : 1;
+}
+
+/** The admin socket of the config the server runs with, when that file is here; the default otherwise. */
+async function adminSocketFromConfig(configPath: string): Promise<string> {
+  if (!existsSync(configPath)) return DEFAULT_ADMIN_SOCKET;
+  const config = await loadConfigFile(configPath);
+  if (!config.admin.socket) throw new Error(`${configPath}: admin.socket is null (the admin socket is disabled)`);
+  return config.admin.socket;
 }
 
 main(process.argv.slice(2)).then(

@@ -107,8 +107,9 @@ export function benchConfig(
   o: { tcp: string; unixSocket?: string; configuredTenants: readonly string[]; logLevel: string; maxTenants: number },
 ): Record<string, unknown> {
   return {
-    listen: { tcp: o.tcp, ...(o.unixSocket ? { unixSocket: o.unixSocket } : {}) },
+    listen: { tcp: o.tcp, unixSocket: o.unixSocket ?? null },
     http: { listen: null },
+    admin: { socket: null },
     secrets: {
       backend: "vault",
       vault: { address: world.bao.address, auth: { method: "token", token: { env: VAULT_TOKEN_ENV } } },

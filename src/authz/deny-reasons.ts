@@ -3,6 +3,7 @@
  * code to its HTTP status, log level and retryability. Branch on codes, never on messages.
  */
 export const DENY_REASONS = {
+  check_caller_not_allowed: { status: 403, retryable: false, level: "warn", message: "this client may not call Check (its TLS client certificate is not in listen.tls.allowedClients)" },
   malformed_request: { status: 400, retryable: false, level: "warn", message: "the check request has no HTTP attributes" },
   tenant_missing: { status: 400, retryable: false, level: "info", message: "the tenant header is missing or empty" },
   tenant_ambiguous: { status: 400, retryable: false, level: "warn", message: "the tenant header was sent more than once" },

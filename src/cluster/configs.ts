@@ -14,6 +14,8 @@ export function primaryConfig(config: Config, privateSocket: string): Config {
       ...config,
       listen: { ...config.listen, tcp: null, healthTcp: null, unixSocket: privateSocket, socketGid: undefined, tls: undefined },
       http: { ...config.http, listen: null },
+      // main.ts serves the admin socket beside the cluster, not the primary's app.
+      admin: { socket: null },
     },
     "cluster primary",
   );
@@ -28,8 +30,10 @@ export function workerConfig(config: Config, opts: { unixSocket: boolean }): Con
   return parseConfig(
     {
       ...config,
-      listen: { ...config.listen, ...(opts.unixSocket ? {} : { unixSocket: undefined, socketGid: undefined }) },
+      listen: { ...config.listen, ...(opts.unixSocket ? {} : { unixSocket: null, socketGid: undefined }) },
       http: { ...config.http, listen: null },
+      // The primary serves the admin socket (main.ts) and forwards evictions to the workers.
+      admin: { socket: null },
     },
     "cluster worker",
   );

@@ -14,6 +14,8 @@ export async function startPrimaryHttp(
   metrics: ClusterMetrics,
   isShuttingDown: () => boolean,
   reloadProblems: () => readonly string[] | undefined,
+  /** Fixed detail for /readyz (e.g. the Check listener warning, app.ts checkListenerDetail). */
+  fixedDetail: Record<string, string> = {},
 ): Promise<RunningHttpServer> {
   let storeAnswered = false;
   app.ready.then(
@@ -28,7 +30,7 @@ export async function startPrimaryHttp(
       notReadyReason: () => (storeAnswered ? undefined : "secret_store_not_answered"),
       detail: () => {
         const problems = reloadProblems();
-        return problems ? { configReload: "rejected", problems } : {};
+        return { ...(problems ? { configReload: "rejected", problems } : {}), ...fixedDetail };
       },
     },
   });

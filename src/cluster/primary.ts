@@ -13,14 +13,14 @@ import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Registry } from "prom-client";
-import { startApp, type App, type AppDeps } from "../app.js";
-import { watchConfigFile, type Config } from "../config/index.js";
+import { checkListenerDetail, startApp, type App, type AppDeps } from "../app.js";
+import { checkListenerAuth, watchConfigFile, type Config } from "../config/index.js";
 import { collectProcessMetrics } from "../observability/metrics.js";
 import type { RunningHttpServer } from "../server/http-server.js";
 import { ClusterMetrics } from "./cluster-metrics.js";
 import { primaryConfig, servesTcp } from "./configs.js";
 import { startPrimaryHttp } from "./primary-http.js";
-import { isClusterMessage, message, type ConfigMessage, type ShutdownMessage, type StartMessage, type TokenReply } from "./protocol.js";
+import { isClusterMessage, message, type ConfigMessage, type EvictMessage, type ShutdownMessage, type StartMessage, type TokenReply } from "./protocol.js";
 import { TokenBroker } from "./token-broker.js";
 
 export interface ClusterOptions extends AppDeps {
@@ -41,6 +41,8 @@ export interface RunningCluster {
   readonly http: RunningHttpServer | undefined;
   readonly workers: number;
   workerPids(): number[];
+  /** Operator eviction: the primary's token and secret record, and every worker's local copy of the token. */
+  evict(tenantId: string): boolean;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -91,7 +93,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   });
   let http: RunningHttpServer | undefined;
   try {
-    http = config.http.listen ? await startPrimaryHttp(config.http.listen, app, metrics, () => stopping, () => reloadProblems) : undefined;
+    http = config.http.listen
+      ? await startPrimaryHttp(config.http.listen, app, metrics, () => stopping, () => reloadProblems, checkListenerDetail(checkListenerAuth(config.listen)))
+      : undefined;
   } catch (err) {
     await app.stop(1000);
     await rm(dir, { recursive: true, force: true });
@@ -185,6 +189,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     http,
     workers: opts.workers,
     workerPids: () => [...slots.values()].filter((w) => !w.isDead()).map((w) => w.process.pid ?? -1),
+    evict(tenantId) {
+      const evicted = app.evict(tenantId);
+      for (const w of slots.values()) if (w.isConnected()) w.send(message<EvictMessage>({ type: "evict", tenantId }));
+      return evicted;
+    },
     stop,
   };
 }

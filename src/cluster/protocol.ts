@@ -72,6 +72,13 @@ export interface ConfigMessage {
   readonly config: Config;
 }
 
+/** Primary -> worker: an operator evicted this tenant (admin socket); drop the local copy of its token. */
+export interface EvictMessage {
+  readonly tag: typeof TAG;
+  readonly type: "evict";
+  readonly tenantId: string;
+}
+
 /** Primary -> worker: your metrics, please (a scrape of the primary's /metrics). */
 export interface MetricsAsk {
   readonly tag: typeof TAG;
@@ -106,7 +113,7 @@ export interface MetricsReply {
   readonly metrics: WireMetrics;
 }
 
-export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | ShutdownMessage | ConfigMessage | MetricsAsk | MetricsReply;
+export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | ShutdownMessage | ConfigMessage | MetricsAsk | MetricsReply | EvictMessage;
 
 type Body<M> = M extends ClusterMessage ? Omit<M, "tag"> : never;
 

@@ -49,6 +49,8 @@ export class RemoteTokenSource implements TokenSource {
   readonly #now: () => number;
   readonly #retryMs: number;
   #nextId = 1;
+  /** Per evicted tenant: answers to questions asked before the eviction (ids below this) are not stored. */
+  readonly #evictedBefore = new Map<string, number>();
   /** Questions sent to the primary, for tests and metrics. */
   asks = 0;
 
@@ -93,6 +95,16 @@ export class RemoteTokenSource implements TokenSource {
     resolve(m.answer);
   }
 
+  /**
+   * The primary evicted the tenant (operator, admin socket): drop the local token, and ignore answers to
+   * questions already on their way (they may carry the evicted token). True if a token was cached here.
+   */
+  evict(tenantId: string): boolean {
+    if (this.#evictedBefore.size >= this.opts.max) this.#evictedBefore.clear(); // bounded; a stale mark only costs an ask
+    this.#evictedBefore.set(tenantId, this.#nextId);
+    return this.#cache.delete(tenantId);
+  }
+
   get size(): number {
     return this.#cache.size;
   }
@@ -102,8 +114,8 @@ export class RemoteTokenSource implements TokenSource {
     const tenantId = tenant.id;
     const running = this.#inflight.get(tenant);
     if (running) return running;
+    const id = this.#nextId++;
     const asked = new Promise<TokenAnswer>((resolve) => {
-      const id = this.#nextId++;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         resolve({ kind: "deny", reason: "token_unavailable" });
@@ -124,6 +136,8 @@ export class RemoteTokenSource implements TokenSource {
       }
     })
       .then((answer) => {
+        const evicted = (this.#evictedBefore.get(tenantId) ?? 0) > id;
+        if (evicted) return { kind: "deny", reason: "token_unavailable" } as const;
         if (answer.kind === "token") this.#store(tenant, answer.token);
         return answer;
       })

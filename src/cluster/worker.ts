@@ -56,6 +56,7 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
       else if (m.type === "token.reply") remote?.handle(m);
       else if (m.type === "metrics.ask") answerMetrics(m.id).catch(() => undefined); // no answer: the primary's wait is bounded
       else if (m.type === "shutdown") stop(m.graceMs, "primary");
+      else if (m.type === "evict") remote?.evict(m.tenantId);
       else if (m.type === "config" && app) app.applyConfig(workerConfig(parseConfig(m.config, "cluster config"), { unixSocket }));
     });
   });

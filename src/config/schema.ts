@@ -6,6 +6,10 @@ import { z } from "zod";
 import { ENVIRONMENT_PATTERN, GENESYS_ENVIRONMENTS } from "../profiles/genesys/regions.js";
 import { isAcceptableTokenUrl } from "./environments.js";
 
+/** Defaults for the Check and admin unix sockets (an emptyDir shared by Envoy and scopegate in the sidecar layout). */
+export const DEFAULT_CHECK_SOCKET = "/run/scopegate/authz.sock";
+export const DEFAULT_ADMIN_SOCKET = "/run/scopegate/admin.sock";
+
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:9191");
@@ -127,25 +131,55 @@ export const configSchema = z
       .default({ upstreamHeader: "x-scopegate-upstream", verifyHost: false }),
     listen: z
       .object({
-        tcp: hostPort.nullable().default("127.0.0.1:9191"),
-        unixSocket: z.string().min(1).optional(),
-        /** File mode of the unix socket, octal string. */
-        socketMode: z.string().regex(/^0?[0-7]{3}$/).default("0600"),
+        /**
+         * TCP Check listener; none unless configured. Whoever reaches a TCP Check port can ask for any tenant's
+         * token (the caller's identity is a field of the request it writes), so a TCP listener needs
+         * tls.clientCaFile + tls.allowedClients; without them scopegate warns at start and in /readyz.
+         */
+        tcp: hostPort.nullable().default(null),
+        /** Unix socket for Check (the default): put it in a volume mounted only into Envoy and scopegate. */
+        unixSocket: z.string().min(1).nullable().default(DEFAULT_CHECK_SOCKET),
+        /**
+         * File mode of the unix socket, octal string. Default 0660 with socketGid (Envoy's group may connect),
+         * 0600 without (scopegate's uid only). "Other" bits are refused: connecting needs only write permission.
+         */
+        socketMode: z
+          .string()
+          .regex(/^0?[0-7]{3}$/)
+          .refine((m) => (Number.parseInt(m, 8) & 0o007) === 0, "must not give others access (the last digit must be 0)")
+          .optional(),
         /**
          * A second gRPC listener that serves only grpc.health.v1, for Kubernetes' native gRPC probes: the
-         * kubelet always dials the pod IP, so this one may bind 0.0.0.0 while Check stays on loopback/socket.
+         * kubelet always dials the pod IP, so this one may bind 0.0.0.0 while Check stays on the socket.
          */
         healthTcp: hostPort.nullable().default(null),
-        /** Group id to own the unix socket (with socketMode 0660, e.g. Envoy's group). */
+        /** Group id to own the unix socket (e.g. Envoy's group; the mode then defaults to 0660). */
         socketGid: z.number().int().nonnegative().optional(),
         /** TLS (mTLS with clientCaFile) on the TCP Check listener, for scopegate as a separate Service. */
         tls: z
-          .object({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1).optional() })
+          .object({
+            certFile: z.string().min(1),
+            keyFile: z.string().min(1),
+            clientCaFile: z.string().min(1).optional(),
+            /**
+             * The Envoy identities that may call Check: a client certificate's URI SAN (SPIFFE id) or DNS SAN,
+             * exactly, or a prefix ending in "/*" (one more path segment). Empty: any certificate from clientCaFile.
+             */
+            allowedClients: z.array(z.string().min(1)).default([]),
+          })
           .strict()
           .optional(),
       })
       .strict()
-      .default({ tcp: "127.0.0.1:9191", socketMode: "0600", healthTcp: null }),
+      .default({ tcp: null, unixSocket: DEFAULT_CHECK_SOCKET, healthTcp: null }),
+    /** The operator's admin endpoint (POST /tenants/<id>/evict): HTTP on a unix socket only, never TCP. */
+    admin: z
+      .object({
+        /** Mode 0600: only scopegate's own uid (kubectl exec into its container) can connect. null disables it. */
+        socket: z.string().min(1).nullable().default(DEFAULT_ADMIN_SOCKET),
+      })
+      .strict()
+      .default({ socket: DEFAULT_ADMIN_SOCKET }),
     http: z
       .object({ listen: hostPort.nullable().default("127.0.0.1:9192") })
       .strict()
@@ -302,7 +336,7 @@ export const configSchema = z
     if (c.secrets.backend === "file" && !c.secrets.file) {
       ctx.addIssue({ code: "custom", path: ["secrets", "file"], message: "required when secrets.backend is file" });
     }
-    if (c.listen.tcp === null && c.listen.unixSocket === undefined) {
+    if (c.listen.tcp === null && c.listen.unixSocket === null) {
       ctx.addIssue({ code: "custom", path: ["listen"], message: "enable at least one of tcp or unixSocket" });
     }
     const allowed = new Set(c.environments ? Object.keys(c.environments) : GENESYS_ENVIRONMENTS);
@@ -316,6 +350,17 @@ export const configSchema = z
             : "must be https (plain http to loopback needs allowPlainHttpLoopbackForTesting)",
         });
       }
+    }
+    if (c.listen.tls && c.listen.tls.allowedClients.length > 0 && !c.listen.tls.clientCaFile) {
+      ctx.addIssue({ code: "custom", path: ["listen", "tls", "allowedClients"], message: "needs listen.tls.clientCaFile (client certificates to match)" });
+    }
+    if (c.callers.mode === "mesh") {
+      for (const problem of unauthenticatedCheckListeners(c.listen)) {
+        ctx.addIssue({ code: "custom", path: ["callers", "mode"], message: `mesh mode needs every Check listener authenticated: ${problem}` });
+      }
+    }
+    if (c.admin.socket !== null && c.admin.socket === c.listen.unixSocket) {
+      ctx.addIssue({ code: "custom", path: ["admin", "socket"], message: "must differ from listen.unixSocket" });
     }
     const idPattern = safeRegex(c.tenantIdPattern);
     const seen = new Set<string>();
@@ -360,6 +405,41 @@ export type TenantConfig = Config["tenants"][number];
 export type RouteRuleConfig = z.infer<typeof routeRule>;
 export type VaultBackendConfig = z.infer<typeof vaultBackend>;
 export type VaultAuthConfig = z.infer<typeof vaultAuth>;
+
+type ListenConfig = Config["listen"];
+
+/**
+ * Who can reach Check through the configured listeners. A unix socket is limited by its file mode and group; a
+ * TCP port only by TLS client certificates (clientCaFile) whose SAN is allow-listed (allowedClients).
+ * - "unix-socket": no TCP Check listener;
+ * - "allow-listed-tls": TCP with a client CA and an allow-list of Envoy identities;
+ * - "any-client-certificate": TCP with a client CA and no allow-list (any certificate that CA signed);
+ * - "unauthenticated-tcp": TCP without client certificates: anything that reaches the port can ask.
+ */
+export type CheckListenerAuth = "unix-socket" | "allow-listed-tls" | "any-client-certificate" | "unauthenticated-tcp";
+
+export function checkListenerAuth(listen: ListenConfig): CheckListenerAuth {
+  if (listen.tcp === null) return "unix-socket";
+  if (!listen.tls?.clientCaFile) return "unauthenticated-tcp";
+  return listen.tls.allowedClients.length > 0 ? "allow-listed-tls" : "any-client-certificate";
+}
+
+/** What is wrong for mesh mode (callers.mode: mesh), or nothing. */
+export function unauthenticatedCheckListeners(listen: ListenConfig): string[] {
+  switch (checkListenerAuth(listen)) {
+    case "unauthenticated-tcp":
+      return [`listen.tcp ${listen.tcp} accepts callers without a client certificate (set listen.tls.clientCaFile and listen.tls.allowedClients, or serve Check on listen.unixSocket only)`];
+    case "any-client-certificate":
+      return [`listen.tcp ${listen.tcp} accepts any certificate from listen.tls.clientCaFile (set listen.tls.allowedClients)`];
+    default:
+      return [];
+  }
+}
+
+/** The unix socket's file mode: configured, else 0660 when a group is given (Envoy's), else 0600. */
+export function socketModeOf(listen: Pick<ListenConfig, "socketMode" | "socketGid">): number {
+  return Number.parseInt(listen.socketMode ?? (listen.socketGid !== undefined ? "0660" : "0600"), 8);
+}
 
 function safeRegex(source: string): RegExp | undefined {
   try {

@@ -14,6 +14,8 @@ export interface Metrics {
   secretRead(outcome: string, durationMs: number): void;
   configReload(result: "ok" | "invalid"): void;
   setConfigValid(valid: boolean): void;
+  /** 1 while a TCP Check listener accepts callers without a client certificate (config checkListenerAuth). */
+  setCheckListenerUnauthenticated(unauthenticated: boolean): void;
 }
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -87,6 +89,13 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     registers: [registry],
   });
   configValid.set(1);
+  const unauthenticatedListener = new Gauge({
+    name: "scopegate_check_listener_unauthenticated",
+    help: "1 if a TCP Check listener accepts callers without a TLS client certificate (anyone who reaches it can get tokens)",
+    // Across cluster processes: 1 if any process serves such a listener (the workers do, the primary does not).
+    aggregator: "max",
+    registers: [registry],
+  });
 
   const tenantsLabelled = new Set<string>();
   const tenantLabel = (tenant: string | undefined): string => {
@@ -118,5 +127,6 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     },
     configReload: (result) => reloads.inc({ result }),
     setConfigValid: (valid) => configValid.set(valid ? 1 : 0),
+    setCheckListenerUnauthenticated: (b) => unauthenticatedListener.set(b ? 1 : 0),
   };
 }

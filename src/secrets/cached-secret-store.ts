@@ -105,6 +105,12 @@ export class CachedSecretStore implements SecretStore {
     }
   }
 
+  /** Forget one key's record (operator eviction): the next read goes to the store. True if one was cached. */
+  evict(key: string): boolean {
+    this.#retryAt.delete(key);
+    return this.#cache.delete(key);
+  }
+
   #limitFor(entry: Entry): number {
     return (entry.result.kind === "found" ? this.opts.ttlMs : this.opts.negativeTtlMs) + this.opts.maxStaleMs;
   }

@@ -8,6 +8,7 @@
 import type { ServiceDefinition, handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type { Authorizer, CheckOutcome } from "../authz/authorizer.js";
 import { Deadline } from "../util/deadline.js";
+import type { CallAuth } from "./check-callers.js";
 
 /** Envoy resolves the method by its fully-qualified name (ext_authz_grpc_impl.cc). */
 export const CHECK_METHOD_PATH = "/envoy.service.auth.v3.Authorization/Check";
@@ -39,6 +40,8 @@ export interface CheckServiceOptions {
   readonly isAccepting: () => boolean;
   /** Checks waiting for I/O (a cached check is answered before the handler returns, so never counted). */
   readonly inFlight: { count: number };
+  /** Whether this call's transport may call Check at all (TLS client allow-list, check-callers.ts); all when absent. */
+  readonly admit?: ((auth: CallAuth) => boolean) | undefined;
 }
 
 /** Keep 10% of the remaining time (at most 50 ms) to send the answer. */
@@ -58,6 +61,8 @@ export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<Buffer,
       }
     };
     if (!opts.isAccepting()) return answer(opts.authorizer.denial("shutting_down"));
+    // Before the request is read: a refused client learns nothing about tenants and never gets a token.
+    if (opts.admit && !admitted(opts.admit, call)) return answer(opts.authorizer.denial("check_caller_not_allowed"));
     let result: CheckOutcome | Promise<CheckOutcome>;
     try {
       const budget = budgetFor(call, opts.defaultBudgetMs);
@@ -76,6 +81,14 @@ export function checkHandler(opts: CheckServiceOptions): handleUnaryCall<Buffer,
         answer(outcome);
       });
   };
+}
+
+function admitted(admit: (auth: CallAuth) => boolean, call: ServerUnaryCall<Buffer, Buffer>): boolean {
+  try {
+    return admit(call.getAuthContext());
+  } catch {
+    return false; // fail closed
+  }
 }
 
 /**

@@ -4,10 +4,13 @@
  * within the grace period.
  */
 import cluster from "node:cluster";
-import { chmod, chown, rm } from "node:fs/promises";
+import { chmod, chown, mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Authorizer } from "../authz/authorizer.js";
+import { socketModeOf } from "../config/index.js";
+import { tlsCallerGate, type RefusedCaller } from "./check-callers.js";
 import { AUTHORIZATION_SERVICE_NAME, authorizationServiceDefinition, checkHandler, type CheckObserver } from "./check-service.js";
 
 /** Shared with the bench's trivial server (scripts/bench/trivial-server.ts), so both pay the same transport. */
@@ -22,14 +25,22 @@ export const CHECK_SERVER_OPTIONS = {
 export interface ListenOptions {
   /** host:port; port 0 picks a free one. */
   readonly tcp?: string | null | undefined;
-  readonly unixSocket?: string | undefined;
-  /** Octal file mode for the socket, e.g. "0600". */
+  readonly unixSocket?: string | null | undefined;
+  /** Octal file mode for the socket, e.g. "0600"; default 0660 with socketGid, else 0600 (config socketModeOf). */
   readonly socketMode?: string | undefined;
   /** Health-only listener (no Check service) for probes. */
   readonly healthTcp?: string | null | undefined;
   readonly socketGid?: number | undefined;
   /** PEM contents (not paths): TLS for the TCP Check listener; with clientCa, client certificates are required. */
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer | undefined } | undefined;
+  readonly tls?:
+    | {
+        readonly cert: Buffer;
+        readonly key: Buffer;
+        readonly clientCa?: Buffer | undefined;
+        /** Client certificate SANs that may call Check (check-callers.ts); empty = any certificate from clientCa. */
+        readonly allowedClients?: readonly string[] | undefined;
+      }
+    | undefined;
 }
 
 export interface RunningServer {
@@ -47,6 +58,8 @@ export async function startGrpcServer(opts: {
   observe: CheckObserver;
   listen: ListenOptions;
   defaultBudgetMs: number;
+  /** A TLS client refused by the allow-list (once per certificate). */
+  onRefusedCaller?: (caller: RefusedCaller) => void;
 }): Promise<RunningServer> {
   const server = new Server(CHECK_SERVER_OPTIONS);
   let accepting = true;
@@ -58,6 +71,10 @@ export async function startGrpcServer(opts: {
       defaultBudgetMs: opts.defaultBudgetMs,
       isAccepting: () => accepting,
       inFlight,
+      admit:
+        opts.listen.tls?.clientCa && opts.listen.tls.allowedClients?.length
+          ? tlsCallerGate(opts.listen.tls.allowedClients, (c) => opts.onRefusedCaller?.(c))
+          : undefined,
     }),
   });
   const health = new HealthImplementation({ "": "NOT_SERVING", [AUTHORIZATION_SERVICE_NAME]: "NOT_SERVING" });
@@ -72,13 +89,8 @@ export async function startGrpcServer(opts: {
     health.addToServer(healthServer);
     healthPort = await bind(healthServer, opts.listen.healthTcp);
   }
-  if (opts.listen.unixSocket) {
-    // A stale socket from a previous run. Cluster workers share the primary's socket: the primary removes it once.
-    if (!cluster.isWorker) await rm(opts.listen.unixSocket, { force: true });
-    await bind(server, `unix:${opts.listen.unixSocket}`);
-    await chmod(opts.listen.unixSocket, Number.parseInt(opts.listen.socketMode ?? "0600", 8));
-    if (opts.listen.socketGid !== undefined) await chown(opts.listen.unixSocket, process.getuid?.() ?? 0, opts.listen.socketGid);
-  }
+  const unixSocket = opts.listen.unixSocket ?? undefined;
+  if (unixSocket) await bindUnixSocket(server, unixSocket, socketModeOf(opts.listen), opts.listen.socketGid);
 
   const setServing = (serving: boolean): void => {
     const status = serving ? "SERVING" : "NOT_SERVING";
@@ -89,7 +101,7 @@ export async function startGrpcServer(opts: {
   return {
     tcpPort,
     healthPort,
-    unixSocket: opts.listen.unixSocket,
+    unixSocket,
     setServing,
     async shutdown(graceMs: number, drainMs = 0) {
       setServing(false);
@@ -108,9 +120,43 @@ export async function startGrpcServer(opts: {
         });
       });
       healthServer?.forceShutdown();
-      if (opts.listen.unixSocket && !cluster.isWorker) await rm(opts.listen.unixSocket, { force: true });
+      if (unixSocket && !cluster.isWorker) await rm(unixSocket, { force: true });
     },
   };
+}
+
+/**
+ * Binds Check to a unix socket that only its owner can connect to until it gets its final group and mode:
+ * connecting needs write permission on the socket file, and the socket is created under a umask of 0177
+ * (srw-------, whatever the process umask), then given socketGid, then socketMode, in that order, so there is
+ * no moment when another uid, or scopegate's own group, can connect. (grpc-js binds with net.Server.listen,
+ * which creates the file with 0777 & ~umask.) A missing directory is created 0700 (0710 with socketGid, group
+ * = socketGid, so Envoy can reach the socket inside it); an existing one (a mounted volume) is left as it is.
+ * In cluster mode the primary creates the socket for the workers, under the umask main.ts sets for serve.
+ */
+async function bindUnixSocket(server: Server, path: string, mode: number, gid: number | undefined): Promise<void> {
+  await makeSocketDirectory(dirname(path), gid);
+  // A stale socket from a previous run. Cluster workers share the primary's socket: the primary removes it once.
+  if (!cluster.isWorker) await rm(path, { force: true });
+  const umask = process.umask(0o177);
+  try {
+    await bind(server, `unix:${path}`);
+  } finally {
+    process.umask(umask);
+  }
+  if (gid !== undefined) await chown(path, process.getuid?.() ?? 0, gid);
+  await chmod(path, mode);
+}
+
+/** Creates the missing directories down to `dir`: 0700, or 0710 with group `gid` (modes set explicitly: umask). */
+async function makeSocketDirectory(dir: string, gid: number | undefined): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined) return; // it existed (e.g. a mounted volume): its owner decided
+  for (let d = dir; ; d = dirname(d)) {
+    if (gid !== undefined) await chown(d, process.getuid?.() ?? 0, gid);
+    await chmod(d, gid === undefined ? 0o700 : 0o710);
+    if (d === first || dirname(d) === d) break;
+  }
 }
 
 function bind(server: Server, address: string, credentials = ServerCredentials.createInsecure()): Promise<number> {

@@ -196,12 +196,12 @@ export class TokenProvider implements TokenSource {
    * Forget the tenant's token (and with it every response encoded for it) and any pause on its token
    * requests, so the next check mints a new one: for an operator who knows the token was revoked. A load in
    * flight is abandoned: lru-cache aborts it on delete, its result is not kept, and checks waiting on it
-   * start a fresh one (get).
+   * start a fresh one (get). True if a token was cached.
    */
-  evict(tenantId: string): void {
-    this.#cache.delete(tenantId);
+  evict(tenantId: string): boolean {
     this.#pausedUntil.delete(tenantId);
     this.#refreshRetryAt.delete(tenantId);
+    return this.#cache.delete(tenantId);
   }
 
   #refreshInBackground(tenant: Tenant): void {

@@ -38,6 +38,7 @@ beforeAll(async () => {
   const config = {
     listen: { tcp, unixSocket: join(dir, "authz.sock") },
     http: { listen: `127.0.0.1:${httpPort}` },
+    admin: { socket: join(dir, "admin.sock") },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
     ...standinEnvironments(standin.tokenUrl),
     tenants: TENANTS.map((id) => ({ id, divisions: [`div-${id}`], environment: TEST_ENV })),

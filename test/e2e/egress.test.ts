@@ -152,7 +152,7 @@ describe("the shared gateway config: workloads over mutual TLS, scopegate in mes
         { id: "acme", divisions: ["div-acme"], clientId: "acme-client", clientSecret: "acme-secret", via: "config", environment: COM.env, allowedNamespaces: ["acme"] },
         { id: "globex", divisions: ["div-globex"], clientId: "globex-client", clientSecret: "globex-secret", via: "config", environment: DE.env, allowedNamespaces: ["globex"] },
       ],
-      config: { callers: { mode: "mesh" }, listen: { tcp: null } },
+      config: { callers: { mode: "mesh", localIdentity: undefined }, listen: { tcp: null } },
     });
     mesh = makeMeshPki(gw.dir, [ACME_ETL, GLOBEX_ETL]);
     const envoy = await gw.startEnvoy("uds", undefined, {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kvPut, sealVault, startOpenBao, unseal } from "../support/openbao.js";
-import { send, startStack, type Stack, STACK_ENV } from "../support/stack.js";
+import { send, startStack, type Stack, STACK_ENV, STACK_NAMESPACE } from "../support/stack.js";
 
 let stack: Stack;
 const ACME = { id: "acme", divisions: ["div-acme"], clientId: "acme-client", clientSecret: "acme-S1", via: "config" as const };
@@ -123,6 +123,7 @@ describe("token endpoint trouble", () => {
       client_secret: "new-secret",
       divisions: "drot",
       environment: STACK_ENV,
+      allowed_namespaces: STACK_NAMESPACE,
     });
     const statuses: number[] = [];
     const until = Date.now() + 6000; // spans a full token lifetime (3 s), so a new token must be minted

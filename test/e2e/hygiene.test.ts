@@ -5,12 +5,20 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startApp } from "../../src/app.js";
 import { DENY_REASON_CODES } from "../../src/authz/deny-reasons.js";
+import { parseConfig } from "../../src/config/index.js";
+import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { createLogger } from "../../src/observability/logger.js";
+import { makePki } from "../support/certs.js";
 import { CHECK_METHOD_PATH } from "../../src/server/check-service.js";
 import { checkClient } from "../support/grpc-clients.js";
 import { waitFor } from "../support/ports.js";
 import { kvPut, sealVault, unseal } from "../support/openbao.js";
-import { send, startStack, type Stack, STACK_ENV } from "../support/stack.js";
+import { send, startStack, type Stack, STACK_ENV, STACK_NAMESPACE } from "../support/stack.js";
 import { checkRequest } from "../unit/fixtures.js";
 
 let stack: Stack;
@@ -38,6 +46,7 @@ function putRecord(tenant: string, clientId: string, secret: string): Promise<nu
     client_secret: secret,
     divisions: `div-${tenant}`,
     environment: STACK_ENV,
+    allowed_namespaces: STACK_NAMESPACE,
   });
 }
 
@@ -46,6 +55,41 @@ async function viaEnvoy(path: string, headers: Record<string, string>): Promise<
   seen.push(res.body, ...[...res.headers].map(([k, v]) => `${k}: ${v}`));
   const reason = res.headers.get("x-scopegate-reason");
   if (reason) reasons.add(reason);
+}
+
+/** A second scopegate on TLS with an allow-list the test client's certificate is not on; logs go to the stack's capture. */
+async function refusedTlsCaller(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "scopegate-hygiene-tls-"));
+  const pki = makePki(dir);
+  const tlsApp = await startApp({
+    config: parseConfig({
+      ...stack.config,
+      listen: {
+        tcp: "127.0.0.1:0",
+        unixSocket: null,
+        tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: pki.caFile, allowedClients: ["spiffe://cluster.local/ns/gw/sa/envoy"] },
+      },
+      http: { listen: null },
+    }),
+    logger: createLogger("info", stack.logs),
+    env: { SCOPEGATE_TEST_VAULT_TOKEN: stack.bao.rootToken },
+    defaultMetrics: false,
+  });
+  try {
+    const creds = grpc.credentials.createSsl(pki.read(pki.caFile), pki.read(pki.clientKey), pki.read(pki.clientCert));
+    const client = new grpc.Client(`localhost:${tlsApp.server.tcpPort}`, creds);
+    const bytes = Buffer.from(CheckRequest.encode(checkRequest({ headers: { "x-tenant-id": "acme" } })).finish());
+    await new Promise<void>((resolve) => {
+      client.makeUnaryRequest(CHECK_METHOD_PATH, (b: Buffer) => b, (b: Buffer) => b, bytes, { deadline: Date.now() + 5000 }, (_err, res) => {
+        if (res) seen.push(res.toString("latin1"));
+        client.close();
+        resolve();
+      });
+    });
+  } finally {
+    await tlsApp.stop(500);
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 describe("secret hygiene", () => {
@@ -58,6 +102,7 @@ describe("secret hygiene", () => {
     await viaEnvoy("/api/v2/flows?divisionId=div-r", { "x-tenant-id": "acme" });
     await viaEnvoy("/api/v2/flows?divisionId=%zz", { "x-tenant-id": "acme" });
     await viaEnvoy("/api/v2/routing/queues/divisionviews/all", { "x-tenant-id": "acme" });
+    await viaEnvoy("/api/v2/routing/queues;x=1", { "x-tenant-id": "acme" });
     // A config tenant bound to a principal, reached over plain text.
     const withBound = {
       ...stack.config,
@@ -107,6 +152,8 @@ describe("secret hygiene", () => {
         resolve();
       });
     });
+    // A TLS client whose certificate is not in listen.tls.allowedClients (scopegate as a separate Service).
+    await refusedTlsCaller();
     // Allowed traffic too, so tokens exist to leak.
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "acme" });
 
@@ -114,7 +161,7 @@ describe("secret hygiene", () => {
     const covered = new Set([...reasons, ...logged]);
     const uncovered = DENY_REASON_CODES.filter((r) => !covered.has(r));
     // shutting_down and internal_error cannot be provoked from outside a running process.
-    expect(uncovered.sort()).toEqual(["internal_error", "shutting_down"]);
+    expect(uncovered.sort(), `uncovered: ${uncovered.join(", ")}`).toEqual(["internal_error", "shutting_down"]);
   });
 
   it("no secret, token or Vault token appears in bodies, headers, logs or metrics", async () => {

@@ -30,6 +30,7 @@ function configDoc(tenants: { id: string; divisions: string[]; credentialsKey?: 
   return {
     listen: { tcp: `127.0.0.1:${grpcPort}`, unixSocket: join(dir, "authz.sock"), healthTcp: `127.0.0.1:${healthPort}` },
     http: { listen: `127.0.0.1:${httpPort}` },
+    admin: { socket: join(dir, "admin.sock") },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
     ...standinEnvironments(standin.tokenUrl),
     tenants: tenants.map((t) => ({ ...t, environment: TEST_ENV })),

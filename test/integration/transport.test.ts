@@ -36,7 +36,7 @@ beforeAll(async () => {
   pki = makePki(dir);
   plain = await startApp({ config: base({ listen: { tcp: "127.0.0.1:0", unixSocket: join(dir, "authz.sock") } }), logger: createLogger("silent"), env: {}, defaultMetrics: false });
   mtls = await startApp({
-    config: base({ listen: { tcp: "127.0.0.1:0", tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: pki.caFile } } }),
+    config: base({ listen: { tcp: "127.0.0.1:0", unixSocket: null, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: pki.caFile } } }),
     logger: createLogger("silent"),
     env: {},
     defaultMetrics: false,
@@ -69,7 +69,7 @@ function rawCheck(target: string, bytes: Buffer): Promise<CheckResponse> {
 describe("graceful shutdown with a drain period", () => {
   it("reports NOT_SERVING at once but keeps answering checks during drainMs, then stops", async () => {
     const app = await startApp({
-      config: base({ listen: { tcp: "127.0.0.1:0" }, shutdown: { drainMs: 600, graceMs: 500 } }),
+      config: base({ listen: { tcp: "127.0.0.1:0", unixSocket: null }, shutdown: { drainMs: 600, graceMs: 500 } }),
       logger: createLogger("silent"),
       env: {},
       defaultMetrics: false,

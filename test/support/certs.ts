@@ -10,6 +10,8 @@ export interface TestPki {
   clientCert: string;
   clientKey: string;
   read(file: string): Buffer;
+  /** Another client certificate from this CA, with the given subjectAltName (e.g. "URI:spiffe://…" or "DNS:gw.example"). */
+  issueClient(name: string, subjectAltName: string): { cert: string; key: string };
 }
 
 export function makePki(dir: string): TestPki {
@@ -30,6 +32,10 @@ export function makePki(dir: string): TestPki {
     clientCert: f("client.crt"),
     clientKey: f("client.key"),
     read: (file) => readFileSync(file),
+    issueClient: (name, san) => {
+      leaf(name, `subjectAltName=${san}\nextendedKeyUsage=clientAuth\n`);
+      return { cert: f(`${name}.crt`), key: f(`${name}.key`) };
+    },
   };
 }
 

@@ -82,6 +82,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       YAML.stringify({
         listen: { tcp: null, unixSocket: socket },
         http: { listen: null },
+        admin: { socket: join(dir, "admin.sock") },
         secrets: { backend: "vault", vault: { address: bao.address, auth: { method: "token", token: { env: "SOAK_VAULT_TOKEN" } } } },
         environments: { [SOAK_ENV]: { tokenUrl: standin.tokenUrl } },
         allowPlainHttpLoopbackForTesting: true,
@@ -179,7 +180,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       tokenRequests: standin.tokenRequests,
       failures,
       scopegateWarnings: tallyWarnings(sg.stdout()),
-      command: `node dist/main.js serve --config <generated: vault discovery, ${opts.tenants} tenants> behind deploy/envoy/envoy-uds.yaml`,
+      command: `node dist/main.js serve --config <generated: vault discovery, ${opts.tenants} tenants> behind deploy/envoy/envoy-sidecar.yaml`,
     };
   } finally {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);

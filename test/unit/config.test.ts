@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfigText } from "../../src/config/index.js";
+import { checkListenerAuth, ConfigError, parseConfigText, socketModeOf } from "../../src/config/index.js";
 
 const minimal = `
 secrets:
@@ -24,7 +24,11 @@ function problems(text: string): string[] {
 describe("config", () => {
   it("fills defaults and freezes the result", () => {
     const c = parseConfigText(minimal);
-    expect(c.listen.tcp).toBe("127.0.0.1:9191");
+    // Check only on the unix socket unless a TCP listener is configured (issue 11); the admin socket beside it.
+    expect(c.listen.tcp).toBeNull();
+    expect(c.listen.unixSocket).toBe("/run/scopegate/authz.sock");
+    expect(socketModeOf(c.listen)).toBe(0o600);
+    expect(c.admin.socket).toBe("/run/scopegate/admin.sock");
     expect(c.tenantHeader).toBe("x-tenant-id");
     expect(c.tokens.skewSeconds).toBe(60);
     expect(c.routes.mode).toBe("catalog");
@@ -110,5 +114,48 @@ callers:
     expect(c.tokens.maxAgeSeconds).toBe(900);
     expect(parseConfigText(minimal).tokens.maxAgeSeconds).toBeUndefined();
     expect(problems(`${minimal}tokens: { maxAgeSeconds: 0 }\n`).join()).toMatch(/maxAgeSeconds/);
+  });
+
+  describe("who can call Check", () => {
+    // The tenant is bound, so mesh mode has nothing to say about it: only the listener rules are under test.
+    const bound = minimal.replace("environment: mypurecloud.de", "environment: mypurecloud.de\n    allowedNamespaces: [acme]");
+    const withListen = (listen: string, extra = "") => `${bound}listen: ${listen}\n${extra}`;
+    const tls = (more = "") => `{ certFile: /c.pem, keyFile: /k.pem${more} }`;
+
+    it("defaults the socket mode to 0660 with a group, 0600 without, and refuses modes that let others connect", () => {
+      expect(socketModeOf(parseConfigText(withListen("{ socketGid: 101 }")).listen)).toBe(0o660);
+      expect(socketModeOf(parseConfigText(withListen("{ socketGid: 101, socketMode: '0600' }")).listen)).toBe(0o600);
+      expect(problems(withListen("{ socketMode: '0666' }")).join()).toMatch(/listen\.socketMode: must not give others access/);
+      expect(problems(withListen("{ socketMode: '0602' }")).join()).toMatch(/must not give others access/);
+    });
+
+    it("classifies each listener layout", () => {
+      const auth = (listen: string) => checkListenerAuth(parseConfigText(withListen(listen)).listen);
+      expect(auth("{}")).toBe("unix-socket");
+      expect(auth("{ tcp: 127.0.0.1:9191 }")).toBe("unauthenticated-tcp");
+      expect(auth(`{ tcp: 0.0.0.0:9191, tls: ${tls()} }`)).toBe("unauthenticated-tcp");
+      expect(auth(`{ tcp: 0.0.0.0:9191, tls: ${tls(", clientCaFile: /ca.pem")} }`)).toBe("any-client-certificate");
+      expect(auth(`{ tcp: 0.0.0.0:9191, tls: ${tls(", clientCaFile: /ca.pem, allowedClients: [spiffe://cluster.local/ns/gw/sa/envoy]")} }`)).toBe("allow-listed-tls");
+    });
+
+    it("needs a client CA for an allow-list", () => {
+      expect(problems(withListen(`{ tcp: 0.0.0.0:9191, tls: ${tls(", allowedClients: [gw.example]")} }`)).join()).toMatch(
+        /listen\.tls\.allowedClients: needs listen\.tls\.clientCaFile/,
+      );
+    });
+
+    it("refuses mesh mode unless every Check listener is authenticated, naming the problem", () => {
+      const mesh = "callers: { mode: mesh }\n";
+      expect(problems(withListen("{}", mesh))).toEqual([]);
+      expect(problems(withListen(`{ tcp: 0.0.0.0:9191, tls: ${tls(", clientCaFile: /ca.pem, allowedClients: [spiffe://cluster.local/ns/gw/sa/*]")} }`, mesh))).toEqual([]);
+      const plain = problems(withListen("{ tcp: 127.0.0.1:9191 }", mesh)).join("\n");
+      expect(plain).toMatch(/callers\.mode: mesh mode needs every Check listener authenticated: listen\.tcp 127\.0\.0\.1:9191 accepts callers without a client certificate/);
+      expect(problems(withListen(`{ tcp: 0.0.0.0:9191, tls: ${tls()} }`, mesh)).join()).toMatch(/without a client certificate/);
+      expect(problems(withListen(`{ tcp: 0.0.0.0:9191, tls: ${tls(", clientCaFile: /ca.pem")} }`, mesh)).join()).toMatch(/accepts any certificate.*set listen\.tls\.allowedClients/);
+    });
+
+    it("refuses an admin socket on the Check socket's path", () => {
+      expect(problems(`${minimal}admin: { socket: /run/scopegate/authz.sock }\n`).join()).toMatch(/admin\.socket: must differ from listen\.unixSocket/);
+    });
   });
 });
