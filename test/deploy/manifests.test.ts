@@ -581,9 +581,9 @@ describe("deploy/envoy egress configs", () => {
 });
 
 /**
- * `listen` and `http.listen` each layout's scopegate runs with. Check: only the unix socket that only Envoy reaches
- * (base, shared-gateway), or all interfaces behind mesh mTLS and an ALLOW policy (Istio). Health (probes) and HTTP
- * (/metrics) on all interfaces everywhere: the kubelet and Prometheus dial the pod IP.
+ * `listen` and `http.listen` each layout's scopegate runs with. Check: only the unix socket that only the Envoy of
+ * its pod reaches (Envoy, or the Istio gateway's istio-proxy). Health (probes) and HTTP (/metrics) on all
+ * interfaces: the kubelet and Prometheus dial the pod IP.
  */
 const layouts = [
   {
@@ -605,7 +605,7 @@ const layouts = [
     dir: join(DEPLOY, "istio/egress-gateway"),
     envoy: undefined,
     mode: "mesh",
-    listeners: { tcp: "0.0.0.0:9191", unixSocket: undefined, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
+    listeners: { tcp: null, unixSocket: AUTHZ_SOCKET, healthTcp: "0.0.0.0:9193", http: "0.0.0.0:9192" },
   },
 ] as const;
 
@@ -630,6 +630,8 @@ describe.each(layouts)("kustomize layout $name", ({ dir, envoy, mode }) => {
   it("rewrites every image to a registry reference with a tag or digest (no placeholder left)", () => {
     for (const w of workloadsOf(render(dir))) {
       for (const c of allContainers(w)) {
+        // istiod's gateway injection fills in its proxy image (istio.io, "Installing Gateways").
+        if (c.name === "istio-proxy" && c.image === "auto") continue;
         // A placeholder (`scopegate`, `workload`) has no registry and no tag: `images:` did not reach it.
         expect(c.image, `${w.object.metadata.name}/${c.name}`).toMatch(/^[a-z0-9.-]+(:\d+)?\/[^:@\s]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/);
         expect(c.image!.includes(":") || c.image!.includes("@"), `${w.object.metadata.name}/${c.name}: ${c.image} has a tag or digest`).toBe(true);
@@ -972,16 +974,48 @@ describe("overlays/shared-gateway", () => {
 
 describe("deploy/istio/egress-gateway", () => {
   const dir = join(DEPLOY, "istio/egress-gateway");
-  const GATEWAY_HOST = "istio-egressgateway.istio-system.svc.cluster.local";
   const apiHosts = GENESYS_ENVIRONMENTS.map((e) => `api.${e}`);
   let objects: K8sObject[] = [];
+  let gateway: Workload;
+  let gatewayHost = "";
   const ofKind = (kind: string): K8sObject[] => objects.filter((o) => o.kind === kind);
   const nsOf = (o: K8sObject): string => (o.metadata as { namespace?: string }).namespace ?? "";
   beforeAll(() => {
     objects = render(dir);
+    gateway = scopegateOf(objects).w;
+    const svc = ofKind("Service").find((o) => matches((o.spec as { selector: Record<string, string> }).selector, gateway.labels))!;
+    gatewayHost = `${svc.metadata.name}.${nsOf(svc)}.svc.cluster.local`;
   });
   const mesh = loadDocs(join(dir, "mesh-config.yaml")).filter(isK8sObject)[0]!;
   const providers = ((mesh.spec as Obj).meshConfig as { extensionProviders: { name: string; envoyExtAuthzGrpc: Obj }[] }).extensionProviders;
+
+  it("runs scopegate as a native sidecar in the egress gateway's own pods (gateway injection), in mesh mode with verifyHost", () => {
+    const proxy = containerNamed(gateway, "istio-proxy")!;
+    expect(gateway.pod.containers.map((c) => c.name)).toEqual(["istio-proxy"]);
+    expect(proxy.image).toBe("auto");
+    const template = (gateway.object.spec as { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } } }).template.metadata;
+    expect(template.labels["sidecar.istio.io/inject"]).toBe("true");
+    expect(template.annotations["inject.istio.io/templates"]).toBe("gateway");
+    expect(gateway.pod.initContainers!.map((c) => [c.name, c.restartPolicy])).toEqual([["scopegate", "Always"]]);
+    const { c } = scopegateOf(objects);
+    const config = parseConfigText(scopegateConfigText(objects, gateway, c).text);
+    expect(config.callers.mode).toBe("mesh");
+    expect(config.egress.verifyHost).toBe(true);
+    expect(config.shutdown.drainMs).toBeGreaterThan(0);
+  });
+
+  it("lets only the gateway's proxy reach Check: a socket in a volume only it and scopegate mount, group = the proxy's", () => {
+    const { c } = scopegateOf(objects);
+    const config = parseConfigText(scopegateConfigText(objects, gateway, c).text);
+    expect(config.listen.tcp).toBeNull();
+    expect(config.listen.socketMode).toMatch(/^0?660$/);
+    const proxy = containerNamed(gateway, "istio-proxy")!;
+    const vol = volumeAt(gateway, c, dirname(config.listen.unixSocket!))!;
+    expect(vol.kind).toBe("emptyDir");
+    expect(volumeAt(gateway, proxy, dirname(config.listen.unixSocket!))?.name).toBe(vol.name);
+    expect(config.listen.socketGid).toBe(proxy.securityContext!.runAsGroup);
+    expect(c.securityContext!.runAsUser).not.toBe(proxy.securityContext!.runAsUser);
+  });
 
   it("declares one namespace-qualified gRPC ext_authz provider: explicit timeout, fail-closed, 503 on error", () => {
     expect(providers).toHaveLength(1);
@@ -992,22 +1026,24 @@ describe("deploy/istio/egress-gateway", () => {
     expect(providers[0]!.envoyExtAuthzGrpc.service).toMatch(/^[a-z0-9-]+\/[a-z0-9.-]+$/);
   });
 
-  it("points the provider at scopegate's Service: that namespace, that FQDN, a gRPC port on the Check listener", () => {
+  it("resolves the provider to a ServiceEntry in the gateway's namespace whose one endpoint is scopegate's socket, port GRPC", () => {
     const [ns, host] = String(providers[0]!.envoyExtAuthzGrpc.service).split("/");
-    const svc = ofKind("Service").find((o) => `${o.metadata.name}.${nsOf(o)}.svc.cluster.local` === host);
-    expect(svc, host).toBeDefined();
-    expect(nsOf(svc!)).toBe(ns);
-    const port = (svc!.spec as { ports: { port: number; name: string; appProtocol: string; targetPort: string }[] }).ports.find((p) => p.port === 9191);
-    expect(port).toMatchObject({ name: "grpc", appProtocol: "grpc" });
-    const { w } = scopegateOf(objects);
-    const target = allContainers(w).flatMap((c) => c.ports ?? []).find((p) => p.name === port!.targetPort)!;
-    const check = bindingsOf(objects, w).find((b) => b.serves === "check")!;
-    expect(target.containerPort).toBe(check.port);
+    const se = ofKind("ServiceEntry").filter((o) => nsOf(o) === ns && (o.spec as { hosts: string[] }).hosts.includes(host!));
+    expect(se, host).toHaveLength(1);
+    expect(ns).toBe(nsOf(gateway.object));
+    const spec = se[0]!.spec as { exportTo: string[]; resolution: string; ports: { number: number; protocol: string }[]; endpoints: { address: string }[] };
+    expect(spec.exportTo).toEqual(["."]);
+    expect(spec.resolution).toBe("STATIC");
+    expect(spec.ports).toEqual([{ name: "grpc", number: providers[0]!.envoyExtAuthzGrpc.port, protocol: "GRPC" }]);
+    const { c } = scopegateOf(objects);
+    const config = parseConfigText(scopegateConfigText(objects, gateway, c).text);
+    expect(spec.endpoints).toEqual([{ address: `unix://${config.listen.unixSocket}` }]);
   });
 
   it("registers every supported region's API host (ServiceEntry: 80 HTTP, 443 HTTPS, resolution DNS)", () => {
-    const [se] = ofKind("ServiceEntry");
-    const spec = se!.spec as { hosts: string[]; ports: { number: number; protocol: string }[]; resolution: string };
+    const se = ofKind("ServiceEntry").filter((o) => (o.spec as { hosts: string[] }).hosts.some((h) => h.startsWith("api.")));
+    expect(se).toHaveLength(1);
+    const spec = se[0]!.spec as { hosts: string[]; ports: { number: number; protocol: string }[]; resolution: string };
     expect([...spec.hosts].sort()).toEqual([...apiHosts].sort());
     expect(spec.ports.map((p) => [p.number, p.protocol])).toEqual([[80, "HTTP"], [443, "HTTPS"]]);
     expect(spec.resolution).toBe("DNS");
@@ -1015,8 +1051,9 @@ describe("deploy/istio/egress-gateway", () => {
 
   it("steers mesh traffic for each host through the egress gateway over ISTIO_MUTUAL, and from there to the host on 443", () => {
     const [gw] = ofKind("Gateway");
-    const server = (gw!.spec as { selector: Record<string, string>; servers: { port: { number: number; protocol: string }; hosts: string[]; tls: { mode: string } }[] }).servers[0]!;
-    expect((gw!.spec as { selector: Record<string, string> }).selector).toEqual({ istio: "egressgateway" });
+    const gwSpec = gw!.spec as { selector: Record<string, string>; servers: { port: { number: number; protocol: string }; hosts: string[]; tls: { mode: string } }[] };
+    expect(matches(gwSpec.selector, gateway.labels), "the Gateway selects the gateway pods").toBe(true);
+    const server = gwSpec.servers[0]!;
     expect(server).toMatchObject({ port: { number: 80, protocol: "HTTPS" }, tls: { mode: "ISTIO_MUTUAL" } });
     expect([...server.hosts].sort()).toEqual([...apiHosts].sort());
 
@@ -1026,14 +1063,14 @@ describe("deploy/istio/egress-gateway", () => {
     expect([...spec.hosts].sort()).toEqual([...apiHosts].sort());
     const gwRef = `${nsOf(gw!)}/${gw!.metadata.name}`;
     expect(spec.gateways.sort()).toEqual([gwRef, "mesh"].sort());
-    const egressSubsets = (ofKind("DestinationRule").find((d) => (d.spec as { host: string }).host === GATEWAY_HOST)!.spec as {
+    const egressSubsets = (ofKind("DestinationRule").find((d) => (d.spec as { host: string }).host === gatewayHost)!.spec as {
       subsets: { name: string; trafficPolicy: { portLevelSettings: { port: { number: number }; tls: { mode: string; sni: string } }[] } }[];
     }).subsets;
     for (const host of apiHosts) {
       const fromMesh = spec.http.filter((r) => r.match.some((m) => m.gateways.includes("mesh") && m.authority.exact === host));
       expect(fromMesh, host).toHaveLength(1);
       const dest = fromMesh[0]!.route[0]!.destination;
-      expect(dest).toMatchObject({ host: GATEWAY_HOST, port: { number: 80 } });
+      expect(dest).toMatchObject({ host: gatewayHost, port: { number: 80 } });
       const subset = egressSubsets.find((s) => s.name === dest.subset)!;
       expect(subset.trafficPolicy.portLevelSettings[0]).toMatchObject({ port: { number: 80 }, tls: { mode: "ISTIO_MUTUAL", sni: host } });
       const fromGateway = spec.http.filter((r) => r.match.some((m) => m.gateways.includes(gwRef) && m.authority.exact === host));
@@ -1043,12 +1080,12 @@ describe("deploy/istio/egress-gateway", () => {
     expect(spec.http).toHaveLength(apiHosts.length * 2);
   });
 
-  it("originates TLS at the gateway to each host (SIMPLE, SNI and SAN the host, system CAs)", () => {
+  it("originates TLS at the gateway to each host (SIMPLE, SNI and SAN the host, the system CA bundle)", () => {
     for (const host of apiHosts) {
       const dr = ofKind("DestinationRule").filter((d) => (d.spec as { host: string }).host === host);
       expect(dr, host).toHaveLength(1);
       const spec = dr[0]!.spec as { exportTo: string[]; trafficPolicy: { portLevelSettings: { port: { number: number }; tls: Obj }[] } };
-      expect(nsOf(dr[0]!)).toBe("istio-system");
+      expect(nsOf(dr[0]!)).toBe(nsOf(gateway.object));
       expect(spec.exportTo).toEqual(["."]);
       expect(spec.trafficPolicy.portLevelSettings).toEqual([
         { port: { number: 443 }, tls: { mode: "SIMPLE", caCertificates: CA_BUNDLE, sni: host, subjectAltNames: [host] } },
@@ -1060,37 +1097,11 @@ describe("deploy/istio/egress-gateway", () => {
     const custom = ofKind("AuthorizationPolicy").filter((p) => (p.spec as { action: string }).action === "CUSTOM");
     expect(custom).toHaveLength(1);
     const spec = custom[0]!.spec as { selector: { matchLabels: Record<string, string> }; provider: { name: string }; rules: { to: { operation: { hosts: string[] } }[] }[] };
-    expect(nsOf(custom[0]!)).toBe("istio-system");
-    expect(spec.selector.matchLabels).toEqual({ istio: "egressgateway" });
+    expect(nsOf(custom[0]!)).toBe(nsOf(gateway.object));
+    expect(matches(spec.selector.matchLabels, gateway.labels)).toBe(true);
     expect(spec.provider.name).toBe(providers[0]!.name);
     // A CUSTOM policy without rules never matches, so ext_authz would never run.
     expect(spec.rules.length).toBeGreaterThan(0);
     expect([...spec.rules[0]!.to[0]!.operation.hosts].sort()).toEqual([...apiHosts].sort());
-  });
-
-  it("lets only the egress gateway's identity call scopegate's Check port (ALLOW policy, STRICT mTLS)", () => {
-    const { w } = scopegateOf(objects);
-    const allow = ofKind("AuthorizationPolicy").filter((p) => (p.spec as { action?: string }).action === "ALLOW");
-    expect(allow).toHaveLength(1);
-    const spec = allow[0]!.spec as { selector: { matchLabels: Record<string, string> }; rules: { from?: { source: { principals: string[] } }[]; to: { operation: { ports: string[] } }[] }[] };
-    expect(nsOf(allow[0]!)).toBe(nsOf(w.object));
-    expect(matches(spec.selector.matchLabels, w.labels)).toBe(true);
-    const checkRules = spec.rules.filter((r) => r.to.some((t) => t.operation.ports.includes("9191")));
-    expect(checkRules).toHaveLength(1);
-    expect(checkRules[0]!.from).toEqual([{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-egressgateway-service-account"] } }]);
-    for (const r of spec.rules.filter((x) => x !== checkRules[0])) expect(r.to.flatMap((t) => t.operation.ports)).not.toContain("9191");
-    const peer = ofKind("PeerAuthentication").find((p) => nsOf(p) === nsOf(w.object));
-    expect((peer?.spec as { mtls: { mode: string } }).mtls.mode).toBe("STRICT");
-  });
-
-  it("runs scopegate in mesh mode with egress.verifyHost and a shutdown drain", () => {
-    const { w, c } = scopegateOf(objects);
-    const config = parseConfigText(scopegateConfigText(objects, w, c).text);
-    expect(config.callers.mode).toBe("mesh");
-    expect(config.egress.verifyHost).toBe(true);
-    expect(config.shutdown.drainMs).toBeGreaterThan(0);
-    // The kubelet's plain-text gRPC probes bypass the sidecar (STRICT mTLS would refuse them).
-    const annotations = ((w.object.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {});
-    expect(annotations["traffic.sidecar.istio.io/excludeInboundPorts"]).toBe(String(c.startupProbe!.grpc!.port));
   });
 });
