@@ -172,8 +172,8 @@ describe("Check on TCP with TLS, a client CA and allowedClients", () => {
         tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: pki.caFile, allowedClients: ["spiffe://cluster.local/ns/mesh/sa/envoy", "gw.example.internal"] },
       },
       logs,
-      // Mesh mode starts only because this listener is authenticated.
-      { callers: { mode: "mesh", principalTenants: {} } },
+      // Mesh mode starts only because this listener is authenticated (and the tenant is bound, as mesh mode requires).
+      { callers: { mode: "mesh", principalTenants: {} }, tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV, allowedNamespaces: ["mesh"] }] },
     );
     port = app.server.tcpPort!;
   });
