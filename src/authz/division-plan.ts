@@ -1,8 +1,8 @@
 /**
  * What to do with the division filter of one request. Pure.
  *
- * The token is the real boundary (reference genesys-cloud.md §3.1); the query parameter is a filter that
- * keeps a tenant's list calls to its own divisions. Rules:
+ * The token is the real boundary (docs/genesys-facts.md, "Grants and divisions"); the query parameter is a
+ * filter that keeps a tenant's list calls to its own divisions. Rules:
  * - any caller-supplied division key, in any spelling, is removed: a key is a division key when it normalises
  *   to `divisionid` / `divisionids` (isDivisionKey: percent-decoding to a fixed point, so double encoding
  *   counts; '+' as space; Unicode compatibility folding; letter case; trailing brackets such as
@@ -10,7 +10,9 @@
  *   `division_id`, `division-id` and ` divisionId ` count too). A server-side framework may read any of these
  *   as the same parameter; scopegate cannot know which, so it treats them all as the division filter;
  * - on a catalogued route the tenant's divisions are set under the route's parameter name, comma-joined
- *   (what the official SDKs send, §3.2), each value percent-encoded (Envoy inserts values raw, §2.4);
+ *   (what the official SDKs send, docs/genesys-facts.md), each value percent-encoded (Envoy inserts values
+ *   raw; with `validate_mutations` it rejects unencoded ones,
+ *   https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/http/ext_authz/v3/ext_authz.proto);
  * - a caller asking for a division outside the tenant's set is denied, never widened; asking for a
  *   subset narrows the filter to that subset.
  */

@@ -1,7 +1,8 @@
 /**
  * The Genesys Cloud operations that accept a division query parameter: 53 operations read from the
- * swagger-generated SDKs (reference genesys-cloud.md §3.2). The name differs by API: `divisionId` on most,
- * `divisionIds` on business rules, case management, external contacts, scripts and social-media topics.
+ * swagger-generated SDKs (docs/genesys-facts.md, "The division query parameter"). The name differs by API:
+ * `divisionId` on most, `divisionIds` on business rules, case management, external contacts, scripts and
+ * social-media topics.
  * Everything else takes no division query parameter, so scopegate never adds one there.
  */
 export const GENESYS_DIVISION_ROUTES: ReadonlyArray<readonly [method: string, pathTemplate: string, param: string]> = [
@@ -62,7 +63,8 @@ export const GENESYS_DIVISION_ROUTES: ReadonlyArray<readonly [method: string, pa
 
 /**
  * Routes that list objects of every division regardless of the token's grants ("a digest of all queues in
- * the organization", reference §3.2): denied by default as a potential cross-tenant leak.
+ * the organization", platform-client-sdk-python `build/docs/RoutingApi.md`): denied by default as a potential
+ * cross-tenant leak.
  */
 export const GENESYS_CROSS_DIVISION_ROUTES: ReadonlyArray<readonly [method: string, pathTemplate: string]> = [
   ["GET", "/api/v2/routing/queues/divisionviews/all"],

@@ -19,8 +19,8 @@ const RPC_INTERNAL = 13;
 export const REASON_HEADER = "x-scopegate-reason";
 
 /**
- * Overwrite a request header on every Envoy version (reference envoy-ext-authz.md §2.2): Envoy <= 1.36 reads
- * only the deprecated `append` BoolValue (false or unset = overwrite); 1.37.x honoured append_action whose
+ * Overwrite a request header on every Envoy version: Envoy <= 1.36 reads only the deprecated `append`
+ * BoolValue (false or unset = overwrite; envoyproxy/envoy#42857); 1.37.x honoured append_action whose
  * default appends, duplicating Authorization (envoyproxy/envoy#43310). An explicit `append: {value: false}`
  * wins everywhere; OVERWRITE_IF_EXISTS_OR_ADD covers versions that read the enum.
  */
@@ -37,7 +37,7 @@ export interface AllowParts {
   /** Already "Bearer <token>" (token_type from the token response). */
   readonly authorization: string;
   readonly query: QueryMutation;
-  /** Headers removed before the request goes upstream; never "authorization" (removal runs last, §2.2). */
+  /** Headers removed before the request goes upstream; never "authorization" (Envoy's ext_authz.cc removes last). */
   readonly headersToRemove: readonly string[];
   /** The routing header Envoy re-matches on (clear_route_cache) and its value, the tenant's environment. */
   readonly upstream: { readonly header: string; readonly environment: string };

@@ -276,7 +276,7 @@ export const configSchema = z
       .object({
         /** catalog: set the division on catalogued routes, pass others unchanged. allow-list: deny uncatalogued routes. */
         mode: z.enum(["catalog", "allow-list"]).default("catalog"),
-        /** Replace the built-in Genesys catalog (reference §3.2) with these rules. */
+        /** Replace the built-in Genesys catalog (src/authz/genesys-catalog.ts) with these rules. */
         rules: z.array(routeRule).optional(),
         /** Extra rules added to the catalog. */
         extraRules: z.array(routeRule).default([]),

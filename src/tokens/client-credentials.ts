@@ -1,6 +1,6 @@
 /**
  * The client-credentials exchange as a pair of pure functions (RFC 6749 §4.4):
- * build the request, parse the response. Genesys Cloud form (reference genesys-cloud.md §1.3-1.4):
+ * build the request, parse the response. Genesys Cloud form (docs/genesys-facts.md, "Token request"):
  * POST https://login.<env>/oauth/token, HTTP Basic client auth, body grant_type=client_credentials;
  * no scope, no org, no division parameter.
  */
@@ -39,13 +39,13 @@ export type TokenErrorCode = "invalid_client" | "rate_limited" | "unavailable" |
 export interface TokenError {
   readonly code: TokenErrorCode;
   readonly httpStatus?: number;
-  /** From Retry-After (integer seconds, reference §4) on 429. */
+  /** From Retry-After (integer seconds, docs/genesys-facts.md) on 429. */
   readonly retryAfterSeconds?: number;
   /** The server's `error` code (e.g. invalid_client), never its description verbatim. */
   readonly oauthError?: string;
 }
 
-/** Without expires_in, assume the shortest lifetime Genesys allows (300 s, reference §1.5). */
+/** Without expires_in, assume the shortest lifetime Genesys allows (300 s, docs/genesys-facts.md). */
 const FALLBACK_EXPIRES_IN = 300;
 
 export function parseTokenResponse(status: number, retryAfter: string | undefined, body: string): TokenResult {

@@ -269,7 +269,7 @@ export class TokenProvider implements TokenSource {
         break;
       }
       if (err.code === "rate_limited") {
-        // Integer seconds (reference genesys-cloud.md §4); missing, 0 or an HTTP-date -> 1 s.
+        // Integer seconds (docs/genesys-facts.md); missing, 0 or an HTTP-date -> 1 s.
         const seconds = Math.max(1, err.retryAfterSeconds ?? 1);
         this.#pausedUntil.set(tenant.id, { until: this.#now() + seconds * 1000, reason: "token_rate_limited" });
         throw new TokenFailure(deny("token_rate_limited", seconds));

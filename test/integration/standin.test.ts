@@ -1,4 +1,4 @@
-// Proves the Genesys Cloud stand-in answers as the reference says (genesys-cloud.md §1.3-1.4, §4),
+// Proves the Genesys Cloud stand-in answers as docs/genesys-facts.md says (token request, response, Retry-After),
 // so e2e tests that rely on it are testing scopegate and not the stand-in.
 import http from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";

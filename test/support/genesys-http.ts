@@ -79,7 +79,7 @@ export function headerValues(req: IncomingMessage, name: string): string[] {
   return values;
 }
 
-/** `Authorization: Basic base64(id:secret)` (reference §1.3); undefined unless exactly one well-formed header. */
+/** `Authorization: Basic base64(id:secret)` (RFC 6749 §2.3.1); undefined unless exactly one well-formed header. */
 export function parseBasic(req: IncomingMessage): { clientId: string; clientSecret: string } | undefined {
   const values = headerValues(req, "authorization");
   if (values.length !== 1) return undefined;
@@ -99,7 +99,10 @@ export function parseBearer(req: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
-/** Division ids in a raw query string: `divisionId`/`divisionIds`, repeated keys and comma-joined values (§3.2). */
+/**
+ * Division ids in a raw query string: `divisionId`/`divisionIds`, repeated keys and comma-joined values
+ * (docs/genesys-facts.md, "The division query parameter").
+ */
 export function queryDivisionIds(rawQuery: string): string[] {
   const params = new URLSearchParams(rawQuery);
   return [...params.getAll("divisionId"), ...params.getAll("divisionIds")]

@@ -29,7 +29,7 @@ export interface StandinClient {
   clientId: string;
   clientSecret: string;
   divisions: string[];
-  /** Seconds; defaults to the Genesys default 86 400 (reference §1.5). */
+  /** Seconds; defaults to the Genesys default 86 400 (docs/genesys-facts.md). */
   expiresIn?: number;
 }
 

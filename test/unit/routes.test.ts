@@ -11,7 +11,7 @@ const table = buildRouteTable(
 const DIVS = ["d-1", "d-2"];
 
 describe("route catalog", () => {
-  it("ships the 53 operations of the reference, with both parameter spellings", () => {
+  it("ships the 53 operations of docs/genesys-facts.md, with both parameter spellings", () => {
     expect(GENESYS_DIVISION_ROUTES).toHaveLength(53);
     expect(GENESYS_DIVISION_ROUTES.filter((r) => r[2] === "divisionIds").length).toBeGreaterThan(0);
   });
