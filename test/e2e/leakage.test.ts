@@ -25,7 +25,9 @@ const PATHS = ["/api/v2/routing/queues", "/api/v2/flows", "/api/v2/scripts", "/a
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ tenants, config: { tokens: { skewSeconds: 1 }, logging: { level: "warn" } } });
+  // A generous check timeout: this test is about which token reaches upstream, not about latency, and on a loaded
+  // 2-core machine a token mint (TLS to the login stand-in) can outlast Envoy's shipped 1 s.
+  stack = await startStack({ tenants, config: { tokens: { skewSeconds: 1 }, logging: { level: "warn" } }, envoyTimeoutMs: 5000 });
 });
 afterAll(async () => {
   await stack?.stop();
