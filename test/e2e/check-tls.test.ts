@@ -4,7 +4,7 @@
  * Envoy with a valid certificate from the same CA but another SAN is refused (check_caller_not_allowed): the
  * request never reaches upstream and no token is minted.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +17,7 @@ import { envoyConfigFor, startEnvoy, type Envoy } from "../support/envoy.js";
 import { startGenesysStandin, type GenesysStandin } from "../support/genesys-standin.js";
 import { repoRoot } from "../support/tools.js";
 import { standinEnvironments, TEST_ENV } from "../support/environments.js";
+import { writeFileSecret } from "../support/file-secrets.js";
 
 let dir: string;
 let pki: TestPki;
@@ -30,9 +31,7 @@ beforeAll(async () => {
   pki = makePki(dir);
   standin = await startGenesysStandin();
   standin.addClient({ clientId: "acme-client", clientSecret: "acme-TLS-secret", divisions: ["div-acme"] });
-  await mkdir(join(dir, "secrets", "acme"), { recursive: true });
-  await writeFile(join(dir, "secrets", "acme", "client_id"), "acme-client");
-  await writeFile(join(dir, "secrets", "acme", "client_secret"), "acme-TLS-secret");
+  await writeFileSecret(join(dir, "secrets"), "acme", "acme-client", "acme-TLS-secret");
   app = await startApp({
     config: parseConfig({
       listen: {

@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { execFile, spawn } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -24,6 +24,7 @@ import { LogCapture } from "../support/log-capture.js";
 import { repoRoot } from "../support/tools.js";
 import { checkRequest } from "../unit/fixtures.js";
 import { standinEnvironments, TEST_ENV } from "../support/environments.js";
+import { writeFileSecret } from "../support/file-secrets.js";
 
 const run = promisify(execFile);
 const NOBODY = 65534;
@@ -58,9 +59,7 @@ beforeAll(async () => {
   await chmod(dir, 0o755);
   standin = await startGenesysStandin();
   standin.addClient({ clientId: "acme-client", clientSecret: "acme-CALLERS-secret", divisions: ["d"] });
-  await mkdir(join(dir, "secrets", "acme"), { recursive: true });
-  await writeFile(join(dir, "secrets", "acme", "client_id"), "acme-client");
-  await writeFile(join(dir, "secrets", "acme", "client_secret"), "acme-CALLERS-secret");
+  await writeFileSecret(join(dir, "secrets"), "acme", "acme-client", "acme-CALLERS-secret");
 });
 afterAll(async () => {
   for (const app of apps) await app.stop(500);

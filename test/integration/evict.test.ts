@@ -4,7 +4,7 @@
  * The next check mints exactly one new token; the admin socket is 0600 and refuses another uid.
  */
 import { execFile } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +17,7 @@ import { spawnManaged, waitForOutput, type ManagedProcess } from "../support/pro
 import { repoRoot } from "../support/tools.js";
 import { checkRequest } from "../unit/fixtures.js";
 import { standinEnvironments, TEST_ENV } from "../support/environments.js";
+import { writeFileSecret } from "../support/file-secrets.js";
 
 const run = promisify(execFile);
 const NOBODY = 65534;
@@ -28,9 +29,7 @@ beforeAll(async () => {
   await chmod(dir, 0o755); // what stops another uid must be the admin socket's own mode
   standin = await startGenesysStandin();
   standin.addClient({ clientId: "acme-client", clientSecret: "acme-EVICT-secret", divisions: ["d"] });
-  await mkdir(join(dir, "secrets", "acme"), { recursive: true });
-  await writeFile(join(dir, "secrets", "acme", "client_id"), "acme-client");
-  await writeFile(join(dir, "secrets", "acme", "client_secret"), "acme-EVICT-secret");
+  await writeFileSecret(join(dir, "secrets"), "acme", "acme-client", "acme-EVICT-secret");
 });
 afterAll(async () => {
   await standin?.close();
