@@ -51,8 +51,6 @@ export class RemoteTokenSource implements TokenSource {
   #nextId = 1;
   /** Per evicted tenant: answers to questions asked before the eviction (ids below this) are not stored. */
   readonly #evictedBefore = new Map<string, number>();
-  /** Questions sent to the primary, for tests and metrics. */
-  asks = 0;
 
   constructor(private readonly opts: RemoteTokenSourceOptions) {
     this.#now = opts.now ?? Date.now;
@@ -126,7 +124,6 @@ export class RemoteTokenSource implements TokenSource {
         resolve(a);
       });
       try {
-        this.asks++;
         this.opts.channel.send(message<TokenAsk>({ type: "token.ask", id, tenantId, budgetMs: this.opts.askTimeoutMs }));
       } catch {
         // The primary is gone (IPC closed): fail closed; the worker is about to be shut down anyway.

@@ -15,13 +15,9 @@ export interface TenantResolver {
 }
 
 export class TokenBroker {
-  /** Questions answered, for tests and metrics. */
-  answered = 0;
-
   constructor(private readonly deps: { readonly registry: TenantResolver; readonly tokens: Pick<TokenSource, "get"> }) {}
 
   async answer(ask: Pick<TokenAsk, "tenantId" | "budgetMs">): Promise<TokenAnswer> {
-    this.answered++;
     try {
       const signal = AbortSignal.timeout(Math.max(1, ask.budgetMs));
       const tenant = this.deps.registry.peek(ask.tenantId) ?? (await this.deps.registry.resolve(ask.tenantId, signal));

@@ -15,6 +15,9 @@ export interface VaultSessionDeps {
   readonly readSecret: SecretSource;
   readonly logger: Logger;
   readonly caPem?: string | undefined;
+  /** Told of each login and each renewal (observability; the tests count them). */
+  readonly onLogin?: () => void;
+  readonly onRenewal?: () => void;
 }
 
 export class VaultSession {
@@ -22,9 +25,6 @@ export class VaultSession {
   #loggedIn: Promise<void> | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** Counts logins, for tests and metrics. */
-  logins = 0;
-  renewals = 0;
 
   constructor(private readonly deps: VaultSessionDeps) {
     const { config } = deps;
@@ -82,7 +82,7 @@ export class VaultSession {
         break;
       }
     }
-    this.logins++;
+    this.deps.onLogin?.();
     this.deps.logger.info({ method: auth.method, ttlSeconds, renewable }, "vault login");
     this.#scheduleRenewal(ttlSeconds, renewable);
   }
@@ -101,7 +101,7 @@ export class VaultSession {
       try {
         const res = await this.client.tokenRenewSelf();
         const lease = leaseOf(res);
-        this.renewals++;
+        this.deps.onRenewal?.();
         this.deps.logger.debug({ ttlSeconds: lease.ttlSeconds }, "vault token renewed");
         // Renewal past the max TTL returns a shorter lease: when it gets short, log in afresh instead.
         if (lease.ttlSeconds > 5) {

@@ -113,8 +113,6 @@ export class TokenProvider implements TokenSource {
   readonly #refreshRetryAt = new Map<string, number>();
   readonly #now: () => number;
   readonly #random: () => number;
-  /** Background refreshes started, for tests (the metric comes from onRefresh). */
-  refreshes = 0;
 
   constructor(private readonly opts: TokenProviderOptions) {
     this.#now = opts.now ?? Date.now;
@@ -128,8 +126,7 @@ export class TokenProvider implements TokenSource {
       noDeleteOnFetchRejection: true,
       fetchMethod: (_key, stale, { options, context }) => {
         if (stale !== undefined) {
-          // One count per refresh actually started, however many checks found it due.
-          this.refreshes++;
+          // One call per refresh actually started, however many checks found it due.
           this.opts.onRefresh?.();
         }
         return this.#load(context, options);
