@@ -7,10 +7,11 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
 import type { CheckOutcome } from "./authz/authorizer.js";
-import { DENY_REASONS, isDenial } from "./authz/deny-reasons.js";
+import { isDenial } from "./authz/deny-reasons.js";
 import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
 import { buildEnvironments, checkListenerAuth, watchConfigFile, type Config } from "./config/index.js";
+import { decisionLogger, roundMs } from "./observability/decision-log.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { startHttpServer, type Readiness, type RunningHttpServer } from "./server/http-server.js";
 import { CachedSecretStore } from "./secrets/cached-secret-store.js";
@@ -110,7 +111,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     ...(config.tokens.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: config.tokens.maxAgeSeconds }),
     onTokenRequest: (tenant, outcome, durationMs) => {
       metrics.tokenRequest(outcome, durationMs);
-      logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: round(durationMs) }, "token request");
+      logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: roundMs(durationMs) }, "token request");
     },
     onRefresh: () => metrics.tokenRefresh(),
   });
@@ -277,28 +278,3 @@ async function waitForStore(store: SecretStore, logger: Logger, stopped: () => b
 }
 
 const READINESS_PROBE_KEY = "scopegate-readiness-probe";
-
-/** One line per decision: codes and ids only, never request headers or tokens. */
-function decisionLogger(parent: Logger, which: "all" | "denials"): (o: CheckOutcome, durationMs: number) => void {
-  // The line is built from codes and ids only, so redaction could never match: skip its cost on the hot path
-  // (the bench's stage costs: 17 µs with redaction, 4 µs without).
-  const logger = parent.child({}, { redact: [] });
-  return (o, durationMs) => {
-    if (which === "denials" && o.decision === "allow") return;
-    const level = o.reason ? DENY_REASONS[o.reason].level : "info";
-    if (!logger.isLevelEnabled(level)) return;
-    logger[level]({
-      tenant: o.tenant,
-      decision: o.decision,
-      reason: o.reason,
-      tokenCache: o.tokenCache,
-      mtls: o.mtls,
-      durationMs: round(durationMs),
-      requestId: o.requestId,
-    }, "check");
-  };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}

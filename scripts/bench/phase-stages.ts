@@ -7,6 +7,7 @@ import { startApp } from "../../src/app.js";
 import type { CheckOutcome } from "../../src/authz/authorizer.js";
 import { parseConfig } from "../../src/config/index.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { decisionLogger } from "../../src/observability/decision-log.js";
 import { createLogger } from "../../src/observability/logger.js";
 import type { Context } from "./context.js";
 import { median } from "./report.js";
@@ -32,6 +33,7 @@ export async function stagesPhase(ctx: Context): Promise<void> {
       if (o.decision !== "allow") throw new Error(`stages: hot request denied (${o.reason})`);
       outcomes.push(o);
     }
+    // Only for the comparison row: the same fields through a logger with the redaction list on.
     const line = (o: CheckOutcome): Record<string, unknown> => ({
       tenant: o.tenant,
       decision: o.decision,
@@ -41,13 +43,13 @@ export async function stagesPhase(ctx: Context): Promise<void> {
       durationMs: 0.123,
       requestId: o.requestId,
     });
-    const plain = logger.child({}, { redact: [] });
+    const logDecision = decisionLogger(logger, "all");
     const n = bytes.length;
     const stages: Stage[] = [
       { name: "authorize: Authorizer.check, cached (reads the request bytes, tenant, division plan, token, pre-encoded answer; synchronous, no timer)", run: (i) => app.authorizer.check(bytes[i % n]!, new Deadline(5000)) },
       { name: "  for comparison: decoding the whole CheckRequest with the generated ts-proto decoder (no longer on the hot path)", run: (i) => CheckRequest.decode(bytes[i % n]!) },
       { name: "  for comparison: AbortSignal.timeout (created only when a check waits for I/O)", run: () => AbortSignal.timeout(5000) },
-      { name: "decision log line (pino child without redaction, as shipped; sync write to /dev/null)", run: (i) => plain.info(line(outcomes[i % n]!), "check") },
+      { name: "decision log line (the shipped decisionLogger; sync write to /dev/null)", run: (i) => logDecision(outcomes[i % n]!, 0.123) },
       { name: "  for comparison: the same line with the redaction list on", run: (i) => logger.info(line(outcomes[i % n]!), "check") },
       { name: "metrics.observeCheck (prom-client counters + histogram, labels per call)", run: (i) => app.metrics.observeCheck(outcomes[i % n]!, 0.123) },
     ];
