@@ -19,7 +19,7 @@ import { checkClient } from "../support/grpc-clients.js";
 import { waitFor } from "../support/ports.js";
 import { kvPut, sealVault, unseal } from "../support/openbao.js";
 import { send, startStack, type Stack, STACK_ENV, STACK_NAMESPACE } from "../support/stack.js";
-import { checkRequest } from "../unit/fixtures.js";
+import { checkRequest } from "../support/check-requests.js";
 
 let stack: Stack;
 const seen: string[] = []; // everything a caller got back

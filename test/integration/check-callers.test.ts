@@ -22,7 +22,7 @@ import { makePki, type TestPki } from "../support/certs.js";
 import { startGenesysStandin, type GenesysStandin } from "../support/genesys-standin.js";
 import { LogCapture } from "../support/log-capture.js";
 import { repoRoot } from "../support/tools.js";
-import { checkRequest } from "../unit/fixtures.js";
+import { checkRequest } from "../support/check-requests.js";
 import { standinEnvironments, TEST_ENV } from "../support/environments.js";
 import { writeFileSecret } from "../support/file-secrets.js";
 

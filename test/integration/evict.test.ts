@@ -15,7 +15,7 @@ import { startGenesysStandin, type GenesysStandin } from "../support/genesys-sta
 import { checkClient, type CheckClient } from "../support/grpc-clients.js";
 import { spawnManaged, waitForOutput, type ManagedProcess } from "../support/processes.js";
 import { repoRoot } from "../support/tools.js";
-import { checkRequest } from "../unit/fixtures.js";
+import { checkRequest } from "../support/check-requests.js";
 import { standinEnvironments, TEST_ENV } from "../support/environments.js";
 import { writeFileSecret } from "../support/file-secrets.js";
 

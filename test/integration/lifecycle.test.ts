@@ -14,7 +14,7 @@ import { checkClient, type CheckClient } from "../support/grpc-clients.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { spawnManaged, type ManagedProcess } from "../support/processes.js";
 import { repoRoot } from "../support/tools.js";
-import { checkRequest } from "../unit/fixtures.js";
+import { checkRequest } from "../support/check-requests.js";
 import { standinEnvironments, TEST_ENV } from "../support/environments.js";
 
 let dir: string;

@@ -14,7 +14,7 @@ import { createLogger } from "../../src/observability/logger.js";
 import { CHECK_METHOD_PATH } from "../../src/server/check-service.js";
 import { makePki, type TestPki } from "../support/certs.js";
 import { checkClient } from "../support/grpc-clients.js";
-import { checkRequest } from "../unit/fixtures.js";
+import { checkRequest } from "../support/check-requests.js";
 
 let dir: string;
 let pki: TestPki;

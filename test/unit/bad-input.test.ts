@@ -9,8 +9,8 @@ import { HeaderPicker, readCheckRequest } from "../../src/authz/check-request-wi
 import { DENY_REASON_CODES } from "../../src/authz/deny-reasons.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { authorizationServiceDefinition } from "../../src/server/check-service.js";
-import { harness, TENANTS } from "./authorizer-harness.js";
-import { checkRequest } from "./fixtures.js";
+import { harness, TENANTS } from "../support/authorizer-harness.js";
+import { checkRequest } from "../support/check-requests.js";
 
 export const FUZZ_RUNS = 2000;
 

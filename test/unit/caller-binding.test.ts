@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { principalMatches, spiffeNamespace } from "../../src/tenants/caller-binding.js";
-import { harness, type HarnessOptions } from "./authorizer-harness.js";
-import { checkRequest } from "./fixtures.js";
+import { harness, type HarnessOptions } from "../support/authorizer-harness.js";
+import { checkRequest } from "../support/check-requests.js";
 
 const GLOBEX_ETL = "spiffe://cluster.local/ns/globex/sa/etl";
 const ACME_ETL = "spiffe://cluster.local/ns/acme/sa/etl";

@@ -4,7 +4,7 @@ import type { CheckInput } from "../../src/authz/check-input.js";
 import { HeaderPicker, readCheckRequest } from "../../src/authz/check-request-wire.js";
 import { isDenial, type Denial } from "../../src/authz/deny-reasons.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
-import { checkRequest } from "./fixtures.js";
+import { checkRequest } from "../support/check-requests.js";
 
 const picker = new HeaderPicker(["x-tenant-id", "x-request-id"]);
 const read = (req: CheckRequest, p = picker): CheckInput | Denial => readCheckRequest(CheckRequest.encode(req).finish(), p);

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { Authorizer, CheckOutcome } from "../../src/authz/authorizer.js";
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { answerBudget, checkHandler } from "../../src/server/check-service.js";
-import { harness } from "./authorizer-harness.js";
-import { checkRequest } from "./fixtures.js";
+import { harness } from "../support/authorizer-harness.js";
+import { checkRequest } from "../support/check-requests.js";
 
 function call(deadline: Date | number): ServerUnaryCall<Buffer, Buffer> {
   const request = Buffer.from(CheckRequest.encode(checkRequest({ headers: { "x-tenant-id": "acme" } })).finish());

@@ -8,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
 import { parseConfig } from "../../src/config/index.js";
-import { harness } from "./authorizer-harness.js";
-import { checkRequest } from "./fixtures.js";
+import { harness } from "../support/authorizer-harness.js";
+import { checkRequest } from "../support/check-requests.js";
 
 const SDK_OPERATIONS: [method: string, path: string][] = [
   ["POST", "/api/v2/authorization/divisions"],

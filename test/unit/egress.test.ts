@@ -7,8 +7,8 @@ import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
 import type { SecretReadResult, SecretStore, TenantRecord } from "../../src/secrets/secret-store.js";
 import { TenantRegistry } from "../../src/tenants/registry.js";
-import { harness } from "./authorizer-harness.js";
-import { checkRequest } from "./fixtures.js";
+import { harness } from "../support/authorizer-harness.js";
+import { checkRequest } from "../support/check-requests.js";
 
 describe("the routing header", () => {
   it("is set on every allow to the tenant's environment, overwriting, and never removed", async () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { encode } from "../../src/authz/authorizer.js";
 import { buildOkResponse } from "../../src/authz/response.js";
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
-import { checkRequest } from "./fixtures.js";
+import { checkRequest } from "../support/check-requests.js";
 
 const require = createRequire(import.meta.url);
 const deps = join(dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
