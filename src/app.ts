@@ -11,6 +11,8 @@ import { DENY_REASONS, isDenial } from "./authz/deny-reasons.js";
 import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
 import { buildEnvironments, checkListenerAuth, watchConfigFile, type Config } from "./config/index.js";
+import { GatewayTokens } from "./gateway/gateway-tokens.js";
+import { loadKeysFile, watchKeysFile } from "./gateway/keys-file.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { startHttpServer, type Readiness, type RunningHttpServer } from "./server/http-server.js";
 import { CachedSecretStore } from "./secrets/cached-secret-store.js";
@@ -122,7 +124,20 @@ export async function startApp(deps: AppDeps): Promise<App> {
   if (config.allowPlainHttpLoopbackForTesting) {
     logger.warn("allowPlainHttpLoopbackForTesting is on: token URLs may be plain http to loopback. Never use this outside tests.");
   }
-  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens });
+  // Gateway login: the keys must be readable at start (fail fast); later a bad file keeps the keys in use.
+  const gateway = config.gatewayTokens ? new GatewayTokens(await loadKeysFile(config.gatewayTokens.keysFile), config.gatewayTokens.ttlSeconds) : undefined;
+  const keysWatcher =
+    gateway && config.gatewayTokens
+      ? watchKeysFile(config.gatewayTokens.keysFile, {
+          pollIntervalMs: config.reload.pollIntervalMs,
+          onValid: (ring) => {
+            gateway.replaceKeys(ring);
+            logger.info({ keyIds: [...ring.keys.keys()], current: ring.current }, "gateway token keys reloaded");
+          },
+          onInvalid: (problems) => logger.error({ problems }, "gateway token keys file rejected; keeping the keys in use"),
+        })
+      : undefined;
+  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens, gateway });
   const logDecision = decisionLogger(logger, config.logging.decisions);
   const tls = config.listen.tls
     ? {
@@ -211,6 +226,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     async stop(graceMs = startedWith.shutdown.graceMs, drainMs = startedWith.shutdown.drainMs) {
       shuttingDown = true;
       watcher?.close();
+      keysWatcher?.close();
       await server.shutdown(graceMs, drainMs);
       await http?.close();
       vault?.close();
@@ -220,7 +236,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
 }
 
 /** Changing these needs a new process (listeners, secret backend, cache sizes). */
-const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers"] as const;
+const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers", "gatewayTokens"] as const;
 
 function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);
@@ -284,7 +300,7 @@ function decisionLogger(parent: Logger, which: "all" | "denials"): (o: CheckOutc
   // (the bench's stage costs: 17 µs with redaction, 4 µs without).
   const logger = parent.child({}, { redact: [] });
   return (o, durationMs) => {
-    if (which === "denials" && o.decision === "allow") return;
+    if (which === "denials" && o.decision !== "deny") return;
     const level = o.reason ? DENY_REASONS[o.reason].level : "info";
     if (!logger.isLevelEnabled(level)) return;
     logger[level]({

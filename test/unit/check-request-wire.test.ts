@@ -99,6 +99,8 @@ function reference(bytes: Uint8Array, names: readonly string[]): CheckInput | "m
     host: http.host.toLowerCase().replace(/:[^:\]]*$/, ""),
     headers,
     sourcePrincipal: req.attributes.source?.principal ?? "",
+    // body (11) or raw_body (12), the last one sent, when not empty
+    ...(http.rawBody.length > 0 ? { body: Buffer.from(http.rawBody) } : http.body !== "" ? { body: Buffer.from(http.body, "utf8") } : {}),
   };
 }
 
