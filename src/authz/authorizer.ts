@@ -240,6 +240,8 @@ export class Authorizer {
     if (isDenial(id)) return this.#deny(id, requestId, undefined, principal);
     const identity = callerIdentity(principal, policy.callers);
     const mapped = identity === "" ? undefined : policy.callers.principalTenants.get(identity);
+    // As for an API call with a tenant header: a caller mapped to a tenant (principalTenants) acts for that one only.
+    if (mapped !== undefined && mapped !== id) return this.#deny(deny("login_refused"), requestId, id, principal);
     const login = { id, identity, mapped, principal, requestId };
     const tenant = this.deps.registry.peek(id);
     if (tenant === undefined) return this.#loginAfterLookups(login, gateway, policy, deadline);

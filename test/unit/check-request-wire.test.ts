@@ -6,7 +6,7 @@ import { isDenial, type Denial } from "../../src/authz/deny-reasons.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { checkRequest } from "./fixtures.js";
 
-const picker = new HeaderPicker(["x-tenant-id", "x-request-id"]);
+const picker = new HeaderPicker(["x-tenant-id", "x-request-id", "authorization"]);
 const read = (req: CheckRequest, p = picker): CheckInput | Denial => readCheckRequest(CheckRequest.encode(req).finish(), p);
 const input = (req: CheckRequest): CheckInput => {
   const r = read(req);
@@ -51,10 +51,21 @@ describe("readCheckRequest", () => {
   });
 
   it("decodes only the headers the policy names, matching names without regard to case", () => {
-    const i = input(checkRequest({ headers: { "X-Tenant-ID": "acme", authorization: "Bearer caller-token", "x-other": "1" } }));
+    const i = input(checkRequest({ headers: { "X-Tenant-ID": "acme", cookie: "a=b", "x-other": "1" } }));
     expect([...i.headers]).toEqual([["x-tenant-id", "acme"]]);
     const custom = read(checkRequest({ headers: { "x-client": "globex", "x-tenant-id": "acme" } }), new HeaderPicker(["X-Client"]));
     expect(isDenial(custom) ? undefined : [...custom.headers]).toEqual([["x-client", "globex"]]);
+  });
+
+  it("reads the authorization header (a gateway token's carrier)", () => {
+    expect(input(checkRequest({ headers: { Authorization: "Bearer sgw1.k.x" } })).headers.get("authorization")).toBe("Bearer sgw1.k.x");
+  });
+
+  it("reads a body only where Envoy sent one: body (11) or raw_body (12) with pack_as_bytes", () => {
+    expect(input(checkRequest({})).body).toBeUndefined();
+    expect(input(checkRequest({ method: "POST", body: "grant_type=client_credentials" })).body?.toString()).toBe("grant_type=client_credentials");
+    const raw = CheckRequest.fromPartial({ attributes: { request: { http: { method: "POST", path: "/oauth/token", rawBody: Buffer.from("grant_type=x") } } } });
+    expect(input(raw).body?.toString()).toBe("grant_type=x");
   });
 
   it("reads the source principal", () => {
@@ -114,7 +125,7 @@ describe("readCheckRequest agrees with the generated decoder", () => {
     path: fc.constantFrom("/", "/api/v2/flows?divisionId=d1", "/x#f?y", "", "/a?b#c"),
     headers: fc.dictionary(name, text, { maxKeys: 6 }),
     raw: fc.option(fc.array(fc.record({ key: name, value: text, rawValue: fc.uint8Array({ maxLength: 6 }).map((u) => Buffer.from(u)) }), { maxLength: 4 }), { nil: undefined }),
-    noise: fc.record({ host: text, scheme: text, body: text, size: fc.integer(), labels: fc.dictionary(text, text, { maxKeys: 3 }) }),
+    noise: fc.record({ host: text, scheme: text, body: text, rawBody: fc.uint8Array({ maxLength: 6 }).map((u) => Buffer.from(u)), size: fc.integer(), labels: fc.dictionary(text, text, { maxKeys: 3 }) }),
     extensions: fc.dictionary(text, text, { maxKeys: 3 }),
     destination: text,
   });
@@ -136,6 +147,7 @@ describe("readCheckRequest agrees with the generated decoder", () => {
                 host: r.noise.host,
                 scheme: r.noise.scheme,
                 body: r.noise.body,
+                rawBody: r.noise.rawBody,
                 size: r.noise.size,
                 ...(r.raw ? { headerMap: { headers: r.raw } } : {}),
               },
