@@ -3,7 +3,9 @@
 // tenant id, any secret) and receive a gateway token; their API calls carry it, no tenant header, and reach the
 // region with the tenant's real token. The app never holds the Genesys token.
 import { randomBytes } from "node:crypto";
-import { rename, writeFile } from "node:fs/promises";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname } from "node:path";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type App } from "../../src/app.js";
@@ -46,8 +48,6 @@ beforeAll(async () => {
   const k1 = newKey();
   ring = { current: "k1", keys: new Map([["k1", k1]]) };
   // The keys file lives in its own folder, written before scopegate starts.
-  const { mkdtemp } = await import("node:fs/promises");
-  const { tmpdir } = await import("node:os");
   keysFile = join(await mkdtemp(join(tmpdir(), "scopegate-keys-")), "gateway-keys.json");
   await writeKeys("k1", { k1 });
   stack = await startStack({
@@ -59,7 +59,10 @@ beforeAll(async () => {
     config: { gatewayTokens: { keysFile, ttlSeconds: 3600 }, reload: { pollIntervalMs: 100 } },
   });
 }, 120_000);
-afterAll(async () => stack?.stop());
+afterAll(async () => {
+  await stack?.stop();
+  if (keysFile) await rm(dirname(keysFile), { recursive: true, force: true });
+});
 
 describe.each(["python", "javascript"] as SdkLanguage[])("the %s SDK logs in through the sidecar gateway", (language) => {
   it("logs in as its tenant, then lists queues (with and without a division), scripts and users/me with the tenant's token", async () => {
