@@ -7,6 +7,7 @@
  */
 import { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Deadline } from "../util/deadline.js";
+import { GATEWAY_TOKEN_PREFIX } from "../gateway/gateway-token.js";
 import type { GatewayTokens } from "../gateway/gateway-tokens.js";
 import { bindCaller, callerIdentity, type CallerRules } from "../tenants/caller-binding.js";
 import type { TenantRegistry } from "../tenants/registry.js";
@@ -344,12 +345,15 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     routes: p.routes,
     egress: p.egress,
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
-    picker: new HeaderPicker([p.tenantId.header, "x-request-id", "authorization"]),
+    // authorization is decoded only when it can matter: a gateway token, or a login's Basic credentials.
+    picker: new HeaderPicker([p.tenantId.header, "x-request-id", "authorization"], { authorization: AUTHORIZATION_WANTED }),
     plainPlans: new Map(),
     passThrough: planFor(NO_QUERY_MUTATION, generation),
     generation,
   };
 }
+
+const AUTHORIZATION_WANTED = [`bearer ${GATEWAY_TOKEN_PREFIX}`, "basic "];
 
 function planFor(query: QueryMutation, generation: number): Plan {
   return { query, key: planKey(generation, query) };

@@ -11,14 +11,29 @@
 import type { CheckInput } from "./check-input.js";
 import { deny, type Denial } from "./deny-reasons.js";
 
-/** The header names a policy reads, lower-case, matched against header keys without decoding them. */
+/**
+ * The header names a policy reads, lower-case, matched against header keys without decoding them. A name may come
+ * with value prefixes (ASCII, matched without regard to case): its value is then decoded only when it starts with
+ * one of them, e.g. authorization only for `Bearer sgw1.` (a gateway token) or `Basic ` (a login), so an SDK's
+ * placeholder bearer costs no string on the hot path.
+ */
 export class HeaderPicker {
   readonly names: readonly string[];
   readonly #bytes: readonly Buffer[];
+  readonly #valuePrefixes: readonly (readonly Buffer[] | undefined)[];
 
-  constructor(names: readonly string[]) {
+  constructor(names: readonly string[], valuePrefixes: Readonly<Record<string, readonly string[]>> = {}) {
     this.names = [...new Set(names.map((n) => n.toLowerCase()))];
     this.#bytes = this.names.map((n) => Buffer.from(n, "latin1"));
+    this.#valuePrefixes = this.names.map((n) => valuePrefixes[n]?.map((p) => Buffer.from(p.toLowerCase(), "latin1")));
+  }
+
+  /** Whether the value buf[start, end) of picked name `n` is wanted (no prefixes for the name: always). */
+  wants(n: number, buf: Uint8Array, start: number, end: number): boolean {
+    const prefixes = this.#valuePrefixes[n];
+    if (prefixes === undefined) return true;
+    for (const p of prefixes) if (startsWithIgnoringCase(buf, start, end, p)) return true;
+    return false;
   }
 
   /** Index of the name equal to buf[start, end) ignoring ASCII case, or -1. */
@@ -37,6 +52,16 @@ export class HeaderPicker {
     }
     return -1;
   }
+}
+
+function startsWithIgnoringCase(buf: Uint8Array, start: number, end: number, lowerPrefix: Buffer): boolean {
+  if (end - start < lowerPrefix.length) return false;
+  for (let i = 0; i < lowerPrefix.length; i++) {
+    let b = buf[start + i]!;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (b !== lowerPrefix[i]) return false;
+  }
+  return true;
 }
 
 const LEN = 2;
@@ -211,7 +236,9 @@ function headerEntry(r: Cursor, end: number, g: Gathered, picker: HeaderPicker, 
   }
   const n = picker.indexOf(r.buf, keyStart, keyEnd);
   if (n === -1) return;
-  const value = rawEnd > rawStart ? r.buf.toString("utf8", rawStart, rawEnd) : r.buf.toString("utf8", valueStart, valueEnd);
+  const useRaw = rawEnd > rawStart;
+  if (!picker.wants(n, r.buf, useRaw ? rawStart : valueStart, useRaw ? rawEnd : valueEnd)) return;
+  const value = useRaw ? r.buf.toString("utf8", rawStart, rawEnd) : r.buf.toString("utf8", valueStart, valueEnd);
   const prev = g.picked[n];
   g.picked[n] = prev === undefined ? value : `${prev},${value}`;
 }

@@ -61,6 +61,24 @@ describe("readCheckRequest", () => {
     expect(input(checkRequest({ headers: { Authorization: "Bearer sgw1.k.x" } })).headers.get("authorization")).toBe("Bearer sgw1.k.x");
   });
 
+  it("decodes a header with value prefixes only when its value starts with one (case-insensitive)", () => {
+    const p = new HeaderPicker(["authorization"], { authorization: ["bearer sgw1.", "basic "] });
+    const auth = (v: string) => {
+      const r = read(checkRequest({ headers: { authorization: v } }), p);
+      return isDenial(r) ? "denied" : r.headers.get("authorization");
+    };
+    expect(auth("Bearer placeholder")).toBeUndefined();
+    expect(auth("Bearer sgw1")).toBeUndefined();
+    expect(auth("Bearer sgw1.k.x")).toBe("Bearer sgw1.k.x");
+    expect(auth("BEARER SGW1.k")).toBe("BEARER SGW1.k");
+    expect(auth("Basic YTpi")).toBe("Basic YTpi");
+    const raw = CheckRequest.fromPartial({
+      attributes: { request: { http: { method: "GET", path: "/", headerMap: { headers: [{ key: "authorization", value: "", rawValue: Buffer.from("Basic YTpi") }] } } } },
+    });
+    const r = read(raw, p);
+    expect(isDenial(r) ? "denied" : r.headers.get("authorization")).toBe("Basic YTpi");
+  });
+
   it("reads a body only where Envoy sent one: body (11) or raw_body (12) with pack_as_bytes", () => {
     expect(input(checkRequest({})).body).toBeUndefined();
     expect(input(checkRequest({ method: "POST", body: "grant_type=client_credentials" })).body?.toString()).toBe("grant_type=client_credentials");
