@@ -65,7 +65,7 @@ export async function loadKeysFile(path: string): Promise<GatewayKeyring> {
 export function watchKeysFile(
   path: string,
   opts: { pollIntervalMs: number; onValid: (ring: GatewayKeyring) => void; onInvalid: (problems: readonly string[]) => void },
-): { close(): void } {
+): { close(): void; readonly ready: Promise<void> } {
   let last = "";
   let running = false;
   let closed = false;
@@ -88,10 +88,12 @@ export function watchKeysFile(
       running = false;
     }
   };
-  void check();
+  // The first look records the file in use (loaded at start); `ready` says it has happened.
+  const ready = check();
   const timer = setInterval(() => void check(), opts.pollIntervalMs);
   timer.unref();
   return {
+    ready,
     close() {
       closed = true;
       clearInterval(timer);
