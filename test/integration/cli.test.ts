@@ -96,7 +96,7 @@ describe("envoy-config", () => {
     expect(eu.code).toBe(0);
     const routes = (YAML.parse(eu.stdout) as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config
       .virtual_hosts[0].routes as { name: string; match: { headers?: { name: string }[] } }[];
-    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "mypurecloud.ie", "not-routed"]);
+    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "mypurecloud.ie", "login", "not-routed"]);
     expect(routes[0]!.match.headers?.[0]?.name).toBe("x-eu-route");
     expect((await cli("envoy-config", "--layout", "ingress")).code).toBe(2);
   });
