@@ -172,6 +172,12 @@ describe("gateway login decisions (in-process, the real authorizer)", () => {
     }
   });
 
+  it("egress.verifyHost (Istio egress gateway): a login is answered whatever its Host", async () => {
+    const h = harness({ gateway: gateway(), verifyHost: true });
+    const req = checkRequest({ method: "POST", path: "/oauth/token", host: "login.mypurecloud.de", headers: BASIC("acme"), body: "grant_type=client_credentials" });
+    expect((await h.check(req)).decision).toBe("login");
+  });
+
   it("a GET to /oauth/token is no login: it is an API request like any other", async () => {
     const o = await harness({ gateway: gateway() }).check(loginRequest("acme", { method: "GET" }));
     expect(o.reason).toBe("tenant_missing");
