@@ -118,6 +118,18 @@ describe("gateway login answers", () => {
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("pragma")).toBe("no-cache");
+    // Envoy answered it itself: its access log shows the login with no upstream, and never the token.
+    const token = String(res.json.access_token);
+    const logged = () =>
+      stack.envoy.process
+        .stdout()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.path === "/oauth/token" && l.method === "POST");
+    await waitFor(() => logged().length > 0, 10_000, { what: "the login in Envoy's access log" });
+    expect(logged().at(-1)).toMatchObject({ status: 200, upstream_cluster: null, upstream_host: null, response_flags: "UAEX" });
+    expect(stack.envoy.process.stdout()).not.toContain(token.slice(-24));
   });
 
   it("expires_in never outlives the tenant's Genesys token", async () => {
@@ -189,17 +201,15 @@ describe("API calls carrying a gateway token", () => {
     expect((await call(good)).status).toBe(200);
   });
 
-  it("a token replayed by another workload identity is refused (401); that workload can log in for itself", async () => {
-    const { json } = await login(stack.envoy, "acme");
-    const token = String(json.access_token);
-    // A second scopegate with the same keys file, serving another workload (callers.localIdentity), and its Envoy.
-    const socket = join(stack.dir, "other-authz.sock");
-    const other: App = await startApp({
+  /** Another scopegate (own process state, same keys file) serving `identity` (callers.localIdentity), and its Envoy. */
+  async function replica(identity: string): Promise<{ envoy: Envoy; stop(): Promise<void> }> {
+    const socket = join(stack.dir, `replica-${randomBytes(4).toString("hex")}.sock`);
+    const app: App = await startApp({
       config: parseConfig({
         ...stack.config,
         listen: { ...stack.config.listen, tcp: null, unixSocket: socket },
         admin: { socket: null },
-        callers: { ...stack.config.callers, localIdentity: OTHER_IDENTITY },
+        callers: { ...stack.config.callers, localIdentity: identity },
       }),
       logger: createLogger("info", stack.logs),
       env: { SCOPEGATE_TEST_VAULT_TOKEN: stack.bao.rootToken },
@@ -213,7 +223,36 @@ describe("API calls carrying a gateway token", () => {
         upstreamTls: { caFile: stack.pki.caFile },
       }),
       concurrency: 1,
+    }).catch(async (err: unknown) => {
+      await app.stop(500);
+      throw err;
     });
+    return {
+      envoy,
+      async stop() {
+        await envoy.stop();
+        await app.stop(500);
+      },
+    };
+  }
+
+  it("a token is verified by another scopegate with the same keys file (a replica, a restart): no shared state", async () => {
+    const { json } = await login(stack.envoy, "acme");
+    const r = await replica(STACK_IDENTITY);
+    try {
+      const before = stack.standin.received.length;
+      expect((await send(r.envoy, "/api/v2/routing/queues", { authorization: `Bearer ${String(json.access_token)}` })).status).toBe(200);
+      expect(stack.standin.received.slice(before).map((x) => x.tokenClientId)).toEqual(["acme-client"]);
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
+  it("a token replayed by another workload identity is refused (401); that workload can log in for itself", async () => {
+    const { json } = await login(stack.envoy, "acme");
+    const token = String(json.access_token);
+    const other = await replica(OTHER_IDENTITY);
+    const envoy = other.envoy;
     try {
       const before = stack.standin.received.length;
       const replayed = await send(envoy, "/api/v2/routing/queues", { authorization: `Bearer ${token}` });
@@ -226,8 +265,7 @@ describe("API calls carrying a gateway token", () => {
       expect((await send(envoy, "/api/v2/routing/queues", { authorization: `Bearer ${String(own.json.access_token)}` })).status).toBe(200);
       expect((await call(String(own.json.access_token))).status).toBe(401);
     } finally {
-      await envoy.stop();
-      await other.stop(500);
+      await other.stop();
     }
   }, 60_000);
 
