@@ -4,6 +4,10 @@
  * caches (tenant known, token cached) runs synchronously and returns the outcome itself: no promise, no timer.
  * Only a cache miss returns a promise, and only that path awaits (the registry and the token source, behind
  * ports); every step it calls is pure.
+ *
+ * Two kinds of request: an API call (its tenant from a gateway token, the tenant header or the caller's mapped
+ * principal; answered OK with the tenant's token) and a gateway login (POST [/<prefix>]/oauth/token, answered by
+ * scopegate itself with a gateway token). Both bind the caller to the tenant with the same check (bindCaller).
  */
 import { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Deadline } from "../util/deadline.js";
