@@ -6,6 +6,10 @@
  * official Genesys SDK calls through Envoy, as do a few hand-made requests, and it prints what each region received.
  * Stops everything when done, or on Ctrl-C.
  */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { runSdkApp } from "../test/support/sdk-apps.js";
 import { rawHeader, send, startStack, type Stack } from "../test/support/stack.js";
 import type { ReceivedRequest } from "../test/support/genesys-standin.js";
@@ -14,6 +18,10 @@ const line = (s = ""): void => void process.stdout.write(`${s}\n`);
 
 async function main(): Promise<void> {
   line("starting: two TLS stand-in regions, OpenBao dev server, scopegate, Envoy (shipped sidecar config) ...");
+  // Gateway login (gatewayTokens): a throwaway key, as a mounted Secret would hold it.
+  const keysDir = await mkdtemp(join(tmpdir(), "scopegate-demo-keys-"));
+  const keysFile = join(keysDir, "keys.json");
+  await writeFile(keysFile, JSON.stringify({ current: "demo", keys: { demo: randomBytes(32).toString("base64") } }));
   const stack: Stack = await startStack({
     regions: [
       { env: "mypurecloud.com", ip: "127.0.0.2" },
@@ -30,10 +38,11 @@ async function main(): Promise<void> {
         environment: "mypurecloud.de",
       },
     ],
-    config: { logging: { level: "warn" } },
+    config: { logging: { level: "warn" }, gatewayTokens: { keysFile } },
   });
   const stop = async (): Promise<void> => {
     await stack.stop();
+    await rm(keysDir, { recursive: true, force: true });
   };
   process.once("SIGINT", () => void stop().then(() => process.exit(130)));
   const seen = new Map([...stack.standins].map(([env, s]) => [env, s.received.length]));
@@ -62,6 +71,14 @@ async function main(): Promise<void> {
       line(`> an unmodified ${language} SDK app: gateway http://127.0.0.1:${stack.envoy.port}, placeholder token, x-tenant-id: globex`);
       const out = await runSdkApp(language, { port: stack.envoy.port, tenant: "globex", division: "div-globex-eu" });
       line(`  calls: ${out.calls.map((c) => `${c.name} ${c.status}`).join(", ")}; the app still holds "${out.heldToken}"`);
+      showUpstream();
+      line();
+    }
+    for (const language of ["python", "javascript"] as const) {
+      line(`> an unmodified ${language} SDK app that logs in first: client id "globex" (the tenant id), secret "anything", no tenant header`);
+      const out = await runSdkApp(language, { port: stack.envoy.port, login: "globex", secret: "anything", division: "div-globex-us" });
+      line(`  login ${out.login}; calls: ${out.calls.map((c) => `${c.name} ${c.status}`).join(", ")}`);
+      line(`  the app holds a gateway token "${out.heldToken?.slice(0, 12)}…", never the tenant's Genesys token`);
       showUpstream();
       line();
     }

@@ -12,6 +12,8 @@ import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
 import { buildEnvironments, checkListenerAuth, watchConfigFile, type Config } from "./config/index.js";
 import { decisionLogger, roundMs } from "./observability/decision-log.js";
+import { GatewayTokens } from "./gateway/gateway-tokens.js";
+import { loadKeysFile, watchKeysFile } from "./gateway/keys-file.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { startHttpServer, type Readiness, type RunningHttpServer } from "./server/http-server.js";
 import { CachedSecretStore } from "./secrets/cached-secret-store.js";
@@ -123,7 +125,20 @@ export async function startApp(deps: AppDeps): Promise<App> {
   if (config.allowPlainHttpLoopbackForTesting) {
     logger.warn("allowPlainHttpLoopbackForTesting is on: token URLs may be plain http to loopback. Never use this outside tests.");
   }
-  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens });
+  // Gateway login: the keys must be readable at start (fail fast); later a bad file keeps the keys in use.
+  const gateway = config.gatewayTokens ? new GatewayTokens(await loadKeysFile(config.gatewayTokens.keysFile), config.gatewayTokens.ttlSeconds) : undefined;
+  const keysWatcher =
+    gateway && config.gatewayTokens
+      ? watchKeysFile(config.gatewayTokens.keysFile, {
+          pollIntervalMs: config.reload.pollIntervalMs,
+          onValid: (ring) => {
+            gateway.replaceKeys(ring);
+            logger.info({ keyIds: [...ring.keys.keys()], current: ring.current }, "gateway token keys reloaded");
+          },
+          onInvalid: (problems) => logger.error({ problems }, "gateway token keys file rejected; keeping the keys in use"),
+        })
+      : undefined;
+  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens, gateway });
   const logDecision = decisionLogger(logger, config.logging.decisions);
   const tls = config.listen.tls
     ? {
@@ -212,6 +227,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     async stop(graceMs = startedWith.shutdown.graceMs, drainMs = startedWith.shutdown.drainMs) {
       shuttingDown = true;
       watcher?.close();
+      keysWatcher?.close();
       await server.shutdown(graceMs, drainMs);
       await http?.close();
       vault?.close();
@@ -221,7 +237,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
 }
 
 /** Changing these needs a new process (listeners, secret backend, cache sizes). */
-const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers"] as const;
+const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers", "gatewayTokens"] as const;
 
 function policyFrom(config: Config): AuthzPolicy {
   const { rules, denied } = routeRulesFrom(config);

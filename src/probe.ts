@@ -1,8 +1,22 @@
-/** `check-config --probe`: for each configured tenant, read its secret and mint a token. Prints no secrets. */
+/**
+ * `check-config --probe`: for each configured tenant, read its secret and mint a token; read the gateway token keys
+ * file. Prints no secrets.
+ */
 import type { Logger } from "pino";
 import { buildSecretStore, buildTokenEndpoint } from "./app.js";
 import { buildEnvironments, type Config } from "./config/index.js";
+import { KeysFileError, loadKeysFile } from "./gateway/keys-file.js";
 import { tenantFromConfig } from "./tenants/registry.js";
+
+/** "ok (current <id>, <n> keys)" or the file's problems; never key material. */
+export async function probeKeysFile(path: string): Promise<string> {
+  try {
+    const ring = await loadKeysFile(path);
+    return `ok (current ${ring.current}, ${ring.keys.size} key${ring.keys.size === 1 ? "" : "s"})`;
+  } catch (err) {
+    return err instanceof KeysFileError ? err.problems.join("; ") : "cannot be read";
+  }
+}
 
 export async function probeTenants(deps: {
   config: Config;

@@ -4,18 +4,26 @@
  * caches (tenant known, token cached) runs synchronously and returns the outcome itself: no promise, no timer.
  * Only a cache miss returns a promise, and only that path awaits (the registry and the token source, behind
  * ports); every step it calls is pure.
+ *
+ * Two kinds of request: an API call (its tenant from a gateway token, the tenant header or the caller's mapped
+ * principal; answered OK with the tenant's token) and a gateway login (POST [/<prefix>]/oauth/token, answered by
+ * scopegate itself with a gateway token). Both bind the caller to the tenant with the same check (bindCaller).
  */
 import { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Deadline } from "../util/deadline.js";
-import { callerIdentity, checkCaller, type CallerRules } from "../tenants/caller-binding.js";
+import { GATEWAY_TOKEN_PREFIX } from "../gateway/gateway-token.js";
+import type { GatewayTokens } from "../gateway/gateway-tokens.js";
+import { bindCaller, callerIdentity, type CallerRules } from "../tenants/caller-binding.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
 import type { TokenEntry, TokenSource } from "../tokens/token-provider.js";
+import type { CheckInput } from "./check-input.js";
 import { HeaderPicker, readCheckRequest } from "./check-request-wire.js";
+import { gatewayBearer, isLogin, readLogin } from "./gateway-login.js";
 import { answeredAs, DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
 import { mayNameDivisions, NO_QUERY_MUTATION, planDivision, type QueryMutation } from "./division-plan.js";
-import { buildDeniedResponse, buildOkResponse } from "./response.js";
+import { buildDeniedResponse, buildLoginResponse, buildOkResponse } from "./response.js";
 import type { RouteTable } from "./route-table.js";
 
 /** The parts of the config a reload may change; swapped whole. */
@@ -30,6 +38,9 @@ export interface AuthzPolicy {
 export interface AuthorizerDeps extends AuthzPolicy {
   readonly registry: TenantRegistry;
   readonly tokens: TokenSource;
+  /** Gateway login and gateway tokens (config gatewayTokens); without it logins are refused and no sgw1 token is accepted. */
+  readonly gateway?: GatewayTokens | undefined;
+  readonly now?: () => number;
 }
 
 /** A division plan and the key its encoded answers are cached under (it includes the policy generation). */
@@ -48,7 +59,7 @@ interface ActivePolicy extends AuthzPolicy {
   readonly plainPlans: Map<string, WeakMap<readonly string[], Plan>>;
   /** The plan of such a request on an uncatalogued route: leave the query alone. */
   readonly passThrough: Plan;
-  /** The only headers read from a request: the tenant header and x-request-id. */
+  /** The only headers read from a request: the tenant header, authorization and x-request-id. */
   readonly picker: HeaderPicker;
   /** Part of the encoded-response cache key: a new policy never reuses bytes built under the old one. */
   readonly generation: number;
@@ -56,7 +67,8 @@ interface ActivePolicy extends AuthzPolicy {
 
 export interface CheckOutcome {
   readonly bytes: Buffer;
-  readonly decision: "allow" | "deny";
+  /** "login": a gateway login answered with a gateway token (Envoy answers the request itself). */
+  readonly decision: "allow" | "deny" | "login";
   readonly reason?: DenyReason;
   readonly tenant?: string;
   readonly tokenCache?: "hit" | "miss";
@@ -85,8 +97,11 @@ export class Authorizer {
   #policy: ActivePolicy;
   readonly #denied = new Map<string, Buffer>();
 
+  readonly #now: () => number;
+
   constructor(private readonly deps: AuthorizerDeps) {
     this.#policy = activate(deps, 0);
+    this.#now = deps.now ?? Date.now;
   }
 
   /** Atomically swap tenant-header rules and route rules (config reload); in-flight checks finish on the old one. */
@@ -99,7 +114,10 @@ export class Authorizer {
     const policy = this.#policy;
     let claim: Claim | undefined;
     try {
-      const read = this.#claim(request, policy);
+      const input = readCheckRequest(request, policy.picker);
+      if (isDenial(input)) return this.#deny(input, "");
+      if (isLogin(input.method, input.path)) return this.#login(input, policy, deadline);
+      const read = this.#claim(input, policy);
       if (!isClaim(read)) return read;
       claim = read;
       const tenant = this.deps.registry.peek(claim.id);
@@ -133,16 +151,28 @@ export class Authorizer {
     }
   }
 
-  /** Parse, then the tenant claim: from the header, or from the caller's mapped principal; they must agree. */
-  #claim(request: Uint8Array, policy: ActivePolicy): Claim | CheckOutcome {
-    const input = readCheckRequest(request, policy.picker);
-    if (isDenial(input)) return this.#deny(input, "");
+  /**
+   * The tenant claim: from a gateway token, the header, or the caller's mapped principal; whichever are present
+   * must agree.
+   */
+  #claim(input: CheckInput, policy: ActivePolicy): Claim | CheckOutcome {
     const { requestId, sourcePrincipal: principal } = input;
     const identity = callerIdentity(principal, policy.callers);
     const mapped = identity === "" ? undefined : policy.callers.principalTenants.get(identity);
     const fromHeader = readTenantId(input.headers, policy.tenantId);
+    const bearer = gatewayBearer(input.headers.get("authorization"));
     let id: string;
-    if (!isDenial(fromHeader)) {
+    if (bearer !== undefined) {
+      // A gateway token names its tenant and the identity it was issued to: only that identity may use it.
+      const claims = this.deps.gateway?.verify(bearer, identity, this.#now()) ?? "invalid";
+      if (claims === "invalid") return this.#deny(deny("gateway_token_invalid"), requestId, undefined, principal);
+      const header = isDenial(fromHeader) ? undefined : fromHeader;
+      if (isDenial(fromHeader) && fromHeader.reason !== "tenant_missing") return this.#deny(fromHeader, requestId, undefined, principal);
+      if ((header !== undefined && header !== claims.tenant) || (mapped !== undefined && mapped !== claims.tenant)) {
+        return this.#deny(deny("caller_not_allowed"), requestId, claims.tenant, principal);
+      }
+      id = claims.tenant;
+    } else if (!isDenial(fromHeader)) {
       // A mapped caller may still send the header, but it must name the same tenant.
       if (mapped !== undefined && mapped !== fromHeader) return this.#deny(deny("caller_not_allowed"), requestId, fromHeader, principal);
       id = fromHeader;
@@ -156,8 +186,8 @@ export class Authorizer {
 
   /** The caller may act for the tenant, and the route's division filter is planned within its divisions. */
   #plan(claim: Claim, tenant: Tenant, policy: ActivePolicy): Plan | Denial {
-    // A principal mapped to this tenant is bound by that mapping; anyone else by the tenant's caller rules.
-    const callerDenied = claim.mapped === claim.id ? undefined : checkCaller(tenant, claim.principal, policy.callers);
+    // Re-checked on every call, gateway token or not: a binding removed by a reload takes effect at once.
+    const callerDenied = bindCaller(tenant, claim.principal, claim.mapped, policy.callers);
     if (callerDenied) return callerDenied;
     // Where Envoy routes by Host (the Istio egress gateway), the caller's Host must be the tenant's own API host.
     if (policy.egress.verifyHost && claim.host !== tenant.apiHost) return deny("upstream_mismatch");
@@ -201,6 +231,67 @@ export class Authorizer {
     return { bytes, decision: "allow", tenant: claim.id, tenantKnown: true, tokenCache: cache, requestId: claim.requestId, mtls: claim.principal !== "" };
   }
 
+  /**
+   * A gateway login: the Basic client id names the tenant, the caller's identity must be bound to it exactly as
+   * for an API call (bindCaller), and the answer is a gateway token bound to (tenant, identity) that lives no
+   * longer than the tenant's cached Genesys token. The Genesys token comes from the cache (or is minted once, as
+   * for an API call): logins never cause token requests of their own.
+   */
+  #login(input: CheckInput, policy: ActivePolicy, deadline: Deadline): CheckOutcome | Promise<CheckOutcome> {
+    const { requestId, sourcePrincipal: principal } = input;
+    const gateway = this.deps.gateway;
+    if (gateway === undefined) return this.#deny(deny("login_disabled"), requestId, undefined, principal);
+    const id = readLogin(input, policy.tenantId);
+    if (isDenial(id)) return this.#deny(id, requestId, undefined, principal);
+    const identity = callerIdentity(principal, policy.callers);
+    const mapped = identity === "" ? undefined : policy.callers.principalTenants.get(identity);
+    // As for an API call with a tenant header: a caller mapped to a tenant (principalTenants) acts for that one only.
+    if (mapped !== undefined && mapped !== id) return this.#deny(deny("login_refused"), requestId, id, principal);
+    const login = { id, identity, mapped, principal, requestId };
+    const tenant = this.deps.registry.peek(id);
+    if (tenant === undefined) return this.#loginAfterLookups(login, gateway, policy, deadline);
+    if (isDenial(tenant)) return this.#deny(loginDenial(tenant), requestId, id, principal);
+    const refused = bindCaller(tenant, principal, mapped, policy.callers);
+    if (refused) return this.#deny(deny("login_refused"), requestId, id, principal);
+    const hit = this.deps.tokens.peek(tenant);
+    if (hit === undefined) return this.#loginAfterLookups(login, gateway, policy, deadline, tenant);
+    return this.#issue(login, gateway, hit, "hit");
+  }
+
+  async #loginAfterLookups(login: Login, gateway: GatewayTokens, policy: ActivePolicy, deadline: Deadline, known?: Tenant): Promise<CheckOutcome> {
+    const { id, principal, requestId } = login;
+    try {
+      const tenant = known ?? (await this.deps.registry.resolve(id, deadline.signal));
+      if (isDenial(tenant)) return this.#deny(loginDenial(afterIo(tenant, deadline)), requestId, id, principal);
+      if (bindCaller(tenant, principal, login.mapped, policy.callers)) return this.#deny(deny("login_refused"), requestId, id, principal);
+      const hit = this.deps.tokens.peek(tenant);
+      const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
+      if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), requestId, id, principal, true);
+      if (deadline.expired) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
+      return this.#issue(login, gateway, lookup.entry, lookup.cache);
+    } catch {
+      return this.#deny(deny("internal_error"), requestId, id);
+    } finally {
+      deadline.release();
+    }
+  }
+
+  /** The login's answer: a gateway token living min(ttlSeconds, what is left of the tenant's Genesys token). */
+  #issue(login: Login, gateway: GatewayTokens, entry: TokenEntry, cache: "hit" | "miss"): CheckOutcome {
+    const now = this.#now();
+    const lifetime = Math.max(1, Math.min(gateway.ttlSeconds, Math.floor((entry.expiresAtMs - now) / 1000)));
+    const token = gateway.mint(login.id, login.identity, lifetime, now);
+    return {
+      bytes: encode(buildLoginResponse(token, lifetime)),
+      decision: "login",
+      tenant: login.id,
+      tenantKnown: true,
+      tokenCache: cache,
+      requestId: login.requestId,
+      mtls: login.principal !== "",
+    };
+  }
+
   /** A denial outside the pipeline (shutting down, a failure in the transport). */
   denial(reason: DenyReason): CheckOutcome {
     return this.#deny(deny(reason), "");
@@ -227,6 +318,20 @@ export class Authorizer {
   }
 }
 
+/** A login whose client id has been read. */
+interface Login {
+  readonly id: string;
+  readonly identity: string;
+  readonly mapped: string | undefined;
+  readonly principal: string;
+  readonly requestId: string;
+}
+
+/** An unknown tenant is refused like one the caller may not log in as: login answers do not reveal tenant ids. */
+function loginDenial(denial: Denial): Denial {
+  return denial.reason === "tenant_unknown" ? deny("login_refused") : denial;
+}
+
 function isClaim(x: Claim | CheckOutcome): x is Claim {
   return !("bytes" in x);
 }
@@ -244,12 +349,15 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     routes: p.routes,
     egress: p.egress,
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
-    picker: new HeaderPicker([p.tenantId.header, "x-request-id"]),
+    // authorization is decoded only when it can matter: a gateway token, or a login's Basic credentials.
+    picker: new HeaderPicker([p.tenantId.header, "x-request-id", "authorization"], { authorization: AUTHORIZATION_WANTED }),
     plainPlans: new Map(),
     passThrough: planFor(NO_QUERY_MUTATION, generation),
     generation,
   };
 }
+
+const AUTHORIZATION_WANTED = [`bearer ${GATEWAY_TOKEN_PREFIX}`, "basic "];
 
 function planFor(query: QueryMutation, generation: number): Plan {
   return { query, key: planKey(generation, query) };

@@ -13,11 +13,16 @@ export interface CheckInput {
   /** HttpRequest.host (the Host / :authority header), lower case, any port removed. */
   readonly host: string;
   /**
-   * The headers the policy reads (the tenant header, x-request-id), by lower-case name; a header sent more than
+   * The headers the policy reads (the tenant header, authorization, x-request-id), by lower-case name; a header sent more than
    * once is joined with ',' (as Envoy joins repeated headers), whether it came as the `headers` map or as
    * `header_map` entries (encode_raw_headers, where a non-empty raw_value wins). Other headers are not decoded.
    */
   readonly headers: ReadonlyMap<string, string>;
+  /**
+   * The request body where Envoy sent one (HttpRequest.body / raw_body): only the shipped configs' `login` route
+   * asks for it (with_request_body, at most 4096 bytes). A view of the request bytes; decode it only for a login.
+   */
+  readonly body?: Buffer;
   /** SPIFFE id (or other principal) of the downstream peer under mTLS; "" on a plain-text hop. */
   readonly sourcePrincipal: string;
 }

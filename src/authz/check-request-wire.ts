@@ -1,7 +1,7 @@
 /**
  * CheckRequest bytes -> CheckInput, reading the protobuf wire format directly and only the fields a decision
- * uses: the source principal, the HTTP method, path and stream id, and the headers the policy names (the tenant
- * header and x-request-id). Every other field — addresses, the remaining headers, metadata, TLS details, body —
+ * uses: the source principal, the HTTP method, path and stream id, the headers the policy names (the tenant
+ * header, authorization and x-request-id) and, where Envoy sends one, the body (a gateway login's form). Every other field — addresses, the remaining headers, metadata, TLS details, body —
  * is skipped without being decoded, so a cached check allocates a handful of strings instead of an object
  * graph (the generated decoder was the hottest function under load). Pure.
  *
@@ -11,14 +11,29 @@
 import type { CheckInput } from "./check-input.js";
 import { deny, type Denial } from "./deny-reasons.js";
 
-/** The header names a policy reads, lower-case, matched against header keys without decoding them. */
+/**
+ * The header names a policy reads, lower-case, matched against header keys without decoding them. A name may come
+ * with value prefixes (ASCII, matched without regard to case): its value is then decoded only when it starts with
+ * one of them, e.g. authorization only for `Bearer sgw1.` (a gateway token) or `Basic ` (a login), so an SDK's
+ * placeholder bearer costs no string on the hot path.
+ */
 export class HeaderPicker {
   readonly names: readonly string[];
   readonly #bytes: readonly Buffer[];
+  readonly #valuePrefixes: readonly (readonly Buffer[] | undefined)[];
 
-  constructor(names: readonly string[]) {
+  constructor(names: readonly string[], valuePrefixes: Readonly<Record<string, readonly string[]>> = {}) {
     this.names = [...new Set(names.map((n) => n.toLowerCase()))];
     this.#bytes = this.names.map((n) => Buffer.from(n, "latin1"));
+    this.#valuePrefixes = this.names.map((n) => valuePrefixes[n]?.map((p) => Buffer.from(p.toLowerCase(), "latin1")));
+  }
+
+  /** Whether the value buf[start, end) of picked name `n` is wanted (no prefixes for the name: always). */
+  wants(n: number, buf: Uint8Array, start: number, end: number): boolean {
+    const prefixes = this.#valuePrefixes[n];
+    if (prefixes === undefined) return true;
+    for (const p of prefixes) if (startsWithIgnoringCase(buf, start, end, p)) return true;
+    return false;
   }
 
   /** Index of the name equal to buf[start, end) ignoring ASCII case, or -1. */
@@ -39,6 +54,16 @@ export class HeaderPicker {
   }
 }
 
+function startsWithIgnoringCase(buf: Uint8Array, start: number, end: number, lowerPrefix: Buffer): boolean {
+  if (end - start < lowerPrefix.length) return false;
+  for (let i = 0; i < lowerPrefix.length; i++) {
+    let b = buf[start + i]!;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (b !== lowerPrefix[i]) return false;
+  }
+  return true;
+}
+
 const LEN = 2;
 const MALFORMED_INPUT = deny("malformed_request");
 
@@ -50,13 +75,15 @@ interface Gathered {
   path: string;
   host: string;
   hasHttp: boolean;
+  /** HttpRequest.body (11) or raw_body (12), as a view of the request bytes: present only where Envoy sends a body. */
+  body: Buffer | undefined;
   /** Per picked name: undefined until seen; repeated occurrences are joined with ',' as Envoy joins them. */
   readonly picked: (string | undefined)[];
 }
 
 export function readCheckRequest(bytes: Uint8Array, picker: HeaderPicker): CheckInput | Denial {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const g: Gathered = { principal: "", id: "", method: "", path: "", host: "", hasHttp: false, picked: new Array(picker.names.length) };
+  const g: Gathered = { principal: "", id: "", method: "", path: "", host: "", hasHttp: false, body: undefined, picked: new Array(picker.names.length) };
   let hasAttributes = false;
   try {
     const r = new Cursor(buf);
@@ -91,6 +118,7 @@ export function readCheckRequest(bytes: Uint8Array, picker: HeaderPicker): Check
     host: hostWithoutPort(g.host),
     headers,
     sourcePrincipal: g.principal,
+    ...(g.body === undefined ? {} : { body: g.body }),
   };
 }
 
@@ -133,7 +161,11 @@ function request(r: Cursor, end: number, g: Gathered, picker: HeaderPicker): voi
   }
 }
 
-/** HttpRequest: id = 1, method = 2, headers = 3 (map entries), path = 4, host = 5, header_map = 13 (HeaderMap). */
+/**
+ * HttpRequest: id = 1, method = 2, headers = 3 (map entries), path = 4, host = 5, body = 11 (string), raw_body = 12
+ * (bytes, with pack_as_bytes), header_map = 13 (HeaderMap). Envoy sends a body only on a route that asks for one
+ * (the shipped configs' `login` route, at most 4096 bytes): it is kept as a view of the bytes, not decoded here.
+ */
 function httpRequest(r: Cursor, end: number, g: Gathered, picker: HeaderPicker): void {
   while (r.pos < end) {
     const tag = r.varint(end);
@@ -153,6 +185,12 @@ function httpRequest(r: Cursor, end: number, g: Gathered, picker: HeaderPicker):
       case (5 << 3) | LEN:
         g.host = r.string(end);
         break;
+      case (11 << 3) | LEN:
+      case (12 << 3) | LEN: {
+        const start = r.payload(end);
+        if (r.pos > start) g.body = r.buf.subarray(start, r.pos);
+        break;
+      }
       case (13 << 3) | LEN:
         headerMap(r, r.enter(end), g, picker);
         break;
@@ -198,7 +236,9 @@ function headerEntry(r: Cursor, end: number, g: Gathered, picker: HeaderPicker, 
   }
   const n = picker.indexOf(r.buf, keyStart, keyEnd);
   if (n === -1) return;
-  const value = rawEnd > rawStart ? r.buf.toString("utf8", rawStart, rawEnd) : r.buf.toString("utf8", valueStart, valueEnd);
+  const useRaw = rawEnd > rawStart;
+  if (!picker.wants(n, r.buf, useRaw ? rawStart : valueStart, useRaw ? rawEnd : valueEnd)) return;
+  const value = useRaw ? r.buf.toString("utf8", rawStart, rawEnd) : r.buf.toString("utf8", valueStart, valueEnd);
   const prev = g.picked[n];
   g.picked[n] = prev === undefined ? value : `${prev},${value}`;
 }

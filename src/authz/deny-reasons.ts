@@ -16,6 +16,14 @@ export const DENY_REASONS = {
   division_malformed: { status: 400, retryable: false, level: "warn", message: "the division query parameter is malformed" },
   upstream_mismatch: { status: 403, retryable: false, level: "warn", message: "the request's host is not the tenant's Genesys Cloud API host" },
   path_malformed: { status: 400, retryable: false, level: "warn", message: "the path has ';' parameters, an encoded separator or a dot segment" },
+  // Gateway login (POST [/<prefix>]/oauth/token, answered by scopegate itself: src/authz/gateway-login.ts). Their
+  // answers follow RFC 6749 §5.2: {"error": <oauthError>, "error_description": <message>}.
+  login_disabled: { status: 404, retryable: false, level: "info", message: "gateway login is not enabled on this gateway (gatewayTokens is not configured)" },
+  login_refused: { status: 401, retryable: false, level: "warn", message: "this caller may not log in as that client id (the client id names the tenant; the caller's identity must be bound to it)", oauthError: "invalid_client", wwwAuthenticate: "Basic" },
+  login_malformed: { status: 400, retryable: false, level: "warn", message: "the login body must be a form with exactly one grant_type", oauthError: "invalid_request" },
+  login_grant_unsupported: { status: 400, retryable: false, level: "info", message: "only grant_type=client_credentials is supported", oauthError: "unsupported_grant_type" },
+  // A bearer token of scopegate's own (sgw1.…) that is not valid for this caller: the app logs in again.
+  gateway_token_invalid: { status: 401, retryable: false, level: "info", message: "the gateway token is expired, malformed, from a retired key or was issued to another caller; log in again", wwwAuthenticate: 'Bearer error="invalid_token"' },
   route_forbidden: { status: 403, retryable: false, level: "info", message: "this route is not allowed through scopegate" },
   credentials_missing: { status: 503, retryable: true, level: "error", message: "the tenant's client credentials are not in the secret store" },
   secrets_unavailable: { status: 503, retryable: true, level: "error", message: "the secret store could not be read" },
@@ -27,7 +35,17 @@ export const DENY_REASONS = {
   internal_error: { status: 500, retryable: true, level: "error", message: "internal error" },
 } as const satisfies Record<
   string,
-  { status: 400 | 403 | 500 | 503; retryable: boolean; level: "info" | "warn" | "error"; message: string; meshAnswer?: string }
+  {
+    status: 400 | 401 | 403 | 404 | 500 | 503;
+    retryable: boolean;
+    level: "info" | "warn" | "error";
+    message: string;
+    meshAnswer?: string;
+    /** The body is RFC 6749 §5.2's {error, error_description} with this error code. */
+    oauthError?: string;
+    /** A WWW-Authenticate challenge sent with the answer (RFC 6749 §5.2, RFC 6750 §3). */
+    wwwAuthenticate?: string;
+  }
 >;
 
 export type DenyReason = keyof typeof DENY_REASONS;

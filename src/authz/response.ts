@@ -15,6 +15,10 @@ const RPC_INVALID_ARGUMENT = 3;
 const RPC_PERMISSION_DENIED = 7;
 const RPC_UNAVAILABLE = 14;
 const RPC_INTERNAL = 13;
+const RPC_NOT_FOUND = 5;
+const RPC_UNAUTHENTICATED = 16;
+/** envoy.type.v3.HttpStatus OK. */
+const HTTP_OK = 200;
 
 export const REASON_HEADER = "x-scopegate-reason";
 
@@ -70,8 +74,13 @@ export function buildDeniedResponse(denial: Denial): CheckResponse {
   if (spec.retryable) {
     headers.push(overwriteHeader("retry-after", String(denial.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS)));
   }
+  if ("wwwAuthenticate" in spec) headers.push(overwriteHeader("www-authenticate", spec.wwwAuthenticate));
   // The body carries the code and the fixed message of the table only: never request data, secrets or tokens.
-  const body = JSON.stringify({ error: denial.reason, message: spec.message });
+  const body =
+    "oauthError" in spec
+      ? JSON.stringify({ error: spec.oauthError, error_description: spec.message })
+      : JSON.stringify({ error: denial.reason, message: spec.message });
+  if ("oauthError" in spec) headers.push(overwriteHeader("cache-control", "no-store"), overwriteHeader("pragma", "no-cache"));
   return {
     status: { code: rpcCodeFor(spec.status), message: denial.reason, details: [] },
     httpResponse: {
@@ -82,8 +91,37 @@ export function buildDeniedResponse(denial: Denial): CheckResponse {
   };
 }
 
+/**
+ * A gateway login's successful answer (RFC 6749 §5.1): Envoy answers the request itself with it. It is a *denied*
+ * CheckResponse whose denied_response.status is 200: Envoy uses a positive denied status as the local reply's
+ * status (envoyproxy/envoy source/extensions/filters/common/ext_authz/ext_authz_grpc_impl.cc), and a denial never
+ * reaches a cluster, so the login goes nowhere upstream. The token is the gateway token, never the Genesys one.
+ */
+export function buildLoginResponse(accessToken: string, expiresInSeconds: number): CheckResponse {
+  return {
+    status: { code: RPC_PERMISSION_DENIED, message: "gateway_login", details: [] },
+    httpResponse: {
+      $case: "deniedResponse",
+      value: {
+        status: { code: HTTP_OK },
+        headers: [
+          overwriteHeader("content-type", "application/json"),
+          overwriteHeader("cache-control", "no-store"),
+          overwriteHeader("pragma", "no-cache"),
+        ],
+        body: JSON.stringify({ access_token: accessToken, token_type: "bearer", expires_in: expiresInSeconds }),
+      },
+    },
+    dynamicMetadata: undefined,
+  };
+}
+
 function rpcCodeFor(httpStatus: number): number {
   switch (httpStatus) {
+    case 401:
+      return RPC_UNAUTHENTICATED;
+    case 404:
+      return RPC_NOT_FOUND;
     case 400:
       return RPC_INVALID_ARGUMENT;
     case 403:

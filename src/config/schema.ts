@@ -299,6 +299,24 @@ export const configSchema = z
       })
       .strict()
       .default({ perTenantLabels: false, maxTenantLabels: 100 }),
+    /**
+     * Gateway login (docs/security.md "Gateway login"): an SDK app's client-credentials login (POST
+     * [/<prefix>]/oauth/token, client id = tenant id) is answered with a gateway token bound to the tenant and the
+     * caller's identity, which API calls may then carry instead of a tenant header. Unset: logins are refused
+     * (login_disabled) and no gateway token is accepted.
+     */
+    gatewayTokens: z
+      .object({
+        /**
+         * JSON {"current": "<key id>", "keys": {"<key id>": "<base64 of 32 random bytes>", …}} (e.g. a mounted
+         * Secret): mint with current, accept any listed. Re-read when it changes (every reload.pollIntervalMs).
+         */
+        keysFile: z.string().min(1),
+        /** Longest life of a gateway token; never longer than what is left of the tenant's Genesys token. */
+        ttlSeconds: z.number().int().min(60).max(86_400).default(3600),
+      })
+      .strict()
+      .optional(),
     reload: z
       .object({
         /** Watch the config file (Kubernetes swaps ConfigMap files by symlink) and apply valid changes. */

@@ -56,7 +56,7 @@ export function watchConfigFile(
   };
 }
 
-async function fingerprintOf(path: string): Promise<string> {
+export async function fingerprintOf(path: string): Promise<string> {
   try {
     const real = await realpath(path);
     const s = await stat(real);

@@ -35,6 +35,7 @@ const HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.Htt
 const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 const DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
 const EARLY_MUTATION = "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation";
+const EXT_AUTHZ_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute";
 const STDOUT_LOG = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
 
 /** Cluster name of an environment: `genesys_` + the name with every non-alphanumeric character as `_`. */
@@ -115,6 +116,7 @@ function connectionManager(layout: EgressLayout, header: string, environments: r
           domains: ["*"],
           routes: [
             ...environments.map((env) => environmentRoute(env, header)),
+            loginRoute(),
             {
               name: "not-routed",
               match: { prefix: "/" },
@@ -148,6 +150,27 @@ function environmentRoute(env: string, header: string): object {
     route: { cluster: clusterNameFor(env), host_rewrite_literal: `api.${env}`, timeout: "60s" },
     // The routing header has done its job; X-Forwarded-Host is the caller's and names nothing upstream needs.
     request_headers_to_remove: [header, "x-forwarded-host"],
+  };
+}
+
+/**
+ * The SDKs' client-credentials login in gateway mode (POST [/<path_params_login>]/oauth/token). scopegate answers
+ * it itself during the check (a gateway token, as a denied response with status 200), so the route's own action is
+ * never reached; it exists to hand the login's form body to Check (ExtAuthzPerRoute check_settings
+ * with_request_body, at most 4096 bytes, never a partial body) so scopegate can read grant_type. No other route
+ * buffers a body.
+ */
+function loginRoute(): object {
+  return {
+    name: "login",
+    match: { safe_regex: { regex: "^(/[A-Za-z0-9._~-]+)*/oauth/token$" }, headers: [{ name: ":method", string_match: { exact: "POST" } }] },
+    direct_response: { status: 404, body: { inline_string: '{"error":"not_routed","message":"gateway login is answered by scopegate"}' } },
+    typed_per_filter_config: {
+      "envoy.filters.http.ext_authz": {
+        "@type": EXT_AUTHZ_PER_ROUTE,
+        check_settings: { with_request_body: { max_request_bytes: 4096, allow_partial_message: false } },
+      },
+    },
   };
 }
 
@@ -250,6 +273,9 @@ function headerComment(layout: EgressLayout, header: string): string {
     " * Each environment has its own cluster: TLS with SNI api.<environment>, the system CA bundle and the",
     "   certificate's DNS SAN pinned to api.<environment> (UpstreamTlsContext; match_typed_subject_alt_names).",
     " * Anything scopegate did not route ends at the `not-routed` 404; a denial never reaches a cluster.",
+    " * The `login` route (POST [/<prefix>]/oauth/token, the SDKs' client-credentials login in gateway mode) hands",
+    "   its form body (at most 4096 bytes) to Check; scopegate answers the login itself with a gateway token",
+    "   (docs/security.md 'Gateway login'), so nothing of it goes upstream.",
     "",
     " ext_authz settings (Envoy ext_authz.proto; issues cited):",
     " * failure_mode_allow: false: an authz outage must not forward the caller's own Authorization.",

@@ -8,13 +8,13 @@ import { DENY_REASONS } from "../authz/deny-reasons.js";
 
 export type DecisionLog = (outcome: CheckOutcome, durationMs: number) => void;
 
-/** `which`: "all" logs every check; "denials" leaves allows to Envoy's access log (config logging.decisions). */
+/** `which`: "all" logs every check; "denials" only denials: allows and logins are left to Envoy's access log (config logging.decisions). */
 export function decisionLogger(parent: Logger, which: "all" | "denials"): DecisionLog {
   // The line is built from codes and ids only, so redaction could never match: skip its cost on the hot path
   // (the bench's stage costs show it: "decision log line" with and without the redaction list).
   const logger = parent.child({}, { redact: [] });
   return (o, durationMs) => {
-    if (which === "denials" && o.decision === "allow") return;
+    if (which === "denials" && o.decision !== "deny") return;
     const level = o.reason ? DENY_REASONS[o.reason].level : "info";
     if (!logger.isLevelEnabled(level)) return;
     logger[level](

@@ -35,6 +35,15 @@ export function callerIdentity(principal: string, rules: CallerRules): string {
   return rules.localIdentity ?? "";
 }
 
+/**
+ * The one binding check for a caller acting for a tenant, for API calls and gateway logins alike (so the two can
+ * never disagree): a caller whose identity callers.principalTenants maps to this tenant is bound by that mapping;
+ * anyone else by the tenant's own rules (checkCaller). `mapped` is that mapping's tenant for the caller, if any.
+ */
+export function bindCaller(tenant: Tenant, principal: string, mapped: string | undefined, rules: CallerRules): Denial | undefined {
+  return mapped === tenant.id ? undefined : checkCaller(tenant, principal, rules);
+}
+
 export function checkCaller(tenant: Tenant, principal: string, rules: CallerRules): Denial | undefined {
   if (principal === "" && rules.mode === "mesh") return deny("caller_not_allowed");
   if (isUnbound(tenant)) {

@@ -5,7 +5,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp } from "../../src/app.js";
@@ -24,15 +25,21 @@ import { checkRequest } from "../support/check-requests.js";
 let stack: Stack;
 const seen: string[] = []; // everything a caller got back
 const reasons = new Set<string>();
+// Gateway login: its key, and the gateway tokens it issued (which only the login's own answer may carry).
+const GATEWAY_KEY = randomBytes(32).toString("base64");
+const gatewayTokens: string[] = [];
 
 beforeAll(async () => {
+  const keysDir = await mkdtemp(join(tmpdir(), "scopegate-hygiene-keys-"));
+  const keysFile = join(keysDir, "keys.json");
+  await writeFile(keysFile, JSON.stringify({ current: "hyg", keys: { hyg: GATEWAY_KEY } }));
   stack = await startStack({
     tenants: [
       { id: "acme", divisions: ["div-acme"], clientId: "acme-client", clientSecret: "HYGIENE-acme-secret", via: "config" },
       { id: "ratey", divisions: ["div-r"], clientId: "ratey-client", clientSecret: "HYGIENE-ratey-secret", via: "vault" },
       { id: "flaky", divisions: ["div-f"], clientId: "flaky-client", clientSecret: "HYGIENE-flaky-secret", via: "vault" },
     ],
-    config: { http: { listen: "127.0.0.1:0" } },
+    config: { http: { listen: "127.0.0.1:0" }, gatewayTokens: { keysFile } },
   });
 });
 afterAll(async () => {
@@ -55,6 +62,40 @@ async function viaEnvoy(path: string, headers: Record<string, string>): Promise<
   seen.push(res.body, ...[...res.headers].map(([k, v]) => `${k}: ${v}`));
   const reason = res.headers.get("x-scopegate-reason");
   if (reason) reasons.add(reason);
+}
+
+/** A gateway login through Envoy; a successful answer's token is kept as a needle, never as something seen. */
+async function loginViaEnvoy(clientId: string, body = "grant_type=client_credentials", secret = "HYGIENE-login-secret"): Promise<void> {
+  const res = await fetch(`${stack.envoy.url}/oauth/token`, {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (res.status === 200) gatewayTokens.push(String((JSON.parse(text) as { access_token: string }).access_token));
+  else seen.push(text, ...[...res.headers].map(([k, v]) => `${k}: ${v}`));
+  const reason = res.headers.get("x-scopegate-reason");
+  if (reason) reasons.add(reason);
+}
+
+/** A login at a scopegate without gatewayTokens (gRPC straight to it); logs go to the stack's capture. */
+async function loginWithoutGateway(): Promise<void> {
+  const { gatewayTokens: _off, ...config } = stack.config;
+  const app = await startApp({
+    config: parseConfig({ ...config, listen: { tcp: "127.0.0.1:0", unixSocket: null }, admin: { socket: null }, http: { listen: null } }),
+    logger: createLogger("info", stack.logs),
+    env: { SCOPEGATE_TEST_VAULT_TOKEN: stack.bao.rootToken },
+    defaultMetrics: false,
+  });
+  try {
+    const client = checkClient(`127.0.0.1:${app.server.tcpPort}`);
+    const basic = `Basic ${Buffer.from("acme:HYGIENE-login-secret").toString("base64")}`;
+    await client.check(checkRequest({ method: "POST", path: "/oauth/token", headers: { authorization: basic } }), 5000).catch(() => undefined);
+    client.close();
+  } finally {
+    await app.stop(500);
+  }
 }
 
 /** A second scopegate on TLS with an allow-list the test client's certificate is not on; logs go to the stack's capture. */
@@ -154,6 +195,15 @@ describe("secret hygiene", () => {
     });
     // A TLS client whose certificate is not in listen.tls.allowedClients (scopegate as a separate Service).
     await refusedTlsCaller();
+    // Gateway login: refused, malformed, unsupported grant, disabled; then an issued token used, tampered, replayed.
+    await loginViaEnvoy("nobody");
+    await loginViaEnvoy("acme", "grant_type=password&password=HYGIENE-login-password");
+    await loginViaEnvoy("acme", "scope=x");
+    await loginWithoutGateway();
+    await loginViaEnvoy("acme");
+    expect(gatewayTokens).toHaveLength(1);
+    await viaEnvoy("/api/v2/flows", { authorization: `Bearer ${gatewayTokens[0]!}` });
+    await viaEnvoy("/api/v2/flows", { authorization: `Bearer ${gatewayTokens[0]!.slice(0, -3)}xyz` });
     // Allowed traffic too, so tokens exist to leak.
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "acme" });
 
@@ -176,6 +226,12 @@ describe("secret hygiene", () => {
       "HYGIENE-late-secret",
       "HYGIENE-slow-secret",
       "HYGIENE-callers-token",
+      "HYGIENE-login-secret",
+      "HYGIENE-login-password",
+      ...gatewayTokens,
+      ...gatewayTokens.map((t) => t.slice(-24)),
+      GATEWAY_KEY,
+      Buffer.from(GATEWAY_KEY, "base64").toString("hex"),
       stack.bao.rootToken,
     ];
     expect(stack.standin.issuedTokens.size).toBeGreaterThan(0);

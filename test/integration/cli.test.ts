@@ -1,5 +1,6 @@
 /** The CLI as operators use it: check-config (every problem listed) and check-config --probe. */
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,6 +77,22 @@ describe("scopegate check-config", () => {
     expect(`${r.stdout}${r.stderr}`).not.toContain("PROBE-secret");
     expect(standin.tokenRequestsFor("acme-client")).toBe(2);
   });
+
+  it("--probe reads the gateway token keys file, naming its problem and never a key", async () => {
+    const base = { ...standinEnvironments(standin.tokenUrl), secrets: { backend: "file", file: { directory: join(dir, "secrets") } }, tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV }] };
+    const key = randomBytes(32).toString("base64");
+    await writeFile(join(dir, "keys.json"), JSON.stringify({ current: "k1", keys: { k1: key } }));
+    await writeFile(join(dir, "keys-bad.json"), JSON.stringify({ current: "k2", keys: { k1: key } }));
+    await writeFile(join(dir, "gw-ok.yaml"), YAML.stringify({ ...base, gatewayTokens: { keysFile: join(dir, "keys.json") } }));
+    await writeFile(join(dir, "gw-bad.yaml"), YAML.stringify({ ...base, gatewayTokens: { keysFile: join(dir, "keys-bad.json") } }));
+    const ok = await cli("check-config", join(dir, "gw-ok.yaml"), "--probe");
+    expect(ok.stdout).toMatch(/^gatewayTokens\.keysFile\s+ok \(current k1, 1 key\)$/m);
+    expect(ok.code).toBe(0);
+    const bad = await cli("check-config", join(dir, "gw-bad.yaml"), "--probe");
+    expect(bad.stdout).toMatch(/^gatewayTokens\.keysFile\s+current: must name one of the keys$/m);
+    expect(bad.code).toBe(1);
+    expect(`${ok.stdout}${ok.stderr}${bad.stdout}${bad.stderr}`).not.toContain(key.slice(0, 12));
+  });
 });
 
 describe("envoy-config", () => {
@@ -96,7 +113,7 @@ describe("envoy-config", () => {
     expect(eu.code).toBe(0);
     const routes = (YAML.parse(eu.stdout) as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config
       .virtual_hosts[0].routes as { name: string; match: { headers?: { name: string }[] } }[];
-    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "mypurecloud.ie", "not-routed"]);
+    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "mypurecloud.ie", "login", "not-routed"]);
     expect(routes[0]!.match.headers?.[0]?.name).toBe("x-eu-route");
     expect((await cli("envoy-config", "--layout", "ingress")).code).toBe(2);
   });

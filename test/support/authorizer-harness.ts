@@ -15,6 +15,7 @@ import { TokenEntry, type TokenLookup, type TokenSource } from "../../src/tokens
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { Deadline } from "../../src/util/deadline.js";
 import type { CallerMode } from "../../src/tenants/caller-binding.js";
+import type { GatewayTokens } from "../../src/gateway/gateway-tokens.js";
 
 export const TENANTS = [
   { id: "acme", divisions: ["div-acme"], environment: "mypurecloud.de" },
@@ -65,6 +66,9 @@ export interface HarnessOptions {
   records?: Readonly<Record<string, Record<string, unknown>>>;
   defaultBinding?: CallerBinding;
   verifyHost?: boolean;
+  /** Gateway login on, with this keyring (gatewayTokens). */
+  gateway?: GatewayTokens;
+  now?: () => number;
 }
 
 export function harness(opts: HarnessOptions = {}) {
@@ -72,7 +76,7 @@ export function harness(opts: HarnessOptions = {}) {
   const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: opts.tenants ?? TENANTS, discovery: { fromSecretStore: true } });
   const store = new CachedSecretStore(new MapStore(opts.records ?? {}), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
   const tokens = new FakeTokens();
-  const authorizer = new Authorizer({
+  const policy = {
     tenantId: { header: "x-tenant-id", pattern: compileTenantIdPattern(config.tenantIdPattern) },
     callers: {
       mode: opts.mode ?? "local",
@@ -87,8 +91,13 @@ export function harness(opts: HarnessOptions = {}) {
       GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path })),
       { allowListOnly: opts.allowList ?? false },
     ),
+  };
+  const authorizer = new Authorizer({
+    ...policy,
     registry: new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: opts.records !== undefined, store, defaultBinding: opts.defaultBinding }),
     tokens,
+    gateway: opts.gateway,
+    ...(opts.now ? { now: opts.now } : {}),
   });
   /** A request as Envoy sends it: protobuf bytes (a CheckRequest object is encoded first). */
   const check = async (req: CheckRequest | Uint8Array): Promise<CheckOutcome & { response: CheckResponse }> => {
@@ -96,7 +105,7 @@ export function harness(opts: HarnessOptions = {}) {
     const o = await authorizer.check(bytes, new Deadline(5000));
     return { ...o, response: CheckResponse.decode(o.bytes) };
   };
-  return { authorizer, tokens, check };
+  return { authorizer, tokens, check, policy };
 }
 
 export { deny };

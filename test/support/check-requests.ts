@@ -9,6 +9,8 @@ export function checkRequest(opts: {
   id?: string;
   /** HttpRequest.host (Host / :authority); default api.local. */
   host?: string;
+  /** HttpRequest.body (what Envoy sends with with_request_body). */
+  body?: string;
 }): CheckRequest {
   const host = opts.host ?? "api.local";
   const method = opts.method ?? "GET";
@@ -25,6 +27,7 @@ export function checkRequest(opts: {
           host,
           scheme: "http",
           protocol: "HTTP/1.1",
+          ...(opts.body === undefined ? {} : { body: opts.body }),
         },
       },
     },

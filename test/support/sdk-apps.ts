@@ -22,6 +22,10 @@ export interface SdkAppOptions {
   login?: string;
   secret?: string;
   division?: string;
+  /** The SDK's gateway login path prefix (path_params_login). */
+  loginPrefix?: string;
+  /** Host the app calls (default 127.0.0.1). */
+  host?: string;
 }
 
 export type SdkLanguage = "python" | "javascript";
@@ -32,6 +36,8 @@ export async function runSdkApp(language: SdkLanguage, o: SdkAppOptions): Promis
   if (o.login) args.push("--login", o.login);
   if (o.secret) args.push("--secret", o.secret);
   if (o.division) args.push("--division", o.division);
+  if (o.loginPrefix) args.push("--login-prefix", o.loginPrefix);
+  if (o.host) args.push("--host", o.host);
   // Both SDKs read (and live-reload) a config file under $HOME that could override the gateway: give them an empty home.
   const home = await mkdtemp(join(tmpdir(), "scopegate-sdk-home-"));
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home };

@@ -6,7 +6,7 @@ import { isDenial, type Denial } from "../../src/authz/deny-reasons.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { checkRequest } from "../support/check-requests.js";
 
-const picker = new HeaderPicker(["x-tenant-id", "x-request-id"]);
+const picker = new HeaderPicker(["x-tenant-id", "x-request-id", "authorization"]);
 const read = (req: CheckRequest, p = picker): CheckInput | Denial => readCheckRequest(CheckRequest.encode(req).finish(), p);
 const input = (req: CheckRequest): CheckInput => {
   const r = read(req);
@@ -51,10 +51,39 @@ describe("readCheckRequest", () => {
   });
 
   it("decodes only the headers the policy names, matching names without regard to case", () => {
-    const i = input(checkRequest({ headers: { "X-Tenant-ID": "acme", authorization: "Bearer caller-token", "x-other": "1" } }));
+    const i = input(checkRequest({ headers: { "X-Tenant-ID": "acme", cookie: "a=b", "x-other": "1" } }));
     expect([...i.headers]).toEqual([["x-tenant-id", "acme"]]);
     const custom = read(checkRequest({ headers: { "x-client": "globex", "x-tenant-id": "acme" } }), new HeaderPicker(["X-Client"]));
     expect(isDenial(custom) ? undefined : [...custom.headers]).toEqual([["x-client", "globex"]]);
+  });
+
+  it("reads the authorization header (a gateway token's carrier)", () => {
+    expect(input(checkRequest({ headers: { Authorization: "Bearer sgw1.k.x" } })).headers.get("authorization")).toBe("Bearer sgw1.k.x");
+  });
+
+  it("decodes a header with value prefixes only when its value starts with one (case-insensitive)", () => {
+    const p = new HeaderPicker(["authorization"], { authorization: ["bearer sgw1.", "basic "] });
+    const auth = (v: string) => {
+      const r = read(checkRequest({ headers: { authorization: v } }), p);
+      return isDenial(r) ? "denied" : r.headers.get("authorization");
+    };
+    expect(auth("Bearer placeholder")).toBeUndefined();
+    expect(auth("Bearer sgw1")).toBeUndefined();
+    expect(auth("Bearer sgw1.k.x")).toBe("Bearer sgw1.k.x");
+    expect(auth("BEARER SGW1.k")).toBe("BEARER SGW1.k");
+    expect(auth("Basic YTpi")).toBe("Basic YTpi");
+    const raw = CheckRequest.fromPartial({
+      attributes: { request: { http: { method: "GET", path: "/", headerMap: { headers: [{ key: "authorization", value: "", rawValue: Buffer.from("Basic YTpi") }] } } } },
+    });
+    const r = read(raw, p);
+    expect(isDenial(r) ? "denied" : r.headers.get("authorization")).toBe("Basic YTpi");
+  });
+
+  it("reads a body only where Envoy sent one: body (11) or raw_body (12) with pack_as_bytes", () => {
+    expect(input(checkRequest({})).body).toBeUndefined();
+    expect(input(checkRequest({ method: "POST", body: "grant_type=client_credentials" })).body?.toString()).toBe("grant_type=client_credentials");
+    const raw = CheckRequest.fromPartial({ attributes: { request: { http: { method: "POST", path: "/oauth/token", rawBody: Buffer.from("grant_type=x") } } } });
+    expect(input(raw).body?.toString()).toBe("grant_type=x");
   });
 
   it("reads the source principal", () => {
@@ -99,6 +128,8 @@ function reference(bytes: Uint8Array, names: readonly string[]): CheckInput | "m
     host: http.host.toLowerCase().replace(/:[^:\]]*$/, ""),
     headers,
     sourcePrincipal: req.attributes.source?.principal ?? "",
+    // body (11) or raw_body (12), the last one sent, when not empty
+    ...(http.rawBody.length > 0 ? { body: Buffer.from(http.rawBody) } : http.body !== "" ? { body: Buffer.from(http.body, "utf8") } : {}),
   };
 }
 
@@ -112,7 +143,7 @@ describe("readCheckRequest agrees with the generated decoder", () => {
     path: fc.constantFrom("/", "/api/v2/flows?divisionId=d1", "/x#f?y", "", "/a?b#c"),
     headers: fc.dictionary(name, text, { maxKeys: 6 }),
     raw: fc.option(fc.array(fc.record({ key: name, value: text, rawValue: fc.uint8Array({ maxLength: 6 }).map((u) => Buffer.from(u)) }), { maxLength: 4 }), { nil: undefined }),
-    noise: fc.record({ host: text, scheme: text, body: text, size: fc.integer(), labels: fc.dictionary(text, text, { maxKeys: 3 }) }),
+    noise: fc.record({ host: text, scheme: text, body: text, rawBody: fc.uint8Array({ maxLength: 6 }).map((u) => Buffer.from(u)), size: fc.integer(), labels: fc.dictionary(text, text, { maxKeys: 3 }) }),
     extensions: fc.dictionary(text, text, { maxKeys: 3 }),
     destination: text,
   });
@@ -134,6 +165,7 @@ describe("readCheckRequest agrees with the generated decoder", () => {
                 host: r.noise.host,
                 scheme: r.noise.scheme,
                 body: r.noise.body,
+                rawBody: r.noise.rawBody,
                 size: r.noise.size,
                 ...(r.raw ? { headerMap: { headers: r.raw } } : {}),
               },

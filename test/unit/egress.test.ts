@@ -103,11 +103,11 @@ describe("renderEgressConfig", () => {
   it("has one exact-match route and one TLS cluster per environment, then a catch-all that goes nowhere", () => {
     const yaml = renderEgressConfig({ layout: "sidecar", environments: ["mypurecloud.de", "usw2.pure.cloud"] });
     const routes = routesOf(yaml);
-    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "usw2.pure.cloud", "not-routed"]);
+    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "usw2.pure.cloud", "login", "not-routed"]);
     expect(routes[1].match.headers).toEqual([{ name: "x-scopegate-upstream", string_match: { exact: "usw2.pure.cloud" } }]);
     expect(routes[1].route).toMatchObject({ cluster: "genesys_usw2_pure_cloud", host_rewrite_literal: "api.usw2.pure.cloud" });
-    expect(routes[2].direct_response.status).toBe(404);
-    expect(routes[2].route).toBeUndefined();
+    expect(routes[3].direct_response.status).toBe(404);
+    expect(routes[3].route).toBeUndefined();
     const clusters = YAML.parse(yaml).static_resources.clusters as any[];
     const usw2 = clusters.find((c) => c.name === clusterNameFor("usw2.pure.cloud"));
     const tls = usw2.transport_socket.typed_config;
@@ -122,7 +122,21 @@ describe("renderEgressConfig", () => {
     const extAuthz = hcm.http_filters[0].typed_config;
     expect(extAuthz).toMatchObject({ clear_route_cache: true, failure_mode_allow: false });
     expect(c.static_resources.listeners[0].filter_chains[0].transport_socket.typed_config.require_client_certificate).toBe(true);
-    expect(routesOf(YAML.stringify(c))).toHaveLength(GENESYS_ENVIRONMENTS.length + 1);
+    expect(routesOf(YAML.stringify(c))).toHaveLength(GENESYS_ENVIRONMENTS.length + 2);
+  });
+
+  it("has a login route that goes nowhere upstream and hands only the login's form body (bounded) to Check", () => {
+    const routes = routesOf(renderEgressConfig({ layout: "sidecar", environments: ["mypurecloud.de"] }));
+    const login = routes.find((r) => r.name === "login");
+    expect(login.match).toEqual({ safe_regex: { regex: "^(/[A-Za-z0-9._~-]+)*/oauth/token$" }, headers: [{ name: ":method", string_match: { exact: "POST" } }] });
+    expect(login.route).toBeUndefined();
+    expect(login.direct_response.status).toBe(404);
+    expect(login.typed_per_filter_config["envoy.filters.http.ext_authz"].check_settings.with_request_body).toEqual({ max_request_bytes: 4096, allow_partial_message: false });
+    // No other route buffers a body.
+    expect(routes.filter((r) => r.typed_per_filter_config !== undefined).map((r) => r.name)).toEqual(["login"]);
+    const login_regex = new RegExp(login.match.safe_regex.regex);
+    for (const p of ["/oauth/token", "/login/oauth/token", "/a/b.c/oauth/token"]) expect(login_regex.test(p)).toBe(true);
+    for (const p of ["/oauth/tokens", "/oauth/token/x", "oauth/token", "//oauth/token"]) expect(login_regex.test(p)).toBe(false);
   });
 });
 

@@ -1,11 +1,12 @@
 // A small, unmodified Genesys Cloud SDK app (npm purecloud-platform-client-v2), pointed at the scopegate gateway.
 // Configured as the SDK documents a gateway (README "Setting the gateway"): ApiClient.instance.setGateway({host,
 // protocol, port}). It either holds a placeholder access token and names its tenant in a default header, or logs in
-// with client credentials (--login CLIENT_ID), which in gateway mode goes to the gateway too. It then lists queues
+// with client credentials (--login CLIENT_ID), which in gateway mode goes to the gateway too (under --login-prefix,
+// the SDK's path_params_login). It then lists queues
 // (with and without a division), lists scripts and reads users/me, and prints JSON: what each call answered and
 // which access token the SDK holds at the end.
 //
-//   node genesys-app.cjs --port 8080 --tenant acme [--login acme --secret anything] [--division d1]
+//   node genesys-app.cjs --port 8080 --tenant acme [--login acme --secret anything [--login-prefix login]] [--division d1]
 const { parseArgs } = require("node:util");
 const platformClient = require("purecloud-platform-client-v2");
 
@@ -18,10 +19,11 @@ async function main() {
       login: { type: "string" },
       secret: { type: "string", default: "not-a-genesys-secret" },
       division: { type: "string" },
+      "login-prefix": { type: "string" },
     },
   });
   const client = platformClient.ApiClient.instance;
-  client.setGateway({ host: a.host, protocol: "http", port: Number(a.port) });
+  client.setGateway({ host: a.host, protocol: "http", port: Number(a.port), ...(a["login-prefix"] ? { path_params_login: a["login-prefix"] } : {}) });
   // Rejections then carry the HTTP status (otherwise only the response body).
   client.setReturnExtendedResponses(true);
   const out = { calls: [] };

@@ -3,10 +3,10 @@
 It is configured the way the SDK documents a gateway (README "Setting the gateway"): ApiClient.set_gateway(host,
 protocol, port, path_params_login, path_params_api). It either holds a placeholder access token and names its tenant
 in a default header, or logs in with client credentials (--login CLIENT_ID): in gateway mode the SDK sends that
-login to the gateway too. It then lists queues (with and without a division), lists scripts and reads users/me,
+login to the gateway too, under the gateway's login path prefix (--login-prefix, the SDK's path_params_login). It then lists queues (with and without a division), lists scripts and reads users/me,
 and prints JSON: what each call answered and which access token the SDK holds at the end.
 
-    python3 genesys_app.py --port 8080 --tenant acme [--login acme --secret anything] [--division d1]
+    python3 genesys_app.py --port 8080 --tenant acme [--login acme --secret anything [--login-prefix login]] [--division d1]
 """
 import argparse
 import json
@@ -24,10 +24,11 @@ def main() -> int:
     p.add_argument("--login")
     p.add_argument("--secret", default="not-a-genesys-secret")
     p.add_argument("--division")
+    p.add_argument("--login-prefix")
     a = p.parse_args()
 
     api_client = gc.api_client.ApiClient()
-    api_client.set_gateway(a.host, "http", a.port, None, None)
+    api_client.set_gateway(a.host, "http", a.port, a.login_prefix, None)
     out = {"calls": []}
     if a.login:
         try:
