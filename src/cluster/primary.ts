@@ -55,11 +55,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > 256) {
     throw new Error(`cluster: workers must be an integer from 1 to 256, got ${opts.workers}`);
   }
-  const { config } = opts;
+  const { config, logger } = opts;
   if (opts.workers > 1 && !servesTcp(config) && !opts.shareUnixSocket) {
     throw new Error("cluster: with listen.tcp null only one worker could serve the unix socket; see src/cluster/configs.ts");
   }
-  const { logger } = opts;
   // The primary mints tokens (never the workers) and answers /readyz; it serves no Check itself.
   const own = logger.child({ role: "primary" });
   // Default process metrics go to a registry of their own, labelled worker="primary" (see cluster-metrics.ts).

@@ -95,7 +95,6 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
     collectProcessMetrics(processMetrics, { worker: String(start.slot) });
   }
   remote = new RemoteTokenSource({ channel: deps, max: config.tokens.maxTenants, askTimeoutMs: askTimeoutMs(config) });
-  const source = remote;
   app = await startWorkerApp({ config, logger, env: deps.env, tokens: remote });
   if (stopping) {
     await app.stop(1_000);
