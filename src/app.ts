@@ -1,44 +1,48 @@
 /**
- * Builds a running scopegate from a validated config: logger -> secret store -> registry -> tokens ->
- * authorizer -> gRPC server. main.ts calls this; integration tests call it in-process.
+ * The single-process composition root (main.ts calls it; integration tests call it in-process). It only wires:
+ * config -> metrics -> secrets and tokens (app/minting.ts) -> tenant registry -> Check server (app/check-serving.ts)
+ * -> readiness (app/readiness.ts) and /readyz /metrics -> config reload (app/reload.ts). The cluster primary and its
+ * workers wire the same modules, split between them (cluster/primary.ts, cluster/worker.ts).
  * Nothing here reads process.env: environment-sourced values come in through `env`.
  */
-import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
-import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
-import type { CheckOutcome } from "./authz/authorizer.js";
-import { isDenial } from "./authz/deny-reasons.js";
-import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
-import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
-import { buildEnvironments, checkListenerAuth, watchConfigFile, type Config } from "./config/index.js";
-import { decisionLogger, roundMs } from "./observability/decision-log.js";
-import { GatewayTokens } from "./gateway/gateway-tokens.js";
-import { loadKeysFile, watchKeysFile } from "./gateway/keys-file.js";
+import type { Authorizer } from "./authz/authorizer.js";
+import type { Config } from "./config/index.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
-import { startHttpServer, type Readiness, type RunningHttpServer } from "./server/http-server.js";
-import { CachedSecretStore } from "./secrets/cached-secret-store.js";
-import { FileSecretStore } from "./secrets/file-secret-store.js";
-import type { SecretStore } from "./secrets/secret-store.js";
-import type { SecretSource, VaultSession } from "./secrets/vault-session.js";
-import { startGrpcServer, type RunningServer } from "./server/grpc-server.js";
-import { TenantRegistry } from "./tenants/registry.js";
-import { compileTenantIdPattern } from "./tenants/tenant-id.js";
-import { HttpTokenEndpoint } from "./tokens/token-endpoint.js";
-import { TokenProvider, type TokenSource } from "./tokens/token-provider.js";
+import type { CachedSecretStore } from "./secrets/cached-secret-store.js";
+import type { VaultSession } from "./secrets/vault-session.js";
+import type { RunningServer } from "./server/grpc-server.js";
+import { startHttpServer, type RunningHttpServer } from "./server/http-server.js";
+import type { TenantRegistry } from "./tenants/registry.js";
+import type { TokenProvider } from "./tokens/token-provider.js";
+import { startCheckServing } from "./app/check-serving.js";
+import { evictTenant } from "./app/evict.js";
+import { buildMinting } from "./app/minting.js";
+import { AppReadiness } from "./app/readiness.js";
+import { buildRegistry } from "./app/registry.js";
+import { watchReload } from "./app/reload.js";
+
+export { buildSecretStore, buildTokenEndpoint } from "./app/minting.js";
 
 export interface AppDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** When given (and reload.watch is on), valid changes to this file are applied without a restart. */
-  readonly configPath?: string;
+  readonly configPath?: string | undefined;
   /** Process-wide default metrics (event loop, memory); off in tests that start several apps. */
   readonly defaultMetrics?: boolean;
-  /** Multi-worker mode (src/cluster): where checks get tokens instead of this process's own TokenProvider. */
-  readonly tokenSource?: (local: TokenProvider) => TokenSource;
 }
 
-export interface App {
+/** What main.ts holds of a running single process or cluster: operator eviction and shutdown. */
+export interface Running {
+  /** Operator eviction (admin socket): drop the tenant's cached token, its encoded answers and its secret record. */
+  evict(tenantId: string): boolean;
+  /** Stops within the config's shutdown.graceMs (and drainMs); tests may pass shorter ones. */
+  stop(graceMs?: number, drainMs?: number): Promise<void>;
+}
+
+export interface App extends Running {
   readonly authorizer: Authorizer;
   readonly tokens: TokenProvider;
   readonly secrets: CachedSecretStore;
@@ -51,246 +55,46 @@ export interface App {
   readonly ready: Promise<void>;
   /** Apply a new config: tenants and route/tenant-header rules swap atomically; other changes need a restart. */
   applyConfig(next: Config): void;
-  /** Operator eviction (admin socket): drop the tenant's cached token, its encoded answers and its secret record. */
-  evict(tenantId: string): boolean;
-  stop(graceMs?: number, drainMs?: number): Promise<void>;
-}
-
-/** The token endpoint client, with the configured CA bundle (serve and check-config --probe alike). */
-export async function buildTokenEndpoint(config: Config): Promise<HttpTokenEndpoint> {
-  const caPem = config.tokens.caFile ? await readFile(config.tokens.caFile, "utf8") : undefined;
-  return new HttpTokenEndpoint({ timeoutMs: config.tokens.requestTimeoutMs, caPem });
-}
-
-function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
-  const base: RouteRule[] =
-    config.routes.rules ?? GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param }));
-  const denied = config.routes.denied ?? GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path }));
-  return { rules: [...base, ...config.routes.extraRules], denied: [...denied] };
-}
-
-export async function buildSecretStore(deps: AppDeps): Promise<{ store: SecretStore; vault: VaultSession | undefined }> {
-  const { config, logger } = deps;
-  if (config.secrets.backend === "file") {
-    return { store: new FileSecretStore(config.secrets.file!.directory), vault: undefined };
-  }
-  const v = config.secrets.vault!;
-  const readSecret: SecretSource = async (ref) => {
-    if (ref.file) return readFile(ref.file, "utf8");
-    const value = ref.env ? deps.env[ref.env] : undefined;
-    if (!value) throw new Error(`environment variable ${ref.env} is not set`);
-    return value;
-  };
-  const caPem = v.caFile ? await readFile(v.caFile, "utf8") : undefined;
-  // Loaded only for the vault backend: node-vault and axios add ~2 MB of heap that a file-backed process never uses.
-  const [{ VaultSession }, { VaultSecretStore }] = await Promise.all([import("./secrets/vault-session.js"), import("./secrets/vault-secret-store.js")]);
-  const vault = new VaultSession({ config: v, readSecret, logger, caPem });
-  return { store: new VaultSecretStore(vault, v.kvMount, v.tenantPrefix, logger), vault };
 }
 
 export async function startApp(deps: AppDeps): Promise<App> {
-  const { logger } = deps;
-  let config = deps.config;
+  const { config, logger } = deps;
   const metrics = createMetrics({ ...config.metrics, defaultMetrics: deps.defaultMetrics ?? true });
-  const { store, vault } = await buildSecretStore(deps);
-  const secrets = new CachedSecretStore(store, {
-    ttlMs: config.secrets.cacheTtlSeconds * 1000,
-    negativeTtlMs: config.discovery.negativeCacheSeconds * 1000,
-    maxStaleMs: config.secrets.maxStaleSeconds * 1000,
-    max: config.tokens.maxTenants + config.discovery.maxNegativeEntries,
-    loadTimeoutMs: config.secrets.vault?.requestTimeoutMs ?? 2000,
-    onLoad: (outcome, ms) => metrics.secretRead(outcome, ms),
-  });
-  const endpoint = await buildTokenEndpoint(config);
-  const tokens = new TokenProvider({
-    endpoint,
-    secrets,
-    skewSeconds: config.tokens.skewSeconds,
-    refreshAt: config.tokens.refreshAt,
-    max: config.tokens.maxTenants,
-    requestTimeoutMs: config.tokens.requestTimeoutMs,
-    rejectedBackoffSeconds: config.tokens.rejectedBackoffSeconds,
-    ...(config.tokens.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: config.tokens.maxAgeSeconds }),
-    onTokenRequest: (tenant, outcome, durationMs) => {
-      metrics.tokenRequest(outcome, durationMs);
-      logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: roundMs(durationMs) }, "token request");
-    },
-    onRefresh: () => metrics.tokenRefresh(),
-  });
-  const registry = new TenantRegistry(config.tenants, buildEnvironments(config.environments), {
-    enabled: config.discovery.fromSecretStore,
-    store: secrets,
-    defaultBinding: config.discovery.defaultBinding,
-  });
-  if (config.allowPlainHttpLoopbackForTesting) {
-    logger.warn("allowPlainHttpLoopbackForTesting is on: token URLs may be plain http to loopback. Never use this outside tests.");
-  }
-  // Gateway login: the keys must be readable at start (fail fast); later a bad file keeps the keys in use.
-  const gateway = config.gatewayTokens ? new GatewayTokens(await loadKeysFile(config.gatewayTokens.keysFile), config.gatewayTokens.ttlSeconds) : undefined;
-  const keysWatcher =
-    gateway && config.gatewayTokens
-      ? watchKeysFile(config.gatewayTokens.keysFile, {
-          pollIntervalMs: config.reload.pollIntervalMs,
-          onValid: (ring) => {
-            gateway.replaceKeys(ring);
-            logger.info({ keyIds: [...ring.keys.keys()], current: ring.current }, "gateway token keys reloaded");
-          },
-          onInvalid: (problems) => logger.error({ problems }, "gateway token keys file rejected; keeping the keys in use"),
-        })
-      : undefined;
-  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokenSource?.(tokens) ?? tokens, gateway });
-  const logDecision = decisionLogger(logger, config.logging.decisions);
-  const tls = config.listen.tls
-    ? {
-        cert: await readFile(config.listen.tls.certFile),
-        key: await readFile(config.listen.tls.keyFile),
-        clientCa: config.listen.tls.clientCaFile ? await readFile(config.listen.tls.clientCaFile) : undefined,
-        allowedClients: config.listen.tls.allowedClients,
-      }
-    : undefined;
-  const server = await startGrpcServer({
-    authorizer,
-    observe: (o, ms) => {
-      metrics.observeCheck(o, ms);
-      logDecision(o, ms);
-    },
-    listen: { ...config.listen, tls },
-    defaultBudgetMs: 5000,
-    // Once per refused certificate; every refused call also gets its own decision line (check_caller_not_allowed).
-    onRefusedCaller: (c) => logger.warn({ sans: c.sans, fingerprint256: c.fingerprint256 }, "Check caller refused: TLS client certificate not in listen.tls.allowedClients"),
-  });
-  const listenerAuth = checkListenerAuth(config.listen);
-  warnAboutCheckListener(logger, config.listen);
-  metrics.setCheckListenerUnauthenticated(listenerAuth === "unauthenticated-tcp");
+  const minting = await buildMinting(deps, metrics);
+  const { secrets, tokens } = minting;
+  const registry = buildRegistry(config, secrets);
+  const check = await startCheckServing({ config, logger, metrics, registry, tokens });
+  const { server } = check;
 
   // Ready (gRPC health SERVING, /readyz 200) once config is loaded and the secret store has answered once.
-  let storeAnswered = false;
-  let lastReloadProblems: readonly string[] | undefined;
-  let shuttingDown = false;
-  const ready = waitForStore(store, logger, () => shuttingDown).then(() => {
-    storeAnswered = true;
-    if (!shuttingDown) server.setServing(true);
+  const readiness = new AppReadiness({ store: minting.store, logger, listen: config.listen });
+  const ready = readiness.storeAnswered.then(() => {
+    if (!readiness.shuttingDown) server.setServing(true);
   });
-  const readiness: Readiness = {
-    notReadyReason: () => (storeAnswered ? undefined : "secret_store_not_answered"),
-    detail: () => ({
-      ...(lastReloadProblems ? { configReload: "rejected", problems: lastReloadProblems } : {}),
-      ...checkListenerDetail(listenerAuth),
-    }),
-  };
   const http = config.http.listen
-    ? await startHttpServer({ listen: config.http.listen, registry: metrics.registry, readiness, isShuttingDown: () => shuttingDown })
+    ? await startHttpServer({ listen: config.http.listen, registry: metrics.registry, readiness, isShuttingDown: () => readiness.shuttingDown })
     : undefined;
-
-  const startedWith = config;
-  const applyConfig = (next: Config): void => {
-    // Compared with what the process runs (the config it started with), not the previous file.
-    const restartNeeded = RESTART_ONLY_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(startedWith[k]));
-    if (restartNeeded.length > 0) logger.warn({ keys: restartNeeded }, "config change needs a restart to take effect");
-    registry.replace(next.tenants, buildEnvironments(next.environments));
-    authorizer.updatePolicy(policyFrom(next));
-    config = next;
-  };
-  const watcher =
-    deps.configPath && config.reload.watch
-      ? watchConfigFile(deps.configPath, {
-          pollIntervalMs: config.reload.pollIntervalMs,
-          onValid: (next) => {
-            applyConfig(next);
-            lastReloadProblems = undefined;
-            metrics.configReload("ok");
-            metrics.setConfigValid(true);
-            logger.info({ tenants: next.tenants.length }, "config reloaded");
-          },
-          onInvalid: (problems) => {
-            lastReloadProblems = problems;
-            metrics.configReload("invalid");
-            metrics.setConfigValid(false);
-            logger.error({ problems }, "config reload rejected; keeping the last good config");
-          },
-        })
-      : undefined;
+  const watcher = watchReload({ configPath: deps.configPath, startedWith: config, logger, metrics, readiness, apply: (next) => check.applyConfig(next) });
 
   logger.info({ tcpPort: server.tcpPort, unixSocket: server.unixSocket, httpPort: http?.port, tenants: config.tenants.length }, "scopegate listening");
   return {
-    authorizer,
+    authorizer: check.authorizer,
     tokens,
     secrets,
     registry,
-    vault,
+    vault: minting.vault,
     server,
     http,
     metrics,
     ready,
-    applyConfig,
+    applyConfig: (next) => check.applyConfig(next),
     evict: (tenantId) => evictTenant({ tokens, secrets, registry }, tenantId),
-    async stop(graceMs = startedWith.shutdown.graceMs, drainMs = startedWith.shutdown.drainMs) {
-      shuttingDown = true;
+    async stop(graceMs = config.shutdown.graceMs, drainMs = config.shutdown.drainMs) {
+      readiness.beginShutdown();
       watcher?.close();
-      keysWatcher?.close();
-      await server.shutdown(graceMs, drainMs);
+      await check.stop(graceMs, drainMs);
       await http?.close();
-      vault?.close();
-      endpoint.close();
+      minting.close();
     },
   };
 }
-
-/** Changing these needs a new process (listeners, secret backend, cache sizes). */
-const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers", "gatewayTokens"] as const;
-
-function policyFrom(config: Config): AuthzPolicy {
-  const { rules, denied } = routeRulesFrom(config);
-  return {
-    tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
-    callers: {
-      mode: config.callers.mode,
-      principalTenants: new Map(Object.entries(config.callers.principalTenants)),
-      trustDomain: config.callers.trustDomain,
-      localIdentity: config.callers.localIdentity,
-    },
-    stripTenantHeader: config.stripTenantHeader,
-    egress: config.egress,
-    routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),
-  };
-}
-
-/**
- * A loud line at start when Check is reachable over TCP by callers that show no client certificate: whoever
- * reaches the port can obtain any tenant's token. Stable messages (alerts may match them).
- */
-export function warnAboutCheckListener(logger: Logger, listen: Config["listen"]): void {
-  const auth = checkListenerAuth(listen);
-  if (auth === "unauthenticated-tcp") {
-    logger.error({ tcp: listen.tcp, checkListener: auth }, "UNAUTHENTICATED CHECK LISTENER: anything that can reach listen.tcp can obtain any tenant's token; set listen.tls.clientCaFile and listen.tls.allowedClients, or serve Check on the unix socket only");
-  } else if (auth === "any-client-certificate") {
-    logger.warn({ tcp: listen.tcp, checkListener: auth }, "Check listener accepts any client certificate from listen.tls.clientCaFile; set listen.tls.allowedClients to the Envoy identities");
-  }
-}
-
-/** /readyz detail: a warning, not unreadiness (the listener works; it is just open to more callers than Envoy). */
-export function checkListenerDetail(auth: ReturnType<typeof checkListenerAuth>): Record<string, string> {
-  return auth === "unauthenticated-tcp" || auth === "any-client-certificate" ? { checkListener: auth } : {};
-}
-
-/** Drops what scopegate remembers about one tenant; true if a token was cached. The next check mints anew. */
-function evictTenant(deps: { tokens: TokenProvider; secrets: CachedSecretStore; registry: TenantRegistry }, tenantId: string): boolean {
-  const known = deps.registry.peek(tenantId);
-  const credentialsKey = known !== undefined && !isDenial(known) ? known.credentialsKey : tenantId;
-  const hadToken = deps.tokens.evict(tenantId);
-  deps.secrets.evict(credentialsKey);
-  if (credentialsKey !== tenantId) deps.secrets.evict(tenantId);
-  return hadToken;
-}
-
-/** Any answer (found or not_found) proves the store is reachable and we are authorised to ask. */
-async function waitForStore(store: SecretStore, logger: Logger, stopped: () => boolean): Promise<void> {
-  for (let attempt = 0; !stopped(); attempt++) {
-    const r = await store.read(READINESS_PROBE_KEY, AbortSignal.timeout(5000));
-    if (r.kind !== "unavailable") return;
-    if (attempt % 10 === 0) logger.warn({ detail: r.detail }, "secret store not answering yet; not ready");
-    await new Promise((res) => setTimeout(res, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))).unref());
-  }
-}
-
-const READINESS_PROBE_KEY = "scopegate-readiness-probe";

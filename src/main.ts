@@ -11,7 +11,7 @@
  */
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { startApp } from "./app.js";
+import { startApp, type Running } from "./app.js";
 import { startCluster } from "./cluster/index.js";
 import { checkListenerAuth, ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile, unauthenticatedCheckListeners } from "./config/index.js";
 import { renderEgressConfig } from "./egress/envoy-config.js";
@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case "check-config": {
       const config = await loadConfigFile(configPath);
       process.stdout.write(`${configPath}: ok (${config.tenants.length} tenants, secrets: ${config.secrets.backend})\n`);
-      // Valid, but worth a word: serve would log the same at start (app.ts warnAboutCheckListener).
+      // Valid, but worth a word: serve would log the same at start (app/check-listener.ts).
       const listener = checkListenerAuth(config.listen);
       if (listener === "unauthenticated-tcp" || listener === "any-client-certificate") {
         process.stderr.write(`${configPath}: warning: Check listener ${listener}: ${unauthenticatedCheckListeners(config.listen).join("; ")}\n`);
@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
       // Sockets and nothing else are created for others, and those get their modes explicitly (grpc-server.ts):
       // in cluster mode the primary creates the shared Check socket, so its umask must already be strict.
       process.umask(0o077);
-      const running =
+      const running: Running =
         workers > 1
           ? await startCluster({ ...deps, workers, shareUnixSocket: true })
           : await startApp(deps);
@@ -97,8 +97,8 @@ async function main(argv: string[]): Promise<number> {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, "shutting down");
-        const stopped = "broker" in running ? running.stop(config.shutdown.graceMs) : running.stop(config.shutdown.graceMs, config.shutdown.drainMs);
-        Promise.all([stopped, admin?.close()]).then(
+        // Grace and drain come from the config, in one process and in a cluster alike.
+        Promise.all([running.stop(), admin?.close()]).then(
           () => exit(0),
           () => exit(1),
         );

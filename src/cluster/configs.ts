@@ -1,25 +1,11 @@
 /**
  * What each process of a cluster serves, derived from the one config. Pure.
- * - The primary mints tokens and serves /healthz, /readyz and /metrics (config.http) from primary.ts, not from
- *   its app: /metrics there covers the workers too (cluster-metrics.ts). Its app's gRPC server only listens on a
- *   private socket nobody is told about (startApp always starts one; it must not take the shared Check port,
- *   which node:cluster hands out to the workers).
+ * - The primary runs with the config as it is: it mints tokens and serves /healthz, /readyz and /metrics
+ *   (config.http; /metrics covers the workers too, cluster-metrics.ts), and no Check server of its own (the shared
+ *   Check port is node:cluster's to hand out to the workers).
  * - Workers serve Check (and gRPC health) on the configured TCP address, shared through node:cluster, and no HTTP.
  */
 import { parseConfig, type Config } from "../config/index.js";
-
-export function primaryConfig(config: Config, privateSocket: string): Config {
-  return parseConfig(
-    {
-      ...config,
-      listen: { ...config.listen, tcp: null, healthTcp: null, unixSocket: privateSocket, socketGid: undefined, tls: undefined },
-      http: { ...config.http, listen: null },
-      // main.ts serves the admin socket beside the cluster, not the primary's app.
-      admin: { socket: null },
-    },
-    "cluster primary",
-  );
-}
 
 /**
  * `unixSocket`: whether this worker binds the configured unix socket. Workers share the primary's socket

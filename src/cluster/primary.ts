@@ -8,19 +8,23 @@
  * least as many worker threads (--concurrency) as scopegate has workers, or some workers stay idle.
  */
 import cluster, { type Worker } from "node:cluster";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Registry } from "prom-client";
-import { checkListenerDetail, startApp, type App, type AppDeps } from "../app.js";
-import { checkListenerAuth, watchConfigFile, type Config } from "../config/index.js";
-import { collectProcessMetrics } from "../observability/metrics.js";
-import type { RunningHttpServer } from "../server/http-server.js";
+import type { AppDeps, Running } from "../app.js";
+import { evictTenant } from "../app/evict.js";
+import { buildMinting } from "../app/minting.js";
+import { AppReadiness } from "../app/readiness.js";
+import { buildRegistry } from "../app/registry.js";
+import { watchReload } from "../app/reload.js";
+import { buildEnvironments, type Config } from "../config/index.js";
+import { collectProcessMetrics, createMetrics } from "../observability/metrics.js";
+import { startHttpServer, type RunningHttpServer } from "../server/http-server.js";
 import { ClusterMetrics } from "./cluster-metrics.js";
-import { primaryConfig, servesTcp } from "./configs.js";
-import { startPrimaryHttp } from "./primary-http.js";
+import { servesTcp } from "./configs.js";
 import { isClusterMessage, message, type ConfigMessage, type EvictMessage, type ShutdownMessage, type StartMessage, type TokenReply } from "./protocol.js";
+import { READY_MESSAGE } from "./ready-message.js";
 import { TokenBroker } from "./token-broker.js";
 
 export interface ClusterOptions extends AppDeps {
@@ -33,16 +37,14 @@ export interface ClusterOptions extends AppDeps {
   readonly metricsTimeoutMs?: number;
 }
 
-export interface RunningCluster {
-  /** The primary's app: tokens, secrets, registry (its HTTP server is off: see `http`). */
-  readonly app: App;
-  readonly broker: TokenBroker;
+export interface RunningCluster extends Running {
   /** /healthz /readyz /metrics (config.http.listen), served by the primary for the whole cluster. */
   readonly http: RunningHttpServer | undefined;
   readonly workers: number;
   workerPids(): number[];
   /** Operator eviction: the primary's token and secret record, and every worker's local copy of the token. */
   evict(tenantId: string): boolean;
+  /** Workers stop within graceMs (default: the config's shutdown.graceMs) and drain per their config. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -57,33 +59,34 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   if (opts.workers > 1 && !servesTcp(config) && !opts.shareUnixSocket) {
     throw new Error("cluster: with listen.tcp null only one worker could serve the unix socket; see src/cluster/configs.ts");
   }
-  const dir = await mkdtemp(join(tmpdir(), "scopegate-primary-"));
-  const privateSocket = join(dir, "primary.sock");
-  let app: App;
-  try {
-    // Default process metrics go to a registry of their own, labelled worker="primary" (see cluster-metrics.ts).
-    app = await startApp({ ...opts, config: primaryConfig(config, privateSocket), configPath: undefined, logger: logger.child({ role: "primary" }), defaultMetrics: false });
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
+  // The primary mints tokens (never the workers) and answers /readyz; it serves no Check itself.
+  const own = logger.child({ role: "primary" });
+  // Default process metrics go to a registry of their own, labelled worker="primary" (see cluster-metrics.ts).
+  const appMetrics = createMetrics({ ...config.metrics, defaultMetrics: false });
+  const minting = await buildMinting({ ...opts, logger: own }, appMetrics);
+  const registry = buildRegistry(config, minting.secrets);
+  const readiness = new AppReadiness({ store: minting.store, logger: own, listen: config.listen });
   const processMetrics = opts.defaultMetrics === false ? undefined : new Registry();
   if (processMetrics) collectProcessMetrics(processMetrics, { worker: "primary" });
-  const broker = new TokenBroker({ registry: app.registry, tokens: app.tokens });
+  const broker = new TokenBroker({ registry, tokens: minting.tokens });
   // A stale socket from a previous run is removed once, here, when the workers share it (they must not).
   if (config.listen.unixSocket && opts.shareUnixSocket) await rm(config.listen.unixSocket, { force: true });
   cluster.setupPrimary({ exec: workerEntry() });
 
   let current: Config = config;
-  let stopping = false;
+  const stopping = (): boolean => readiness.shuttingDown;
   const slots = new Map<number, Worker>();
   const listening = new Set<number>();
   let allListening: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
-  let reloadProblems: readonly string[] | undefined;
+  const storeAnswered = (): boolean => readiness.notReadyReason() === undefined;
+  const tellReady = (w: Worker): void => void (w.isConnected() && w.send(READY_MESSAGE));
+  void readiness.storeAnswered.then(() => {
+    if (!stopping()) for (const [slot, w] of slots) if (listening.has(slot)) tellReady(w);
+  });
 
   const metrics = new ClusterMetrics({
-    own: async () => ({ app: await app.metrics.registry.getMetricsAsJSON(), process: (await processMetrics?.getMetricsAsJSON()) ?? [] }),
+    own: async () => ({ app: await appMetrics.registry.getMetricsAsJSON(), process: (await processMetrics?.getMetricsAsJSON()) ?? [] }),
     workers: () =>
       [...slots]
         .filter(([slot, w]) => listening.has(slot) && w.isConnected())
@@ -93,12 +96,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   });
   let http: RunningHttpServer | undefined;
   try {
-    http = config.http.listen
-      ? await startPrimaryHttp(config.http.listen, app, metrics, () => stopping, () => reloadProblems, checkListenerDetail(checkListenerAuth(config.listen)))
-      : undefined;
+    // /metrics is the whole cluster's (cluster-metrics.ts); /readyz answers as a single process's would.
+    http = config.http.listen ? await startHttpServer({ listen: config.http.listen, registry: metrics, readiness, isShuttingDown: stopping }) : undefined;
   } catch (err) {
-    await app.stop(1000);
-    await rm(dir, { recursive: true, force: true });
+    readiness.beginShutdown();
+    minting.close();
     throw err;
   }
 
@@ -113,6 +115,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       if (!isClusterMessage(m)) return;
       if (m.type === "listening") {
         listening.add(slot);
+        if (storeAnswered() && !stopping()) tellReady(worker);
         if (listening.size === opts.workers) allListening();
       } else if (m.type === "token.ask") {
         void broker.answer(m).then((answer) => {
@@ -125,38 +128,29 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     worker.on("exit", (code, signal) => {
       listening.delete(slot);
       metrics.workerExited(slot);
-      if (stopping) return;
+      if (stopping()) return;
       logger.error({ slot, code, signal }, "cluster worker exited; starting another");
-      setTimeout(() => stopping || fork(slot), RESTART_DELAY_MS).unref();
+      setTimeout(() => stopping() || fork(slot), RESTART_DELAY_MS).unref();
     });
   };
   for (let slot = 1; slot <= opts.workers; slot++) fork(slot);
 
-  const watcher =
-    opts.configPath && config.reload.watch
-      ? watchConfigFile(opts.configPath, {
-          pollIntervalMs: config.reload.pollIntervalMs,
-          onValid: (next) => {
-            current = next;
-            app.applyConfig(primaryConfig(next, privateSocket));
-            for (const w of slots.values()) if (w.isConnected()) w.send(message<ConfigMessage>({ type: "config", config: next }));
-            reloadProblems = undefined;
-            app.metrics.configReload("ok");
-            app.metrics.setConfigValid(true);
-            logger.info({ tenants: next.tenants.length }, "config reloaded");
-          },
-          onInvalid: (problems) => {
-            reloadProblems = problems;
-            app.metrics.configReload("invalid");
-            app.metrics.setConfigValid(false);
-            logger.error({ problems }, "config reload rejected; keeping the last good config");
-          },
-        })
-      : undefined;
+  const watcher = watchReload({
+    configPath: opts.configPath,
+    startedWith: config,
+    logger,
+    metrics: appMetrics,
+    readiness,
+    apply: (next) => {
+      current = next;
+      registry.replace(next.tenants, buildEnvironments(next.environments));
+      for (const w of slots.values()) if (w.isConnected()) w.send(message<ConfigMessage>({ type: "config", config: next }));
+    },
+  });
 
   const stop = async (graceMs = config.shutdown.graceMs): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping()) return;
+    readiness.beginShutdown();
     watcher?.close();
     const exits = [...slots.values()].map(
       (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))),
@@ -169,8 +163,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     clearTimeout(late);
     // /metrics stays up while the workers drain; /readyz has said shutting_down since the start.
     await http?.close();
-    await app.stop(1000);
-    await rm(dir, { recursive: true, force: true });
+    minting.close();
   };
 
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
@@ -184,13 +177,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   }
   logger.info({ workers: opts.workers, tcp: config.listen.tcp, unixSocketWorkers: opts.shareUnixSocket ? opts.workers : 1 }, "scopegate cluster serving");
   return {
-    app,
-    broker,
     http,
     workers: opts.workers,
     workerPids: () => [...slots.values()].filter((w) => !w.isDead()).map((w) => w.process.pid ?? -1),
     evict(tenantId) {
-      const evicted = app.evict(tenantId);
+      const evicted = evictTenant({ tokens: minting.tokens, secrets: minting.secrets, registry }, tenantId);
       for (const w of slots.values()) if (w.isConnected()) w.send(message<EvictMessage>({ type: "evict", tenantId }));
       return evicted;
     },

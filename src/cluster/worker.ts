@@ -1,14 +1,20 @@
 /**
- * One cluster worker: waits for its start message, then runs a whole scopegate app (its own registry, route
- * rules and encoded-response caches) whose tokens come from the primary through a RemoteTokenSource. Stops on the
- * primary's shutdown message, on SIGTERM/SIGINT, or when the primary goes away.
+ * One cluster worker: waits for its start message, then serves Check (app/check-serving.ts: its own registry,
+ * route rules and encoded-response caches) with tokens from the primary through a RemoteTokenSource. It builds no
+ * TokenProvider and probes no secret store: its gRPC health says SERVING once the primary says its store answered
+ * (ready-message.ts). It reads the secret store only for discovery (discovery.fromSecretStore), as the registry
+ * resolves a discovered tenant from its record. Stops on the primary's shutdown message, on SIGTERM/SIGINT, or
+ * when the primary goes away.
  */
 import type { DestinationStream, Logger } from "pino";
 import { Registry } from "prom-client";
-import { startApp, type App } from "../app.js";
-import { parseConfig } from "../config/index.js";
+import { startCheckServing, type CheckServing } from "../app/check-serving.js";
+import { buildSecretStore, cacheSecrets } from "../app/minting.js";
+import { buildRegistry } from "../app/registry.js";
+import { parseConfig, type Config } from "../config/index.js";
 import { createLogger } from "../observability/logger.js";
-import { collectProcessMetrics } from "../observability/metrics.js";
+import { collectProcessMetrics, createMetrics, type Metrics } from "../observability/metrics.js";
+import type { SecretStore } from "../secrets/secret-store.js";
 import { workerConfig } from "./configs.js";
 import {
   isClusterMessage,
@@ -19,6 +25,7 @@ import {
   type MetricsReply,
   type StartMessage,
 } from "./protocol.js";
+import { isReadyMessage } from "./ready-message.js";
 import { RemoteTokenSource } from "./remote-token-source.js";
 
 export interface WorkerDeps {
@@ -39,7 +46,8 @@ export function askTimeoutMs(config: { tokens: { requestTimeoutMs: number }; sec
 
 export async function runWorker(deps: WorkerDeps): Promise<void> {
   let remote: RemoteTokenSource | undefined;
-  let app: App | undefined;
+  let app: WorkerApp | undefined;
+  let primaryReady = false;
   let logger: Logger | undefined;
   let stopping = false;
   let unixSocket = false;
@@ -51,13 +59,18 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
   };
   const started = new Promise<StartMessage>((resolve) => {
     deps.onMessage((m) => {
+      if (isReadyMessage(m)) {
+        primaryReady = true;
+        if (app && !stopping) app.check.server.setServing(true);
+        return;
+      }
       if (!isClusterMessage(m)) return;
       if (m.type === "start") resolve(m);
       else if (m.type === "token.reply") remote?.handle(m);
       else if (m.type === "metrics.ask") answerMetrics(m.id).catch(() => undefined); // no answer: the primary's wait is bounded
       else if (m.type === "shutdown") stop(m.graceMs, "primary");
       else if (m.type === "evict") remote?.evict(m.tenantId);
-      else if (m.type === "config" && app) app.applyConfig(workerConfig(parseConfig(m.config, "cluster config"), { unixSocket }));
+      else if (m.type === "config" && app) app.check.applyConfig(workerConfig(parseConfig(m.config, "cluster config"), { unixSocket }));
     });
   });
   const stop = (graceMs: number, why: string): void => {
@@ -82,11 +95,39 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
     collectProcessMetrics(processMetrics, { worker: String(start.slot) });
   }
   remote = new RemoteTokenSource({ channel: deps, max: config.tokens.maxTenants, askTimeoutMs: askTimeoutMs(config) });
-  const source = remote;
-  app = await startApp({ config, logger, env: deps.env, defaultMetrics: false, tokenSource: () => source });
+  app = await startWorkerApp({ config, logger, env: deps.env, tokens: remote });
   if (stopping) {
     await app.stop(1_000);
     return;
   }
+  if (primaryReady) app.check.server.setServing(true);
   deps.send(message<ListeningMessage>({ type: "listening" }));
 }
+
+interface WorkerApp {
+  readonly metrics: Metrics;
+  readonly check: CheckServing;
+  stop(graceMs: number): Promise<void>;
+}
+
+/** A worker's wiring: metrics, registry and the Check server; tokens from the primary. */
+async function startWorkerApp(deps: { config: Config; logger: Logger; env: WorkerDeps["env"]; tokens: RemoteTokenSource }): Promise<WorkerApp> {
+  const { config, logger } = deps;
+  const metrics = createMetrics({ ...config.metrics, defaultMetrics: false });
+  // The registry reads records of discovered tenants only; without discovery this worker opens no secret store.
+  const discovery = config.discovery.fromSecretStore ? await buildSecretStore({ config, logger, env: deps.env }) : undefined;
+  const registry = buildRegistry(config, cacheSecrets(discovery?.store ?? NO_SECRET_STORE, config, metrics));
+  const check = await startCheckServing({ config, logger, metrics, registry, tokens: deps.tokens });
+  logger.info({ tcpPort: check.server.tcpPort, unixSocket: check.server.unixSocket, tenants: config.tenants.length }, "scopegate listening");
+  return {
+    metrics,
+    check,
+    async stop(graceMs) {
+      await check.stop(graceMs, config.shutdown.drainMs);
+      discovery?.vault?.close();
+    },
+  };
+}
+
+/** Never read: the registry asks its store only when discovery is on. */
+const NO_SECRET_STORE: SecretStore = { read: async () => ({ kind: "unavailable", detail: "this worker reads no secrets" }) };

@@ -9,7 +9,7 @@
  * Key material never leaves this module except inside the keyring.
  */
 import { readFile } from "node:fs/promises";
-import { fingerprintOf } from "../config/watch.js";
+import { watchFile, type FileWatcher } from "../util/watch-file.js";
 import { KEY_ID_PATTERN, type GatewayKeyring } from "./gateway-token.js";
 
 const KEY_BYTES = 32;
@@ -61,42 +61,10 @@ export async function loadKeysFile(path: string): Promise<GatewayKeyring> {
   return parsed;
 }
 
-/** Polls the file (realpath, mtime, size, inode: a Secret volume swaps it by symlink) and reports each change. */
+/** Polls the file (a Secret volume swaps it by symlink: util/watch-file.ts) and reports each change. */
 export function watchKeysFile(
   path: string,
   opts: { pollIntervalMs: number; onValid: (ring: GatewayKeyring) => void; onInvalid: (problems: readonly string[]) => void },
-): { close(): void; readonly ready: Promise<void> } {
-  let last = "";
-  let running = false;
-  let closed = false;
-  const check = async (): Promise<void> => {
-    if (running || closed) return;
-    running = true;
-    try {
-      const fingerprint = await fingerprintOf(path);
-      if (fingerprint === last) return;
-      const first = last === "";
-      last = fingerprint;
-      if (first) return; // the keys in use were loaded at start
-      try {
-        const ring = await loadKeysFile(path);
-        if (!closed) opts.onValid(ring);
-      } catch (err) {
-        if (!closed) opts.onInvalid(err instanceof KeysFileError ? err.problems : ["cannot be read"]);
-      }
-    } finally {
-      running = false;
-    }
-  };
-  // The first look records the file in use (loaded at start); `ready` says it has happened.
-  const ready = check();
-  const timer = setInterval(() => void check(), opts.pollIntervalMs);
-  timer.unref();
-  return {
-    ready,
-    close() {
-      closed = true;
-      clearInterval(timer);
-    },
-  };
+): FileWatcher {
+  return watchFile(path, { ...opts, load: loadKeysFile, problemsOf: (err) => (err instanceof KeysFileError ? err.problems : ["cannot be read"]) });
 }

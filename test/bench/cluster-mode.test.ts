@@ -1,7 +1,7 @@
 // Multi-worker mode as a process: `node dist/main.js serve --workers 2` with the file secret store and the
 // Genesys stand-in. Checks over several connections reach both workers, and each tenant
 // still costs exactly one token request; the primary's /metrics counts the checks of both workers and survives a
-// worker's death; SIGTERM stops primary and workers.
+// worker's death; every worker reports SERVING once the primary's store answered; SIGTERM stops primary and workers.
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { checkRequestFor, encodeCheckRequest, requestSpecs } from "../../scripts
 import { childPids, startChild, type Child } from "../../scripts/bench/child.js";
 import { CheckClient } from "../../scripts/bench/grpc-client.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { checkClient } from "../support/grpc-clients.js";
 import { startGenesysStandin, type GenesysStandin } from "../support/genesys-standin.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { repoRoot } from "../support/tools.js";
@@ -213,6 +214,17 @@ describe("multi-worker mode", () => {
       15_000,
       { what: "the killed worker restarted and scraped" },
     );
+  });
+
+  it("has every worker, the restarted one too, report SERVING over grpc.health.v1 once the primary's store answered", async () => {
+    // Workers read no secrets: the primary tells each listening worker that its secret store has answered.
+    // Four connections, handed to the two workers round-robin.
+    const clients = Array.from({ length: 4 }, () => checkClient(tcp));
+    try {
+      await waitFor(async () => (await Promise.all(clients.map((c) => c.health()))).every((s) => s === "SERVING"), 10_000, { what: "every worker SERVING" });
+    } finally {
+      for (const c of clients) c.close();
+    }
   });
 
   it("stops primary and workers on SIGTERM", async () => {
