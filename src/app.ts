@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
 import type { CheckOutcome } from "./authz/authorizer.js";
-import { isDenial } from "./authz/deny-reasons.js";
+import { isRegistryError } from "./tenants/registry.js";
 import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
 import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
 import { buildEnvironments, checkListenerAuth, watchConfigFile, type Config } from "./config/index.js";
@@ -276,7 +276,7 @@ export function checkListenerDetail(auth: ReturnType<typeof checkListenerAuth>):
 /** Drops what scopegate remembers about one tenant; true if a token was cached. The next check mints anew. */
 function evictTenant(deps: { tokens: TokenProvider; secrets: CachedSecretStore; registry: TenantRegistry }, tenantId: string): boolean {
   const known = deps.registry.peek(tenantId);
-  const credentialsKey = known !== undefined && !isDenial(known) ? known.credentialsKey : tenantId;
+  const credentialsKey = known !== undefined && !isRegistryError(known) ? known.credentialsKey : tenantId;
   const hadToken = deps.tokens.evict(tenantId);
   deps.secrets.evict(credentialsKey);
   if (credentialsKey !== tenantId) deps.secrets.evict(tenantId);
