@@ -17,9 +17,12 @@ import { repoRoot } from "../support/tools.js";
 const LAYERS: readonly (readonly string[])[] = [
   ["util"], //          abort, deadline and backoff helpers: imports nothing of ours
   ["gen"], //           generated protobuf code only
+  // What a secret is (credentials that cannot serialise, a tenant's record) and the SecretStore port: plain types
+  // an identity-provider profile may name, below the config that the store adapters read.
+  ["secrets/credentials.ts", "secrets/secret-store.ts"],
   ["profiles"], //      what an identity provider is (environments, its token exchange, its routes)
   ["config"], //        one schema, parsed once
-  ["secrets"], //       SecretStore port and its adapters
+  ["secrets"], //       the SecretStore adapters (Vault, file) and the cache in front of them
   ["tenants"], //       tenant id, caller binding, the registry
   ["tokens"], //        token endpoint and the token source (cache, provider)
   ["gateway"], //       gateway tokens scopegate issues itself
@@ -27,7 +30,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["egress"], //        renders the shipped Envoy egress config
   ["observability"], // logger, metrics, the decision log line
   ["server"], //        grpc-js and HTTP listeners
-  ["app.ts", "probe.ts"], // wiring of one process
+  ["app", "app.ts", "probe.ts"], // wiring of one process
   ["cluster"], //       the primary and its workers, built on the app
   ["main.ts"], //       the command line
 ];
