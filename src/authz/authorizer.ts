@@ -14,14 +14,16 @@ import type { Deadline } from "../util/deadline.js";
 import { GATEWAY_TOKEN_PREFIX } from "../gateway/gateway-token.js";
 import type { GatewayTokens } from "../gateway/gateway-tokens.js";
 import { bindCaller, callerIdentity, type CallerRules } from "../tenants/caller-binding.js";
-import type { TenantRegistry } from "../tenants/registry.js";
+import { isRegistryError, type TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
-import { readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
+import { isTenantIdError, readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
 import type { TokenEntry, TokenSource } from "../tokens/token-provider.js";
+import { isTokenSourceError } from "../tokens/token-source-errors.js";
 import type { CheckInput } from "./check-input.js";
 import { HeaderPicker, readCheckRequest } from "./check-request-wire.js";
 import { gatewayBearer, isLogin, readLogin } from "./gateway-login.js";
 import { answeredAs, DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
+import { denialOf } from "./layer-errors.js";
 import { mayNameDivisions, NO_QUERY_MUTATION, planDivision, type QueryMutation } from "./division-plan.js";
 import { buildDeniedResponse, buildLoginResponse, buildOkResponse } from "./response.js";
 import type { RouteTable } from "./route-table.js";
@@ -122,7 +124,7 @@ export class Authorizer {
       claim = read;
       const tenant = this.deps.registry.peek(claim.id);
       if (tenant === undefined) return this.#afterLookups(claim, policy, deadline);
-      if (isDenial(tenant)) return this.#deny(tenant, claim.requestId, claim.id, claim.principal);
+      if (isRegistryError(tenant)) return this.#deny(denialOf(tenant), claim.requestId, claim.id, claim.principal);
       const plan = this.#plan(claim, tenant, policy);
       if (isDenial(plan)) return this.#deny(plan, claim.requestId, claim.id, claim.principal, true);
       const hit = this.deps.tokens.peek(tenant);
@@ -137,12 +139,12 @@ export class Authorizer {
   async #afterLookups(claim: Claim, policy: ActivePolicy, deadline: Deadline, known?: Tenant): Promise<CheckOutcome> {
     try {
       const tenant = known ?? (await this.deps.registry.resolve(claim.id, deadline.signal));
-      if (isDenial(tenant)) return this.#deny(afterIo(tenant, deadline), claim.requestId, claim.id, claim.principal);
+      if (isRegistryError(tenant)) return this.#deny(afterIo(denialOf(tenant), deadline), claim.requestId, claim.id, claim.principal);
       const plan = this.#plan(claim, tenant, policy);
       if (isDenial(plan)) return this.#deny(plan, claim.requestId, claim.id, claim.principal, true);
       const hit = this.deps.tokens.peek(tenant);
       const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
-      if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), claim.requestId, claim.id, claim.principal, true);
+      if (isTokenSourceError(lookup)) return this.#deny(afterIo(denialOf(lookup), deadline), claim.requestId, claim.id, claim.principal, true);
       return this.#allow(claim, tenant, lookup.entry, lookup.cache, plan, policy, deadline);
     } catch {
       return this.#deny(deny("internal_error"), claim.requestId, claim.id);
@@ -166,20 +168,20 @@ export class Authorizer {
       // A gateway token names its tenant and the identity it was issued to: only that identity may use it.
       const claims = this.deps.gateway?.verify(bearer, identity, this.#now()) ?? "invalid";
       if (claims === "invalid") return this.#deny(deny("gateway_token_invalid"), requestId, undefined, principal);
-      const header = isDenial(fromHeader) ? undefined : fromHeader;
-      if (isDenial(fromHeader) && fromHeader.reason !== "tenant_missing") return this.#deny(fromHeader, requestId, undefined, principal);
+      const header = isTenantIdError(fromHeader) ? undefined : fromHeader;
+      if (isTenantIdError(fromHeader) && fromHeader.code !== "missing") return this.#deny(denialOf(fromHeader), requestId, undefined, principal);
       if ((header !== undefined && header !== claims.tenant) || (mapped !== undefined && mapped !== claims.tenant)) {
         return this.#deny(deny("caller_not_allowed"), requestId, claims.tenant, principal);
       }
       id = claims.tenant;
-    } else if (!isDenial(fromHeader)) {
+    } else if (!isTenantIdError(fromHeader)) {
       // A mapped caller may still send the header, but it must name the same tenant.
       if (mapped !== undefined && mapped !== fromHeader) return this.#deny(deny("caller_not_allowed"), requestId, fromHeader, principal);
       id = fromHeader;
-    } else if (fromHeader.reason === "tenant_missing" && mapped !== undefined) {
+    } else if (fromHeader.code === "missing" && mapped !== undefined) {
       id = mapped;
     } else {
-      return this.#deny(fromHeader, requestId, undefined, principal);
+      return this.#deny(denialOf(fromHeader), requestId, undefined, principal);
     }
     return { id, requestId, principal, mapped, method: input.method, path: input.path, rawQuery: input.rawQuery, host: input.host };
   }
@@ -188,7 +190,7 @@ export class Authorizer {
   #plan(claim: Claim, tenant: Tenant, policy: ActivePolicy): Plan | Denial {
     // Re-checked on every call, gateway token or not: a binding removed by a reload takes effect at once.
     const callerDenied = bindCaller(tenant, claim.principal, claim.mapped, policy.callers);
-    if (callerDenied) return callerDenied;
+    if (callerDenied) return denialOf(callerDenied);
     // Where Envoy routes by Host (the Istio egress gateway), the caller's Host must be the tenant's own API host.
     if (policy.egress.verifyHost && claim.host !== tenant.apiHost) return deny("upstream_mismatch");
     const route = policy.routes.match(claim.method, claim.path);
@@ -250,9 +252,9 @@ export class Authorizer {
     const login = { id, identity, mapped, principal, requestId };
     const tenant = this.deps.registry.peek(id);
     if (tenant === undefined) return this.#loginAfterLookups(login, gateway, policy, deadline);
-    if (isDenial(tenant)) return this.#deny(loginDenial(tenant), requestId, id, principal);
+    if (isRegistryError(tenant)) return this.#deny(denialOf(tenant, "login"), requestId, id, principal);
     const refused = bindCaller(tenant, principal, mapped, policy.callers);
-    if (refused) return this.#deny(deny("login_refused"), requestId, id, principal);
+    if (refused) return this.#deny(denialOf(refused, "login"), requestId, id, principal);
     const hit = this.deps.tokens.peek(tenant);
     if (hit === undefined) return this.#loginAfterLookups(login, gateway, policy, deadline, tenant);
     return this.#issue(login, gateway, hit, "hit");
@@ -262,11 +264,12 @@ export class Authorizer {
     const { id, principal, requestId } = login;
     try {
       const tenant = known ?? (await this.deps.registry.resolve(id, deadline.signal));
-      if (isDenial(tenant)) return this.#deny(loginDenial(afterIo(tenant, deadline)), requestId, id, principal);
-      if (bindCaller(tenant, principal, login.mapped, policy.callers)) return this.#deny(deny("login_refused"), requestId, id, principal);
+      if (isRegistryError(tenant)) return this.#deny(afterIo(denialOf(tenant, "login"), deadline), requestId, id, principal);
+      const refused = bindCaller(tenant, principal, login.mapped, policy.callers);
+      if (refused) return this.#deny(denialOf(refused, "login"), requestId, id, principal);
       const hit = this.deps.tokens.peek(tenant);
       const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
-      if (isDenial(lookup)) return this.#deny(afterIo(lookup, deadline), requestId, id, principal, true);
+      if (isTokenSourceError(lookup)) return this.#deny(afterIo(denialOf(lookup, "login"), deadline), requestId, id, principal, true);
       if (deadline.expired) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
       return this.#issue(login, gateway, lookup.entry, lookup.cache);
     } catch {
@@ -301,7 +304,8 @@ export class Authorizer {
     // The caller is answered with the reason the table says for this mode; the outcome (log line, metrics)
     // keeps the real one.
     const answered = answeredAs(denial, this.#policy.callers.mode);
-    const cacheKey = `${answered.reason}:${answered.retryAfterSeconds ?? ""}`;
+    // A denial without a Retry-After of its own is keyed by its reason alone: no string is built per check.
+    const cacheKey = answered.retryAfterSeconds === undefined ? answered.reason : `${answered.reason}:${answered.retryAfterSeconds}`;
     let bytes = this.#denied.get(cacheKey);
     if (!bytes) {
       bytes = encode(buildDeniedResponse(answered));
@@ -325,11 +329,6 @@ interface Login {
   readonly mapped: string | undefined;
   readonly principal: string;
   readonly requestId: string;
-}
-
-/** An unknown tenant is refused like one the caller may not log in as: login answers do not reveal tenant ids. */
-function loginDenial(denial: Denial): Denial {
-  return denial.reason === "tenant_unknown" ? deny("login_refused") : denial;
 }
 
 function isClaim(x: Claim | CheckOutcome): x is Claim {

@@ -70,8 +70,13 @@ export interface Denial {
   readonly retryAfterSeconds?: number;
 }
 
+/** One frozen denial per reason: a denial without a Retry-After of its own allocates nothing. */
+const PLAIN = Object.freeze(Object.fromEntries(DENY_REASON_CODES.map((reason) => [reason, Object.freeze({ kind: "deny", reason })]))) as {
+  readonly [R in DenyReason]: Denial;
+};
+
 export function deny(reason: DenyReason, retryAfterSeconds?: number): Denial {
-  return retryAfterSeconds === undefined ? { kind: "deny", reason } : { kind: "deny", reason, retryAfterSeconds };
+  return retryAfterSeconds === undefined ? PLAIN[reason] : { kind: "deny", reason, retryAfterSeconds };
 }
 
 export function isDenial(v: unknown): v is Denial {

@@ -10,7 +10,8 @@
  */
 import type { CheckInput } from "./check-input.js";
 import { deny, type Denial } from "./deny-reasons.js";
-import type { TenantIdRules } from "../tenants/tenant-id.js";
+import { denialOf } from "./layer-errors.js";
+import { checkTenantId, isTenantIdError, type TenantIdRules } from "../tenants/tenant-id.js";
 import { GATEWAY_TOKEN_PREFIX } from "../gateway/gateway-token.js";
 
 /** `/oauth/token` under any number of prefix segments; the same pattern as the shipped Envoy configs' `login` route. */
@@ -30,14 +31,17 @@ export function isLogin(method: string, path: string): boolean {
  */
 export function readLogin(input: CheckInput, rules: TenantIdRules): string | Denial {
   const clientId = basicClientId(input.headers.get("authorization"));
-  if (clientId === undefined || clientId.length > 256 || !rules.pattern.test(clientId)) return deny("login_refused");
+  if (clientId === undefined) return deny("login_refused");
+  // The same length bound and pattern as a tenant header; a refused id is answered as the table says for logins.
+  const id = checkTenantId(clientId, rules);
+  if (isTenantIdError(id)) return denialOf(id, "login");
   if (input.body !== undefined) {
     if (input.body.length > MAX_LOGIN_BODY_BYTES) return deny("login_malformed");
     const grants = new URLSearchParams(input.body.toString("utf8")).getAll("grant_type");
     if (grants.length !== 1) return deny("login_malformed");
     if (grants[0] !== "client_credentials") return deny("login_grant_unsupported");
   }
-  return clientId;
+  return id;
 }
 
 /** The client id of `Basic base64(urlencode(id) ":" urlencode(secret))`, or undefined. */

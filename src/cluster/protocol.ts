@@ -7,7 +7,7 @@
  */
 import type { Registry } from "prom-client";
 import type { Config } from "../config/index.js";
-import { deny, type Denial, type DenyReason } from "../authz/deny-reasons.js";
+import { tokenSourceError, type TokenSourceError, type TokenSourceErrorCode } from "../tokens/token-source-errors.js";
 
 const TAG = "scopegate.cluster";
 
@@ -48,7 +48,13 @@ export interface TokenData {
   readonly refreshAtMs: number;
 }
 
-export type TokenAnswer = { readonly kind: "token"; readonly token: TokenData } | { readonly kind: "deny"; readonly reason: DenyReason; readonly retryAfterSeconds?: number };
+/**
+ * The primary's answer: a token, or why there is none in the token source's own codes (the worker's
+ * RemoteTokenSource returns them as they are; its authorizer maps them to deny reasons like any other).
+ */
+export type TokenAnswer =
+  | { readonly kind: "token"; readonly token: TokenData }
+  | { readonly kind: "error"; readonly code: TokenSourceErrorCode; readonly retryAfterSeconds?: number };
 
 /** Primary -> worker. */
 export interface TokenReply {
@@ -126,12 +132,13 @@ export function isClusterMessage(m: unknown): m is ClusterMessage {
   return typeof m === "object" && m !== null && (m as { tag?: unknown }).tag === TAG && typeof (m as { type?: unknown }).type === "string";
 }
 
-export function answerFromDenial(d: Denial): TokenAnswer {
-  return d.retryAfterSeconds === undefined ? { kind: "deny", reason: d.reason } : { kind: "deny", reason: d.reason, retryAfterSeconds: d.retryAfterSeconds };
+export function answerFromError(e: TokenSourceError): TokenAnswer {
+  return e.retryAfterSeconds === undefined ? { kind: "error", code: e.code } : { kind: "error", code: e.code, retryAfterSeconds: e.retryAfterSeconds };
 }
 
-export function denialFromAnswer(a: Extract<TokenAnswer, { kind: "deny" }>): Denial {
-  return deny(a.reason, a.retryAfterSeconds);
+/** The token source's error an answer carries (its frozen constant when there is no Retry-After). */
+export function errorFromAnswer(a: Extract<TokenAnswer, { kind: "error" }>): TokenSourceError {
+  return tokenSourceError(a.code, a.retryAfterSeconds);
 }
 
 /**

@@ -6,17 +6,17 @@
  * - once the local token is past its refresh point: in the background, while the current token keeps being
  *   served; at most once per `retryMs` while the primary still answers with the same token (its own background
  *   refresh is under way).
- * Denials are not cached here: the primary already remembers rate limits, and a miss asks again.
+ * Errors are not cached here: the primary already remembers rate limits, and a miss asks again.
  * A local token is served only for the tenant definition it was asked for: after a config reload (or a
  * re-read store record) the tenant object differs, so the primary is asked again, and it decides whether the
  * token still fits (TokenProvider checks endpoint, record and client) or mints another.
  */
 import { LRUCache } from "lru-cache";
-import { deny, type Denial } from "../authz/deny-reasons.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { TokenEntry, type TokenLookup, type TokenSource } from "../tokens/token-provider.js";
+import { TOKEN_SOURCE_ERRORS, type TokenSourceError } from "../tokens/token-source-errors.js";
 import { raceSignal } from "../util/abort.js";
-import { denialFromAnswer, message, type ClusterMessage, type TokenAnswer, type TokenAsk } from "./protocol.js";
+import { errorFromAnswer, message, type ClusterMessage, type TokenAnswer, type TokenAsk } from "./protocol.js";
 
 /** How a worker talks to its primary: process.send / process.on("message") in production, a fake in tests. */
 export interface PrimaryChannel {
@@ -69,18 +69,18 @@ export class RemoteTokenSource implements TokenSource {
     return local.entry;
   }
 
-  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial> {
+  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | TokenSourceError> {
     const hit = this.peek(tenant);
     if (hit) return { entry: hit, cache: "hit" };
     const local = this.#cache.get(tenant.id);
     if (local && this.#now() >= local.entry.expiresAtMs) this.#cache.delete(tenant.id); // expired: never served
     try {
       const answer = await raceSignal(this.#ask(tenant), signal);
-      if (answer.kind === "deny") return denialFromAnswer(answer);
+      if (answer.kind === "error") return errorFromAnswer(answer);
       const fresh = this.#cache.get(tenant.id);
-      return fresh && fresh.entry.authorization === answer.token.authorization ? { entry: fresh.entry, cache: "miss" } : deny("token_unavailable");
+      return fresh && fresh.entry.authorization === answer.token.authorization ? { entry: fresh.entry, cache: "miss" } : TOKEN_SOURCE_ERRORS.unavailable;
     } catch {
-      return signal.aborted ? deny("deadline_exceeded") : deny("token_unavailable");
+      return signal.aborted ? TOKEN_SOURCE_ERRORS.deadline : TOKEN_SOURCE_ERRORS.unavailable;
     }
   }
 
@@ -116,7 +116,7 @@ export class RemoteTokenSource implements TokenSource {
     const asked = new Promise<TokenAnswer>((resolve) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        resolve({ kind: "deny", reason: "token_unavailable" });
+        resolve({ kind: "error", code: "unavailable" });
       }, this.opts.askTimeoutMs + 1000);
       timer.unref();
       this.#pending.set(id, (a) => {
@@ -129,12 +129,12 @@ export class RemoteTokenSource implements TokenSource {
         // The primary is gone (IPC closed): fail closed; the worker is about to be shut down anyway.
         this.#pending.delete(id);
         clearTimeout(timer);
-        resolve({ kind: "deny", reason: "token_unavailable" });
+        resolve({ kind: "error", code: "unavailable" });
       }
     })
       .then((answer) => {
         const evicted = (this.#evictedBefore.get(tenantId) ?? 0) > id;
-        if (evicted) return { kind: "deny", reason: "token_unavailable" } as const;
+        if (evicted) return { kind: "error", code: "unavailable" } as const;
         if (answer.kind === "token") this.#store(tenant, answer.token);
         return answer;
       })

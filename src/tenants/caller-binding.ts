@@ -14,8 +14,21 @@
  *   that matches exactly one more path segment) or a Kubernetes SPIFFE id
  *   spiffe://<trustDomain>/ns/<ns>/sa/<sa> of the configured trust domain with <ns> in allowedNamespaces.
  */
-import { deny, type Denial } from "../authz/deny-reasons.js";
 import type { Tenant } from "./tenant.js";
+
+/**
+ * The one way binding refuses a caller, as this layer's value (the authorizer maps it to a deny reason for an API
+ * call and for a login: src/authz/layer-errors.ts). Frozen and shared: a refusal allocates nothing.
+ */
+export const CALLER_BINDING_ERRORS = {
+  /** The caller's identity is not bound to the tenant (or there is no identity where one is required). */
+  not_allowed: Object.freeze({ kind: "caller_binding", code: "not_allowed" }),
+} as const;
+
+export type CallerBindingErrorCode = keyof typeof CALLER_BINDING_ERRORS;
+export type CallerBindingError = (typeof CALLER_BINDING_ERRORS)[CallerBindingErrorCode];
+
+const NOT_ALLOWED = CALLER_BINDING_ERRORS.not_allowed;
 
 export type CallerMode = "mesh" | "local";
 
@@ -40,21 +53,21 @@ export function callerIdentity(principal: string, rules: CallerRules): string {
  * never disagree): a caller whose identity callers.principalTenants maps to this tenant is bound by that mapping;
  * anyone else by the tenant's own rules (checkCaller). `mapped` is that mapping's tenant for the caller, if any.
  */
-export function bindCaller(tenant: Tenant, principal: string, mapped: string | undefined, rules: CallerRules): Denial | undefined {
+export function bindCaller(tenant: Tenant, principal: string, mapped: string | undefined, rules: CallerRules): CallerBindingError | undefined {
   return mapped === tenant.id ? undefined : checkCaller(tenant, principal, rules);
 }
 
-export function checkCaller(tenant: Tenant, principal: string, rules: CallerRules): Denial | undefined {
-  if (principal === "" && rules.mode === "mesh") return deny("caller_not_allowed");
+export function checkCaller(tenant: Tenant, principal: string, rules: CallerRules): CallerBindingError | undefined {
+  if (principal === "" && rules.mode === "mesh") return NOT_ALLOWED;
   if (isUnbound(tenant)) {
-    return rules.mode === "local" && tenant.source === "config" ? undefined : deny("caller_not_allowed");
+    return rules.mode === "local" && tenant.source === "config" ? undefined : NOT_ALLOWED;
   }
   const identity = callerIdentity(principal, rules);
-  if (identity === "") return deny("caller_not_allowed");
+  if (identity === "") return NOT_ALLOWED;
   for (const allowed of tenant.allowedPrincipals) if (principalMatches(allowed, identity)) return undefined;
   const ns = spiffeNamespace(identity, rules.trustDomain);
   if (ns !== undefined && tenant.allowedNamespaces.includes(ns)) return undefined;
-  return deny("caller_not_allowed");
+  return NOT_ALLOWED;
 }
 
 export function isUnbound(tenant: Pick<Tenant, "allowedPrincipals" | "allowedNamespaces">): boolean {

@@ -12,11 +12,30 @@
  * record would otherwise let a caller mint with the configured tenant's OAuth client under another id,
  * without that tenant's binding.
  */
-import { deny, type Denial } from "../authz/deny-reasons.js";
 import type { Environment, Environments, TenantConfig } from "../config/index.js";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
 import type { SecretReadResult, TenantRecord } from "../secrets/secret-store.js";
 import type { Tenant } from "./tenant.js";
+
+/**
+ * Why the registry has no tenant for an id, as values of this layer (the authorizer maps them to deny reasons in
+ * src/authz/layer-errors.ts). One frozen object per code: an unknown id allocates nothing.
+ */
+export const REGISTRY_ERRORS = {
+  /** No such tenant: not configured, and no record in the store that defines one (or discovery is off). */
+  unknown: Object.freeze({ kind: "tenant_registry", code: "unknown" }),
+  /** The secret store could not be read, so whether the tenant exists is not known. */
+  store_unavailable: Object.freeze({ kind: "tenant_registry", code: "store_unavailable" }),
+} as const;
+
+export type RegistryErrorCode = keyof typeof REGISTRY_ERRORS;
+export type RegistryError = (typeof REGISTRY_ERRORS)[RegistryErrorCode];
+
+export function isRegistryError(v: Tenant | RegistryError): v is RegistryError {
+  return "kind" in v && v.kind === "tenant_registry";
+}
+
+const UNKNOWN = REGISTRY_ERRORS.unknown;
 
 /** One frozen empty list shared by every discovered tenant without a binding of that kind. */
 const NO_ONE: readonly string[] = Object.freeze([]);
@@ -85,36 +104,36 @@ export class TenantRegistry {
   }
 
   /** Synchronous resolution when the answer is already known. */
-  peek(id: string): Tenant | Denial | undefined {
+  peek(id: string): Tenant | RegistryError | undefined {
     const { tenants, borrowedKeys } = this.#configured;
     const configured = tenants.get(id);
     if (configured) return configured;
-    if (!this.discovery.enabled || borrowedKeys.has(id)) return deny("tenant_unknown");
+    if (!this.discovery.enabled || borrowedKeys.has(id)) return UNKNOWN;
     const cached = this.discovery.store.peek(id);
     return cached ? this.#fromRead(id, cached) : undefined;
   }
 
-  async resolve(id: string, signal: AbortSignal): Promise<Tenant | Denial> {
+  async resolve(id: string, signal: AbortSignal): Promise<Tenant | RegistryError> {
     const known = this.peek(id);
     if (known) return known;
     return this.#fromRead(id, await this.discovery.store.read(id, signal));
   }
 
-  #fromRead(id: string, read: SecretReadResult): Tenant | Denial {
+  #fromRead(id: string, read: SecretReadResult): Tenant | RegistryError {
     // Checked again after a store read: a reload may have made the id a configured tenant's key meanwhile.
-    if (read.kind === "not_found" || this.#configured.borrowedKeys.has(id)) return deny("tenant_unknown");
-    if (read.kind === "unavailable") return deny("secrets_unavailable");
+    if (read.kind === "not_found" || this.#configured.borrowedKeys.has(id)) return UNKNOWN;
+    if (read.kind === "unavailable") return REGISTRY_ERRORS.store_unavailable;
     const memo = this.#discovered.get(read.record);
     if (memo) return memo;
     const { divisions, environment, tokenUrl } = read.record;
     // A record without divisions or an environment holds credentials only: it does not define a tenant.
-    if (!divisions || divisions.length === 0 || !environment) return deny("tenant_unknown");
+    if (!divisions || divisions.length === 0 || !environment) return UNKNOWN;
     const env: Environment | undefined = this.#environments.get(environment);
     // An environment outside the table, or a token URL other than the table's, would let the store pick where the
     // client secret is sent: refused.
-    if (!env || (tokenUrl !== undefined && tokenUrl !== env.tokenUrl)) return deny("tenant_unknown");
+    if (!env || (tokenUrl !== undefined && tokenUrl !== env.tokenUrl)) return UNKNOWN;
     const binding = this.#bindingOf(read.record);
-    if (binding === undefined) return deny("tenant_unknown");
+    if (binding === undefined) return UNKNOWN;
     // Shares the record's strings and (frozen) arrays, and one empty list for absent caller rules: a
     // discovered tenant adds one small object to its record, not copies of it.
     const tenant: Tenant = Object.freeze({

@@ -15,12 +15,12 @@
  */
 import { LRUCache } from "lru-cache";
 import { inspect } from "node:util";
-import { deny, type Denial } from "../authz/deny-reasons.js";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { raceSignal } from "../util/abort.js";
 import { backoffDelay, sleepUnlessAborted } from "../util/backoff.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
+import { TOKEN_SOURCE_ERRORS, tokenSourceError, type TokenSourceError } from "./token-source-errors.js";
 
 const MAX_ENCODED_PER_TOKEN = 16;
 
@@ -68,8 +68,8 @@ export class TokenEntry {
 }
 
 class TokenFailure extends Error {
-  constructor(readonly denial: Denial) {
-    super(denial.reason);
+  constructor(readonly error: TokenSourceError) {
+    super(error.code);
   }
 }
 
@@ -96,7 +96,7 @@ export type TokenLookup = { readonly entry: TokenEntry; readonly cache: "hit" | 
 export interface TokenSource {
   /** Synchronous cache hit (may start a background refresh); undefined when the caller must get(). */
   peek(tenant: Tenant): TokenEntry | undefined;
-  get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial>;
+  get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | TokenSourceError>;
 }
 
 /** A token load may try this many times, each attempt bounded by requestTimeoutMs. */
@@ -108,7 +108,7 @@ const REFRESH_RETRY_MS = 5000;
 export class TokenProvider implements TokenSource {
   readonly #cache: LRUCache<string, TokenEntry, Tenant>;
   /** Tenants whose token requests are paused (429 Retry-After, or a rejected client): until when. */
-  readonly #pausedUntil = new Map<string, { until: number; reason: "token_rate_limited" | "token_rejected" }>();
+  readonly #pausedUntil = new Map<string, { until: number; reason: "rate_limited" | "rejected" }>();
   /** After a failed background refresh, the next one waits until then. */
   readonly #refreshRetryAt = new Map<string, number>();
   readonly #now: () => number;
@@ -161,11 +161,11 @@ export class TokenProvider implements TokenSource {
     return secret.kind === "found" && secret.record.credentials.clientId === origin.clientId;
   }
 
-  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | Denial> {
+  async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | TokenSourceError> {
     const hit = this.peek(tenant);
     if (hit) return { entry: hit, cache: "hit" };
     const paused = this.#paused(tenant.id);
-    if (paused) return deny(paused.reason, paused.seconds);
+    if (paused) return tokenSourceError(paused.reason, paused.seconds);
     // A cached token minted for what the tenant no longer is must be replaced, not returned by fetch().
     const cached = this.#cache.get(tenant.id);
     let forceRefresh = cached !== undefined && !this.#mintedFor(cached, tenant);
@@ -179,14 +179,14 @@ export class TokenProvider implements TokenSource {
       try {
         entry = await raceSignal(this.#cache.fetch(tenant.id, { context: tenant, forceRefresh }), signal);
       } catch (err) {
-        if (err instanceof TokenFailure) return err.denial;
-        if (signal.aborted) return deny("deadline_exceeded");
+        if (err instanceof TokenFailure) return err.error;
+        if (signal.aborted) return TOKEN_SOURCE_ERRORS.deadline;
         entry = undefined; // the load was abandoned (evict deletes the entry and aborts it)
       }
       if (entry !== undefined && this.#mintedFor(entry, tenant)) return { entry, cache: "miss" };
       forceRefresh = true;
     }
-    return deny("token_unavailable");
+    return TOKEN_SOURCE_ERRORS.unavailable;
   }
 
   /**
@@ -214,7 +214,7 @@ export class TokenProvider implements TokenSource {
     );
   }
 
-  #paused(tenantId: string): { reason: "token_rate_limited" | "token_rejected"; seconds: number } | undefined {
+  #paused(tenantId: string): { reason: "rate_limited" | "rejected"; seconds: number } | undefined {
     const p = this.#pausedUntil.get(tenantId);
     if (p === undefined) return undefined;
     const left = p.until - this.#now();
@@ -243,8 +243,8 @@ export class TokenProvider implements TokenSource {
     for (let attempt = 0; attempt < LOAD_BUDGET_ATTEMPTS + 1; attempt++) {
       if (signal.aborted) break;
       const secret = await this.opts.secrets.read(tenant.credentialsKey, signal, { fresh: rotated });
-      if (secret.kind === "not_found") throw new TokenFailure(deny("credentials_missing"));
-      if (secret.kind === "unavailable") throw new TokenFailure(deny("secrets_unavailable"));
+      if (secret.kind === "not_found") throw new TokenFailure(TOKEN_SOURCE_ERRORS.credentials_missing);
+      if (secret.kind === "unavailable") throw new TokenFailure(TOKEN_SOURCE_ERRORS.store_unavailable);
       const started = this.#now();
       const result = await this.opts.endpoint.requestToken(tenant.tokenUrl, secret.record.credentials, signal);
       this.opts.onTokenRequest?.(tenant.id, result.kind === "token" ? "ok" : result.error.code, this.#now() - started);
@@ -268,17 +268,17 @@ export class TokenProvider implements TokenSource {
       if (err.code === "rate_limited") {
         // Integer seconds (docs/genesys-facts.md); missing, 0 or an HTTP-date -> 1 s.
         const seconds = Math.max(1, err.retryAfterSeconds ?? 1);
-        this.#pausedUntil.set(tenant.id, { until: this.#now() + seconds * 1000, reason: "token_rate_limited" });
-        throw new TokenFailure(deny("token_rate_limited", seconds));
+        this.#pausedUntil.set(tenant.id, { until: this.#now() + seconds * 1000, reason: "rate_limited" });
+        throw new TokenFailure(tokenSourceError("rate_limited", seconds));
       }
       if (err.code === "invalid_client") {
         // Rejected even with a freshly read secret: back off instead of asking again on every check.
-        this.#pausedUntil.set(tenant.id, { until: this.#now() + this.opts.rejectedBackoffSeconds * 1000, reason: "token_rejected" });
-        throw new TokenFailure(deny("token_rejected", this.opts.rejectedBackoffSeconds));
+        this.#pausedUntil.set(tenant.id, { until: this.#now() + this.opts.rejectedBackoffSeconds * 1000, reason: "rejected" });
+        throw new TokenFailure(tokenSourceError("rejected", this.opts.rejectedBackoffSeconds));
       }
-      throw new TokenFailure(deny("token_unavailable"));
+      throw new TokenFailure(TOKEN_SOURCE_ERRORS.unavailable);
     }
-    throw new TokenFailure(deny(rotated ? "token_rejected" : "token_unavailable"));
+    throw new TokenFailure(rotated ? TOKEN_SOURCE_ERRORS.rejected : TOKEN_SOURCE_ERRORS.unavailable);
   }
 
   #entryFor(authorization: string, expiresInSeconds: number, origin: TokenOrigin): TokenEntry {

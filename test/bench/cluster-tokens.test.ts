@@ -1,11 +1,14 @@
 // Multi-worker mode's token channel, in-process: a worker's RemoteTokenSource against a TokenBroker over a fake
 // IPC channel. Outcomes asserted: what each check got, and how many questions reached the primary.
 import { describe, expect, it } from "vitest";
-import { deny, isDenial, type Denial } from "../../src/authz/deny-reasons.js";
+import { deny } from "../../src/authz/deny-reasons.js";
+import { denialOf } from "../../src/authz/layer-errors.js";
 import { RemoteTokenSource, TokenBroker } from "../../src/cluster/index.js";
-import type { ClusterMessage, TokenAnswer } from "../../src/cluster/protocol.js";
+import { errorFromAnswer, type ClusterMessage, type TokenAnswer } from "../../src/cluster/protocol.js";
+import { REGISTRY_ERRORS, type RegistryError } from "../../src/tenants/registry.js";
 import type { Tenant } from "../../src/tenants/tenant.js";
 import { TokenEntry, type TokenLookup } from "../../src/tokens/token-provider.js";
+import { isTokenSourceError, TOKEN_SOURCE_ERRORS, tokenSourceError, type TokenSourceError } from "../../src/tokens/token-source-errors.js";
 
 // RemoteTokenSource and TokenBroker read a tenant's id; the worker also notes which definition (object) it
 // asked for, so one object stands for the tenant as the registry would hand it out.
@@ -38,8 +41,8 @@ function setup() {
 }
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
-const entryOf = (r: TokenLookup | Denial): TokenLookup => {
-  if (isDenial(r)) throw new Error(`denied: ${r.reason}`);
+const entryOf = (r: TokenLookup | TokenSourceError): TokenLookup => {
+  if (isTokenSourceError(r)) throw new Error(`no token: ${r.code}`);
   return r;
 };
 
@@ -113,12 +116,12 @@ describe("RemoteTokenSource (worker side)", () => {
     expect(entryOf(await again)).toMatchObject({ cache: "miss", entry: { authorization: "Bearer t2" } });
   });
 
-  it("passes the primary's denial on and does not cache it", async () => {
+  it("passes the primary's error on and does not cache it", async () => {
     const { primary, source, token } = setup();
     const denied = source.get(ACME, signal());
     await settle();
-    primary.answer(0, { kind: "deny", reason: "token_rate_limited", retryAfterSeconds: 7 });
-    expect(await denied).toEqual(deny("token_rate_limited", 7));
+    primary.answer(0, { kind: "error", code: "rate_limited", retryAfterSeconds: 7 });
+    expect(await denied).toEqual(tokenSourceError("rate_limited", 7));
     const retry = source.get(ACME, signal());
     await settle();
     expect(primary.asked).toHaveLength(2);
@@ -126,13 +129,13 @@ describe("RemoteTokenSource (worker side)", () => {
     expect(entryOf(await retry).entry.authorization).toBe("Bearer t1");
   });
 
-  it("a caller whose deadline passes gets deadline_exceeded; the late answer still fills the cache", async () => {
+  it("a caller whose deadline passes gets deadline; the late answer still fills the cache", async () => {
     const { primary, source, token } = setup();
     const controller = new AbortController();
     const waiting = source.get(ACME, controller.signal);
     await settle();
     controller.abort();
-    expect(await waiting).toEqual(deny("deadline_exceeded"));
+    expect(await waiting).toBe(TOKEN_SOURCE_ERRORS.deadline);
     primary.answer(0, token(1));
     await settle();
     expect(entryOf(await source.get(ACME, signal())).cache).toBe("hit");
@@ -149,7 +152,7 @@ describe("RemoteTokenSource (worker side)", () => {
       max: 10,
       askTimeoutMs: 1_000,
     });
-    expect(await source.get(ACME, signal())).toEqual(deny("token_unavailable"));
+    expect(await source.get(ACME, signal())).toBe(TOKEN_SOURCE_ERRORS.unavailable);
   });
 });
 
@@ -181,8 +184,8 @@ describe("RemoteTokenSource after a reload (a new tenant definition)", () => {
 describe("TokenBroker (primary side)", () => {
   const entry = new TokenEntry("Bearer primary", 2_000_000, 1_500_000);
   const registry = {
-    peek: (id: string): Tenant | Denial | undefined => (id === "acme" ? ACME : id === "ghost" ? deny("tenant_unknown") : undefined),
-    resolve: async (id: string): Promise<Tenant | Denial> => (id === "found-later" ? tenant(id) : deny("tenant_unknown")),
+    peek: (id: string): Tenant | RegistryError | undefined => (id === "acme" ? ACME : id === "ghost" ? REGISTRY_ERRORS.unknown : id === "dark" ? REGISTRY_ERRORS.store_unavailable : undefined),
+    resolve: async (id: string): Promise<Tenant | RegistryError> => (id === "found-later" ? tenant(id) : REGISTRY_ERRORS.unknown),
   };
 
   it("answers with the primary's token, resolving the tenant itself", async () => {
@@ -199,10 +202,11 @@ describe("TokenBroker (primary side)", () => {
     expect(asked).toEqual(["acme", "found-later"]);
   });
 
-  it("passes denials through: unknown tenant, token provider denials, failures", async () => {
-    const broker = new TokenBroker({ registry, tokens: { get: async () => deny("token_rejected") } });
-    expect(await broker.answer({ tenantId: "ghost", budgetMs: 1_000 })).toEqual({ kind: "deny", reason: "tenant_unknown" });
-    expect(await broker.answer({ tenantId: "acme", budgetMs: 1_000 })).toEqual({ kind: "deny", reason: "token_rejected" });
+  it("passes errors through in the token source's codes: unknown tenant, token provider errors, failures", async () => {
+    const broker = new TokenBroker({ registry, tokens: { get: async () => tokenSourceError("rejected", 30) } });
+    expect(await broker.answer({ tenantId: "ghost", budgetMs: 1_000 })).toEqual({ kind: "error", code: "tenant_unknown" });
+    expect(await broker.answer({ tenantId: "dark", budgetMs: 1_000 })).toEqual({ kind: "error", code: "store_unavailable" });
+    expect(await broker.answer({ tenantId: "acme", budgetMs: 1_000 })).toEqual({ kind: "error", code: "rejected", retryAfterSeconds: 30 });
     const failing = new TokenBroker({
       registry,
       tokens: {
@@ -211,6 +215,15 @@ describe("TokenBroker (primary side)", () => {
         },
       },
     });
-    expect(await failing.answer({ tenantId: "acme", budgetMs: 1_000 })).toEqual({ kind: "deny", reason: "internal_error" });
+    expect(await failing.answer({ tenantId: "acme", budgetMs: 1_000 })).toEqual({ kind: "error", code: "internal" });
+  });
+
+  it("a worker's authorizer denies with the reasons a single process would give", () => {
+    const reason = (answer: Extract<TokenAnswer, { kind: "error" }>, request: "api" | "login" = "api") => denialOf(errorFromAnswer(answer), request);
+    expect(reason({ kind: "error", code: "tenant_unknown" })).toEqual(deny("tenant_unknown"));
+    expect(reason({ kind: "error", code: "store_unavailable" })).toEqual(deny("secrets_unavailable"));
+    expect(reason({ kind: "error", code: "rejected", retryAfterSeconds: 30 })).toEqual(deny("token_rejected", 30));
+    expect(reason({ kind: "error", code: "rate_limited", retryAfterSeconds: 7 }, "login")).toEqual(deny("token_rate_limited", 7));
+    expect(reason({ kind: "error", code: "internal" })).toEqual(deny("internal_error"));
   });
 });

@@ -1,7 +1,7 @@
 // An Authorizer wired with real pure parts, a real registry over an in-memory store, and a small fake
 // token source. For table tests and property-based fuzzing of the whole decision path, in-process.
 import { Authorizer, type CheckOutcome } from "../../src/authz/authorizer.js";
-import { deny, type Denial } from "../../src/authz/deny-reasons.js";
+import { deny } from "../../src/authz/deny-reasons.js";
 import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
 import { buildEnvironments, parseConfig } from "../../src/config/index.js";
@@ -12,6 +12,7 @@ import { TenantRegistry, type CallerBinding } from "../../src/tenants/registry.j
 import type { Tenant } from "../../src/tenants/tenant.js";
 import { compileTenantIdPattern } from "../../src/tenants/tenant-id.js";
 import { TokenEntry, type TokenLookup, type TokenSource } from "../../src/tokens/token-provider.js";
+import type { TokenSourceError } from "../../src/tokens/token-source-errors.js";
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { Deadline } from "../../src/util/deadline.js";
 import type { CallerMode } from "../../src/tenants/caller-binding.js";
@@ -34,14 +35,14 @@ class MapStore implements SecretStore {
   }
 }
 
-/** Mints "Bearer tok-<tenant>" instantly; a tenant named in `failing` gets that denial. */
+/** Mints "Bearer tok-<tenant>" instantly; a tenant named in `failing` gets that error (the port's own codes). */
 export class FakeTokens implements TokenSource {
   readonly entries = new Map<string, TokenEntry>();
-  failing = new Map<string, Denial>();
+  failing = new Map<string, TokenSourceError>();
   peek(tenant: Tenant): TokenEntry | undefined {
     return this.failing.has(tenant.id) ? undefined : this.entries.get(tenant.id);
   }
-  async get(tenant: Tenant): Promise<TokenLookup | Denial> {
+  async get(tenant: Tenant): Promise<TokenLookup | TokenSourceError> {
     const f = this.failing.get(tenant.id);
     if (f) return f;
     let e = this.entries.get(tenant.id);

@@ -6,7 +6,7 @@ import { GENESYS_ENVIRONMENTS } from "../../src/profiles/genesys/regions.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
 import type { SecretReadResult, SecretStore, TenantRecord } from "../../src/secrets/secret-store.js";
-import { TenantRegistry } from "../../src/tenants/registry.js";
+import { REGISTRY_ERRORS, TenantRegistry } from "../../src/tenants/registry.js";
 import { harness } from "../support/authorizer-harness.js";
 import { checkRequest } from "../support/check-requests.js";
 
@@ -73,7 +73,7 @@ describe("a Vault record cannot choose where credentials go", () => {
     ["a plain-http loopback token_url (e.g. Envoy's admin port)", { environment: "mypurecloud.de", tokenUrl: "http://127.0.0.1:9901/quitquitquit" }],
     ["a token_url but no environment", { tokenUrl: "https://login.mypurecloud.de/oauth/token" }],
   ])("a record with %s defines no tenant", async (_what, fields) => {
-    expect(await resolve(registry({ acme: { credentials: creds, divisions: ["d"], ...fields } }), "acme")).toEqual({ kind: "deny", reason: "tenant_unknown" });
+    expect(await resolve(registry({ acme: { credentials: creds, divisions: ["d"], ...fields } }), "acme")).toBe(REGISTRY_ERRORS.unknown);
   });
 
   it("a token_url equal to the environment's own is accepted", async () => {
@@ -89,7 +89,7 @@ describe("a Vault record cannot choose where credentials go", () => {
       { acme: { credentials: creds, divisions: ["d"], environment: "mypurecloud.de" }, ie: { credentials: creds, divisions: ["d"], environment: "mypurecloud.ie" } },
       { "mypurecloud.ie": {} },
     );
-    expect(await resolve(r, "acme")).toEqual({ kind: "deny", reason: "tenant_unknown" });
+    expect(await resolve(r, "acme")).toBe(REGISTRY_ERRORS.unknown);
     expect(await resolve(r, "ie")).toMatchObject({ environment: "mypurecloud.ie" });
   });
 });

@@ -6,6 +6,7 @@ import { mintGatewayToken, openGatewayToken, type GatewayKeyring } from "../../s
 import { GatewayTokens } from "../../src/gateway/gateway-tokens.js";
 import { parseKeysFile } from "../../src/gateway/keys-file.js";
 import { TokenEntry } from "../../src/tokens/token-provider.js";
+import { TOKEN_SOURCE_ERRORS } from "../../src/tokens/token-source-errors.js";
 import { harness } from "../support/authorizer-harness.js";
 import { checkRequest } from "../support/check-requests.js";
 
@@ -224,7 +225,7 @@ describe("gateway login decisions (in-process, the real authorizer)", () => {
 
   it("a tenant whose Genesys token cannot be had gets that denial, not a gateway token", async () => {
     const h = harness({ gateway: gateway() });
-    h.tokens.failing.set("acme", { kind: "deny", reason: "token_rejected" });
+    h.tokens.failing.set("acme", TOKEN_SOURCE_ERRORS.rejected);
     const o = await h.check(loginRequest("acme"));
     expect(o).toMatchObject({ decision: "deny", reason: "token_rejected" });
     expect(answerOf(o.response).body.access_token).toBeUndefined();

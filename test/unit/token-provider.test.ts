@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isDenial } from "../../src/authz/deny-reasons.js";
+import { isTokenSourceError } from "../../src/tokens/token-source-errors.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
 import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
@@ -76,7 +76,7 @@ describe("TokenProvider serves a token only for what minted it", () => {
     const moved: Tenant = { ...tenant, tokenUrl: "https://login.other.example.com/oauth/token" };
     expect(tokens.peek(moved)).toBeUndefined();
     const lookup = await tokens.get(moved, never);
-    expect(isDenial(lookup) ? lookup.reason : lookup.entry.authorization).toBe("Bearer t2");
+    expect(isTokenSourceError(lookup) ? lookup.code : lookup.entry.authorization).toBe("Bearer t2");
     expect(endpoint.urls).toEqual([tenant.tokenUrl, moved.tokenUrl]);
     const rekeyed: Tenant = { ...moved, credentialsKey: "acme-v2" };
     expect(tokens.peek(rekeyed)).toBeUndefined();
@@ -95,7 +95,7 @@ describe("TokenProvider serves a token only for what minted it", () => {
     expect(store.reads).toBe(2);
     expect(tokens.peek(tenant)).toBeUndefined(); // the record names another client
     const lookup = await tokens.get(tenant, never);
-    expect(isDenial(lookup) ? lookup.reason : lookup.entry.authorization).toBe("Bearer t2");
+    expect(isTokenSourceError(lookup) ? lookup.code : lookup.entry.authorization).toBe("Bearer t2");
     expect(endpoint.secretsSeen[1]).toBe(new ClientCredentials("c-fixed", "s1").basicAuthorization());
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
   });
@@ -109,7 +109,7 @@ describe("TokenProvider serves a token only for what minted it", () => {
     await settle();
     expect(tokens.peek(tenant)).toBeUndefined();
     const lookup = await tokens.get(tenant, never);
-    expect(isDenial(lookup) ? lookup.reason : "served").toBe("credentials_missing");
+    expect(isTokenSourceError(lookup) ? lookup.code : "served").toBe("credentials_missing");
   });
 
   it("keeps serving while the store cannot be reached (nothing newer is known)", async () => {
@@ -135,10 +135,10 @@ describe("TokenProvider and a reload during a token load (issue 11, finding 6)",
     const after = tokens.get(moved, never); // resolved after it, while the old load is in flight
     open();
     const [a, b] = await Promise.all([before, after]);
-    expect(isDenial(a) ? a.reason : a.entry.authorization).toBe("Bearer t1");
-    expect(isDenial(b) ? b.reason : b.entry.authorization).toBe("Bearer t2");
+    expect(isTokenSourceError(a) ? a.code : a.entry.authorization).toBe("Bearer t1");
+    expect(isTokenSourceError(b) ? b.code : b.entry.authorization).toBe("Bearer t2");
     expect(endpoint.urls).toEqual([tenant.tokenUrl, moved.tokenUrl]);
-    expect(isDenial(b) ? undefined : b.entry.origin?.tokenUrl).toBe(moved.tokenUrl);
+    expect(isTokenSourceError(b) ? undefined : b.entry.origin?.tokenUrl).toBe(moved.tokenUrl);
   });
 
   it("the same holds when the record names another OAuth client by the time the load ends", async () => {
@@ -153,7 +153,7 @@ describe("TokenProvider and a reload during a token load (issue 11, finding 6)",
     open();
     await before;
     const b = await after;
-    expect(isDenial(b) ? b.reason : b.entry.origin?.clientId).toBe("c-new");
+    expect(isTokenSourceError(b) ? b.code : b.entry.origin?.clientId).toBe("c-new");
     expect(endpoint.secretsSeen).toEqual([new ClientCredentials("c", "s1").basicAuthorization(), new ClientCredentials("c-new", "s1").basicAuthorization()]);
   });
 
@@ -174,7 +174,7 @@ describe("TokenProvider and a reload during a token load (issue 11, finding 6)",
     const after = tokens.get(tenant, never);
     open();
     await before;
-    expect(await after).toEqual({ kind: "deny", reason: "token_unavailable" });
+    expect(await after).toEqual({ kind: "token_source", code: "unavailable" });
     expect(endpoint.calls).toBe(2);
   });
 });
@@ -213,8 +213,8 @@ describe("TokenProvider: tokens.maxAgeSeconds and evict (issue 11, finding 4)", 
     tokens.evict("acme");
     expect(tokens.peek(tenant)).toBeUndefined();
     const r = await tokens.get(tenant, never);
-    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
-    expect(isDenial(r) ? "denied" : r.entry.encoded("plan")).toBeUndefined();
+    expect(isTokenSourceError(r) ? r.code : r.entry.authorization).toBe("Bearer t2");
+    expect(isTokenSourceError(r) ? "denied" : r.entry.encoded("plan")).toBeUndefined();
     expect(endpoint.calls).toBe(2);
   });
 
@@ -223,9 +223,9 @@ describe("TokenProvider: tokens.maxAgeSeconds and evict (issue 11, finding 4)", 
     const other: Tenant = { ...tenant, id: "globex", credentialsKey: "globex" };
     await tokens.get(other, never);
     endpoint.script.push({ kind: "error", error: { code: "rate_limited", retryAfterSeconds: 300 } });
-    expect(await tokens.get(tenant, never)).toMatchObject({ reason: "token_rate_limited" });
+    expect(await tokens.get(tenant, never)).toMatchObject({ code: "rate_limited" });
     tokens.evict("acme");
-    expect(isDenial(await tokens.get(tenant, never))).toBe(false);
+    expect(isTokenSourceError(await tokens.get(tenant, never))).toBe(false);
     expect(tokens.peek(other)?.authorization).toBe("Bearer t1");
   });
 
@@ -238,7 +238,7 @@ describe("TokenProvider: tokens.maxAgeSeconds and evict (issue 11, finding 4)", 
     tokens.evict("acme");
     open();
     const r = await waiting;
-    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
+    expect(isTokenSourceError(r) ? r.code : r.entry.authorization).toBe("Bearer t2");
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
   });
 });
@@ -252,7 +252,7 @@ describe("TokenProvider", () => {
     open();
     const results = await Promise.all(pending);
     expect(endpoint.calls).toBe(1);
-    expect(new Set(results.map((r) => (isDenial(r) ? "deny" : r.entry.authorization)))).toEqual(new Set(["Bearer t1"]));
+    expect(new Set(results.map((r) => (isTokenSourceError(r) ? "deny" : r.entry.authorization)))).toEqual(new Set(["Bearer t1"]));
   });
 
   it("serves from cache, refreshes in the background after refreshAt, and never serves past expiry", async () => {
@@ -281,14 +281,14 @@ describe("TokenProvider", () => {
     clock.advance(700_000); // past 3540 s
     expect(tokens.peek(tenant)).toBeUndefined();
     endpoint.script.push(outage(), outage(), outage());
-    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_unavailable" });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "token_source", code: "unavailable" });
   });
 
   it("retries a 5xx with backoff inside the load budget", async () => {
     const { endpoint, tokens } = setup();
     endpoint.script.push({ kind: "error", error: { code: "unavailable", httpStatus: 502 } });
     const r = await tokens.get(tenant, never);
-    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
+    expect(isTokenSourceError(r) ? r.code : r.entry.authorization).toBe("Bearer t2");
     expect(endpoint.calls).toBe(2);
   });
 
@@ -302,7 +302,7 @@ describe("TokenProvider", () => {
     };
     const first = store.reads;
     const r = await tokens.get(tenant, never);
-    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t2");
+    expect(isTokenSourceError(r) ? r.code : r.entry.authorization).toBe("Bearer t2");
     expect(store.reads - first).toBe(2);
     expect(endpoint.secretsSeen).toEqual([
       new ClientCredentials("c", "s1").basicAuthorization(),
@@ -313,12 +313,12 @@ describe("TokenProvider", () => {
   it("gives up after the second invalid_client and backs off instead of asking on every check", async () => {
     const { clock, endpoint, tokens } = setup();
     endpoint.script.push({ kind: "error", error: { code: "invalid_client" } }, { kind: "error", error: { code: "invalid_client" } });
-    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rejected", retryAfterSeconds: 30 });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "token_source", code: "rejected", retryAfterSeconds: 30 });
     expect(endpoint.calls).toBe(2);
-    for (let i = 0; i < 10; i++) expect((await tokens.get(tenant, never)) as unknown).toMatchObject({ reason: "token_rejected" });
+    for (let i = 0; i < 10; i++) expect((await tokens.get(tenant, never)) as unknown).toMatchObject({ code: "rejected" });
     expect(endpoint.calls).toBe(2);
     clock.advance(31_000);
-    expect(isDenial(await tokens.get(tenant, never))).toBe(false);
+    expect(isTokenSourceError(await tokens.get(tenant, never))).toBe(false);
     expect(endpoint.calls).toBe(3);
   });
 
@@ -344,12 +344,12 @@ describe("TokenProvider", () => {
   it("pauses token requests for Retry-After seconds after a 429", async () => {
     const { clock, endpoint, tokens } = setup();
     endpoint.script.push({ kind: "error", error: { code: "rate_limited", retryAfterSeconds: 30 } });
-    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rate_limited", retryAfterSeconds: 30 });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "token_source", code: "rate_limited", retryAfterSeconds: 30 });
     clock.advance(10_000);
-    expect(await tokens.get(tenant, never)).toEqual({ kind: "deny", reason: "token_rate_limited", retryAfterSeconds: 20 });
+    expect(await tokens.get(tenant, never)).toEqual({ kind: "token_source", code: "rate_limited", retryAfterSeconds: 20 });
     expect(endpoint.calls).toBe(1);
     clock.advance(21_000);
-    expect(isDenial(await tokens.get(tenant, never))).toBe(false);
+    expect(isTokenSourceError(await tokens.get(tenant, never))).toBe(false);
     expect(endpoint.calls).toBe(2);
   });
 
@@ -361,10 +361,10 @@ describe("TokenProvider", () => {
     const leaving = tokens.get(tenant, ac.signal);
     const staying = tokens.get(tenant, never);
     ac.abort();
-    expect(await leaving).toEqual({ kind: "deny", reason: "deadline_exceeded" });
+    expect(await leaving).toEqual({ kind: "token_source", code: "deadline" });
     open();
     const r = await staying;
-    expect(isDenial(r) ? r.reason : r.entry.authorization).toBe("Bearer t1");
+    expect(isTokenSourceError(r) ? r.code : r.entry.authorization).toBe("Bearer t1");
     expect(endpoint.calls).toBe(1);
   });
 });
