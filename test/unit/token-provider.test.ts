@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { isTokenSourceError } from "../../src/tokens/token-source-errors.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
@@ -275,8 +275,8 @@ describe("TokenProvider", () => {
     endpoint.script.push(outage(), outage(), outage());
     clock.advance(2_900_000);
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
-    await new Promise((r) => setTimeout(r, 20));
-    expect(endpoint.calls).toBe(4); // 1 mint + 3 refresh attempts
+    // The refresh runs in the background (its retries back off on real timers): wait, bounded, for all of it.
+    await vi.waitFor(() => expect(endpoint.calls).toBe(4), { timeout: 5000, interval: 5 }); // 1 mint + 3 refresh attempts
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1");
     clock.advance(700_000); // past 3540 s
     expect(tokens.peek(tenant)).toBeUndefined();
@@ -328,16 +328,14 @@ describe("TokenProvider", () => {
     endpoint.script.push(outage(), outage(), outage());
     clock.advance(2_900_000);
     for (let i = 0; i < 10; i++) tokens.peek(tenant);
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(endpoint.calls).toBe(4), { timeout: 5000, interval: 5 });
     expect(refreshes.count).toBe(1);
-    expect(endpoint.calls).toBe(4);
     for (let i = 0; i < 10; i++) tokens.peek(tenant); // inside the retry wait: nothing sent
     await new Promise((r) => setTimeout(r, 20));
     expect(endpoint.calls).toBe(4);
     clock.advance(8000);
     tokens.peek(tenant);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(endpoint.calls).toBe(5);
+    await vi.waitFor(() => expect(endpoint.calls).toBe(5), { timeout: 5000, interval: 5 });
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t5");
   });
 
