@@ -8,8 +8,7 @@ import type { Logger } from "pino";
 import { Authorizer, type AuthzPolicy } from "./authz/authorizer.js";
 import type { CheckOutcome } from "./authz/authorizer.js";
 import { isDenial } from "./authz/deny-reasons.js";
-import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "./authz/genesys-catalog.js";
-import { buildRouteTable, type RouteRule } from "./authz/route-table.js";
+import { buildProfileRoutes } from "./authz/profile-routes.js";
 import { buildEnvironments, checkListenerAuth, watchConfigFile, type Config } from "./config/index.js";
 import { decisionLogger, roundMs } from "./observability/decision-log.js";
 import { GatewayTokens } from "./gateway/gateway-tokens.js";
@@ -60,13 +59,6 @@ export interface App {
 export async function buildTokenEndpoint(config: Config): Promise<HttpTokenEndpoint> {
   const caPem = config.tokens.caFile ? await readFile(config.tokens.caFile, "utf8") : undefined;
   return new HttpTokenEndpoint({ timeoutMs: config.tokens.requestTimeoutMs, caPem });
-}
-
-function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
-  const base: RouteRule[] =
-    config.routes.rules ?? GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param }));
-  const denied = config.routes.denied ?? GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path }));
-  return { rules: [...base, ...config.routes.extraRules], denied: [...denied] };
 }
 
 export async function buildSecretStore(deps: AppDeps): Promise<{ store: SecretStore; vault: VaultSession | undefined }> {
@@ -240,7 +232,6 @@ export async function startApp(deps: AppDeps): Promise<App> {
 const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers", "gatewayTokens"] as const;
 
 function policyFrom(config: Config): AuthzPolicy {
-  const { rules, denied } = routeRulesFrom(config);
   return {
     tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
     callers: {
@@ -251,7 +242,8 @@ function policyFrom(config: Config): AuthzPolicy {
     },
     stripTenantHeader: config.stripTenantHeader,
     egress: config.egress,
-    routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),
+    // Config `routes` is the genesys-cloud profile's; other profiles keep their built-in tables.
+    routes: buildProfileRoutes({ "genesys-cloud": { ...config.routes, allowListOnly: config.routes.mode === "allow-list" } }),
   };
 }
 
