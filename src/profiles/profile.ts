@@ -57,6 +57,9 @@ export interface Profile {
   /** The token endpoint's answer (status, Retry-After header, body) as a token or a token error code. Pure. */
   parseTokenResponse(status: number, retryAfter: string | undefined, body: string): TokenResult;
 
+  /** The API's path prefix: the egress route of each of its environments forwards only paths under it. */
+  readonly apiPathPrefix: string;
+
   /** Routes that take a division query parameter, and under which name. Empty for a profile without one. */
   readonly divisionRoutes: readonly DivisionRoute[];
   /** Routes denied outright by default (credential and grant management, cross-division digests). */

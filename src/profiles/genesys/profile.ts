@@ -23,6 +23,7 @@ export const GENESYS_CLOUD: Profile = Object.freeze<Profile>({
   apiHostFor,
   buildTokenRequest: (tokenUrl, record) => buildClientCredentialsRequest(tokenUrl, record.credentials),
   parseTokenResponse: (status, retryAfter, body) => parseTokenResponse(status, retryAfter, body, FALLBACK_EXPIRES_IN),
+  apiPathPrefix: "/api/v2/",
   divisionRoutes: Object.freeze(GENESYS_DIVISION_ROUTES.map(([method, path, param]) => Object.freeze({ method, path, param }))),
   deniedRoutes: Object.freeze(GENESYS_DENIED_ROUTES.map(([method, path]) => Object.freeze({ method, path }))),
   // Both spellings the official SDKs send (./catalog.ts); any spelling that normalises to one of them counts.

@@ -33,6 +33,8 @@ export const NICE_CXONE: Profile = Object.freeze<Profile>({
   buildTokenRequest: (tokenUrl, record) =>
     record.accessKey === undefined ? undefined : buildPasswordRequest(tokenUrl, record.credentials, record.accessKey),
   parseTokenResponse: (status, retryAfter, body) => rejectedOwner(parseTokenResponse(status, retryAfter, body, FALLBACK_EXPIRES_IN)),
+  // The REST API's root on a business unit's API host, as third-party clients call it (secondary).
+  apiPathPrefix: "/incontactapi/",
   divisionRoutes: Object.freeze([]),
   // No credential-management routes are catalogued for CXone yet (config routes.denied covers Genesys Cloud only).
   deniedRoutes: Object.freeze([]),
