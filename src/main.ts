@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startApp, type Running } from "./app.js";
 import { startCluster } from "./cluster/index.js";
-import { checkListenerAuth, ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile, unauthenticatedCheckListeners } from "./config/index.js";
+import { buildEnvironments, checkListenerAuth, ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile, unauthenticatedCheckListeners } from "./config/index.js";
 import { renderEgressConfig } from "./egress/envoy-config.js";
 import { GENESYS_ENVIRONMENTS } from "./profiles/genesys/regions.js";
 import { requestEviction, startAdminServer, type RunningAdminServer } from "./server/admin-server.js";
@@ -117,7 +117,10 @@ async function main(argv: string[]): Promise<number> {
       }
       const given = values.config ?? fileArg;
       const config = given === undefined ? undefined : await loadConfigFile(given);
-      const environments = config?.environments ? Object.keys(config.environments) : GENESYS_ENVIRONMENTS;
+      // Each environment with its profile's API host and path prefix (Genesys Cloud: api.<env>, /api/v2/).
+      const environments = config
+        ? [...buildEnvironments(config.environments).values()].map((e) => ({ name: e.name, apiHost: e.apiHost, pathPrefix: e.profile.apiPathPrefix }))
+        : GENESYS_ENVIRONMENTS;
       process.stdout.write(renderEgressConfig({ layout, environments, ...(config ? { upstreamHeader: config.egress.upstreamHeader } : {}) }));
       return 0;
     }

@@ -35,7 +35,12 @@ export async function probeTenants(deps: {
         rows.push({ tenant: t.id, result: secret.kind === "not_found" ? "credentials_missing" : `secrets_unavailable (${secret.detail})` });
         continue;
       }
-      const token = await endpoint.requestToken(t.tokenUrl, secret.record.credentials, signal);
+      const request = t.profile.buildTokenRequest(t.tokenUrl, secret.record);
+      if (request === undefined) {
+        rows.push({ tenant: t.id, result: `credentials_missing (the ${t.profile.name} grant needs fields the record lacks)` });
+        continue;
+      }
+      const token = await endpoint.requestToken(request, t.profile.parseTokenResponse, signal);
       rows.push({
         tenant: t.id,
         result: token.kind === "token" ? "ok" : `token ${token.error.code}${token.error.httpStatus ? ` (HTTP ${token.error.httpStatus})` : ""}`,

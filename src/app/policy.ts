@@ -1,19 +1,10 @@
-/** The authorizer's policy from a config: tenant header rules, caller binding, egress checks, route table. Pure. */
+/** The authorizer's policy from a config: tenant header rules, caller binding, egress checks, route tables. Pure. */
 import type { AuthzPolicy } from "../authz/authorizer.js";
-import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../authz/genesys-catalog.js";
-import { buildRouteTable, type RouteRule } from "../authz/route-table.js";
+import { buildProfileRoutes } from "../authz/profile-routes.js";
 import type { Config } from "../config/index.js";
 import { compileTenantIdPattern } from "../tenants/tenant-id.js";
 
-function routeRulesFrom(config: Config): { rules: RouteRule[]; denied: { method: string; path: string }[] } {
-  const base: RouteRule[] =
-    config.routes.rules ?? GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param }));
-  const denied = config.routes.denied ?? GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path }));
-  return { rules: [...base, ...config.routes.extraRules], denied: [...denied] };
-}
-
 export function policyFrom(config: Config): AuthzPolicy {
-  const { rules, denied } = routeRulesFrom(config);
   return {
     tenantId: { header: config.tenantHeader, pattern: compileTenantIdPattern(config.tenantIdPattern) },
     callers: {
@@ -24,6 +15,7 @@ export function policyFrom(config: Config): AuthzPolicy {
     },
     stripTenantHeader: config.stripTenantHeader,
     egress: config.egress,
-    routes: buildRouteTable(rules, denied, { allowListOnly: config.routes.mode === "allow-list" }),
+    // Config `routes` is the genesys-cloud profile's; other profiles keep their built-in tables.
+    routes: buildProfileRoutes({ "genesys-cloud": { ...config.routes, allowListOnly: config.routes.mode === "allow-list" } }),
   };
 }

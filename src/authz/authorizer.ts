@@ -26,14 +26,15 @@ import { answeredAs, DENY_REASONS, deny, isDenial, type Denial, type DenyReason 
 import { denialOf } from "./layer-errors.js";
 import { mayNameDivisions, NO_QUERY_MUTATION, planDivision, type QueryMutation } from "./division-plan.js";
 import { buildDeniedResponse, buildLoginResponse, buildOkResponse } from "./response.js";
-import type { RouteTable } from "./route-table.js";
+import type { ProfileRoutes } from "./profile-routes.js";
 
 /** The parts of the config a reload may change; swapped whole. */
 export interface AuthzPolicy {
   readonly tenantId: TenantIdRules;
   readonly callers: CallerRules;
   readonly stripTenantHeader: boolean;
-  readonly routes: RouteTable;
+  /** One route table per identity-provider profile; a check uses its tenant's (src/authz/profile-routes.ts). */
+  readonly routes: ProfileRoutes;
   readonly egress: { readonly upstreamHeader: string; readonly verifyHost: boolean };
 }
 
@@ -193,8 +194,11 @@ export class Authorizer {
     if (callerDenied) return denialOf(callerDenied);
     // Where Envoy routes by Host (the Istio egress gateway), the caller's Host must be the tenant's own API host.
     if (policy.egress.verifyHost && claim.host !== tenant.apiHost) return deny("upstream_mismatch");
-    const route = policy.routes.match(claim.method, claim.path);
-    const plain = !mayNameDivisions(claim.rawQuery);
+    const routing = policy.routes[tenant.profile.id];
+    const route = routing.table.match(claim.method, claim.path);
+    const keys = routing.divisionKeys;
+    // A profile without a division parameter: nothing to plan, the query passes (denied routes still apply).
+    const plain = keys === undefined || !mayNameDivisions(claim.rawQuery, keys);
     if (plain && route.kind === "uncatalogued") return policy.passThrough;
     if (plain && route.kind === "division") {
       // Keyed by parameter name (a handful) then by the divisions array (one small entry per tenant, no Map each).
@@ -202,14 +206,14 @@ export class Authorizer {
       if (byDivisions === undefined) policy.plainPlans.set(route.param, (byDivisions = new WeakMap()));
       let plan = byDivisions.get(tenant.divisions);
       if (plan === undefined) {
-        const query = planDivision(route, "", tenant.divisions);
+        const query = planDivision(route, "", tenant.divisions, keys);
         if (isDenial(query)) return query;
         plan = planFor(query, policy.generation);
         byDivisions.set(tenant.divisions, plan);
       }
       return plan;
     }
-    const query = planDivision(route, claim.rawQuery, tenant.divisions);
+    const query = planDivision(route, claim.rawQuery, tenant.divisions, keys);
     return isDenial(query) ? query : planFor(query, policy.generation);
   }
 

@@ -1,17 +1,19 @@
 /**
  * What to do with the division filter of one request. Pure.
  *
- * The token is the real boundary (docs/genesys-facts.md, "Grants and divisions"); the query parameter is a
- * filter that keeps a tenant's list calls to its own divisions. Rules:
+ * The token is the real boundary (for Genesys Cloud: docs/genesys-facts.md, "Grants and divisions"); the query
+ * parameter is a filter that keeps a tenant's list calls to its own divisions. Which query keys carry it is the
+ * profile's knowledge (Profile.divisionKeys, e.g. Genesys Cloud's `divisionId` / `divisionIds`); a profile
+ * without a division parameter (NICE CXone) gets no plan at all: its query passes unchanged. Rules:
  * - any caller-supplied division key, in any spelling, is removed: a key is a division key when it normalises
- *   to `divisionid` / `divisionids` (isDivisionKey: percent-decoding to a fixed point, so double encoding
+ *   to one of the profile's keys (isDivisionKey: percent-decoding to a fixed point, so double encoding
  *   counts; '+' as space; Unicode compatibility folding; letter case; trailing brackets such as
  *   `divisionId[]` or `divisionIds[0]`; and every character that is not a letter or digit, so `division.id`,
  *   `division_id`, `division-id` and ` divisionId ` count too). A server-side framework may read any of these
  *   as the same parameter; scopegate cannot know which, so it treats them all as the division filter;
  * - on a catalogued route the tenant's divisions are set under the route's parameter name, comma-joined
- *   (what the official SDKs send, docs/genesys-facts.md), each value percent-encoded (Envoy inserts values
- *   raw; with `validate_mutations` it rejects unencoded ones,
+ *   (what the official Genesys SDKs send, docs/genesys-facts.md), each value percent-encoded (Envoy inserts
+ *   values raw; with `validate_mutations` it rejects unencoded ones,
  *   https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/http/ext_authz/v3/ext_authz.proto);
  * - a caller asking for a division outside the tenant's set is denied, never widened; asking for a
  *   subset narrows the filter to that subset.
@@ -26,16 +28,43 @@ export interface QueryMutation {
 
 export const NO_QUERY_MUTATION: QueryMutation = Object.freeze({ set: [], remove: [] });
 
-const DIVISION_KEYS = new Set(["divisionid", "divisionids"]);
+/** A profile's division keys, compiled once per policy: the normalised names and a parse-free prefilter. */
+export interface DivisionKeys {
+  readonly names: ReadonlySet<string>;
+  readonly mayName: RegExp;
+}
 
+const GAP = "[^a-z0-9]*";
+
+/**
+ * Names as the normaliser leaves them (compatibility-folded, lower case, letters and digits only). The prefilter
+ * looks for the letters their names share at the start (Genesys: d-i-v-i-s-i-o-n-i-d) in order, in any case,
+ * with nothing but non-alphanumerics between them, or for '%' or a non-ASCII character (which decoding or
+ * folding could turn into them).
+ */
+export function compileDivisionKeys(keys: readonly string[]): DivisionKeys {
+  const names = [...new Set(keys.map((k) => k.normalize("NFKC").toLowerCase().replace(NOT_ALPHANUMERIC, "")))];
+  if (names.length === 0 || names.includes("")) throw new Error("division keys must name at least one key of letters or digits");
+  const common = names.reduce((prefix, name) => {
+    let i = 0;
+    while (i < prefix.length && i < name.length && prefix[i] === name[i]) i++;
+    return prefix.slice(0, i);
+  });
+  const spelt = (common === "" ? names : [common]).map((n) => [...n].join(GAP)).join("|");
+  return { names: new Set(names), mayName: new RegExp(`[%\\u0080-\\uffff]|${spelt}`, "i") };
+}
+
+/** A plan for the route; `keys` undefined: the profile has no division parameter, so only denials apply. */
 export function planDivision(
   route: RouteMatch,
   rawQuery: string,
   tenantDivisions: readonly string[],
+  keys: DivisionKeys | undefined,
 ): QueryMutation | Denial {
   if (route.kind === "forbidden") return deny("route_forbidden");
   if (route.kind === "malformed") return deny("path_malformed");
-  const supplied = mayNameDivisions(rawQuery) ? readDivisionParams(rawQuery) : undefined;
+  if (keys === undefined) return NO_QUERY_MUTATION;
+  const supplied = mayNameDivisions(rawQuery, keys) ? readDivisionParams(rawQuery, keys) : undefined;
   if (supplied === "malformed") return deny("division_malformed");
   if (route.kind === "uncatalogued") {
     return supplied && supplied.keys.length > 0 ? { set: [], remove: supplied.keys } : NO_QUERY_MUTATION;
@@ -54,30 +83,27 @@ export function planDivision(
 
 /**
  * Whether a raw query string could carry a division key in any spelling the parser below accepts, without
- * parsing it. A key normalises to `divisionid(s)` only if its raw text has '%' (encoding), a non-ASCII
- * character (compatibility folding), or the letters d-i-v-i-s-i-o-n in order, in any case, with nothing but
- * non-alphanumerics between them (`division`, `DIVISION`, `d.i.v.i.s.i.o.n`, `d+ivision`). A query with none
- * of these is planned like an empty one. test/unit/routes.test.ts checks this against the parser.
+ * parsing it. A key normalises to a division key (Genesys: `divisionid(s)`) only if its raw text has '%'
+ * (encoding), a non-ASCII character (compatibility folding), or the key's letters in order, in any case, with
+ * nothing but non-alphanumerics between them (`divisionId`, `DIVISIONID`, `d.i.v.i.s.i.o.n.i.d`). A query with
+ * none of these is planned like an empty one. test/unit/routes.test.ts checks this against the parser.
  */
-export function mayNameDivisions(rawQuery: string): boolean {
-  return rawQuery !== "" && MAY_NAME_DIVISIONS.test(rawQuery);
+export function mayNameDivisions(rawQuery: string, keys: DivisionKeys): boolean {
+  return rawQuery !== "" && keys.mayName.test(rawQuery);
 }
-
-const GAP = "[^a-z0-9]*";
-const MAY_NAME_DIVISIONS = new RegExp(`[%\\u0080-\\uffff]|${[..."division"].join(GAP)}`, "i");
 
 /**
  * Whether a raw query key names the division filter (see the module comment for the spellings that count);
  * "undecodable" when its percent-encoding does not settle.
  */
-export function isDivisionKey(rawKey: string): boolean | "undecodable" {
+export function isDivisionKey(rawKey: string, keys: DivisionKeys): boolean | "undecodable" {
   const decoded = decodeFully(rawKey);
   if (decoded === undefined) return "undecodable";
   const folded = decoded.normalize("NFKC").toLowerCase();
   // `divisionIds[0]` (trailing brackets dropped), and `division[id]` (brackets read as part of one key).
   return (
-    DIVISION_KEYS.has(folded.replace(TRAILING_BRACKETS, "").replace(NOT_ALPHANUMERIC, "")) ||
-    DIVISION_KEYS.has(folded.replace(NOT_ALPHANUMERIC, ""))
+    keys.names.has(folded.replace(TRAILING_BRACKETS, "").replace(NOT_ALPHANUMERIC, "")) ||
+    keys.names.has(folded.replace(NOT_ALPHANUMERIC, ""))
   );
 }
 
@@ -93,7 +119,7 @@ interface SuppliedDivisions {
   readonly values: string[];
 }
 
-export function readDivisionParams(rawQuery: string): SuppliedDivisions | "malformed" {
+export function readDivisionParams(rawQuery: string, divisionKeys: DivisionKeys): SuppliedDivisions | "malformed" {
   const keys: string[] = [];
   const values: string[] = [];
   for (const pair of rawQuery.split("&")) {
@@ -105,13 +131,13 @@ export function readDivisionParams(rawQuery: string): SuppliedDivisions | "malfo
     if (pair.includes(";")) {
       for (const piece of pair.split(";").slice(1)) {
         const pieceEq = piece.indexOf("=");
-        if (isDivisionKey(pieceEq === -1 ? piece : piece.slice(0, pieceEq)) !== false) return "malformed";
+        if (isDivisionKey(pieceEq === -1 ? piece : piece.slice(0, pieceEq), divisionKeys) !== false) return "malformed";
       }
     }
-    const division = isDivisionKey(rawKey);
+    const division = isDivisionKey(rawKey, divisionKeys);
     // An undecodable key might be a disguised division key: refuse rather than guess.
     if (division === "undecodable") {
-      if (mayNameDivisions(rawKey)) return "malformed";
+      if (mayNameDivisions(rawKey, divisionKeys)) return "malformed";
       continue;
     }
     if (!division) continue;

@@ -3,8 +3,8 @@
  * Secrets never live here, only references to them (file paths, env var names, Vault paths).
  */
 import { z } from "zod";
-import { ENVIRONMENT_PATTERN, GENESYS_ENVIRONMENTS } from "../profiles/genesys/regions.js";
-import { isAcceptableTokenUrl } from "./environments.js";
+import { DEFAULT_PROFILE, ENVIRONMENT_NAME, PROFILE_IDS, PROFILES } from "../profiles/index.js";
+import { defaultEnvironmentEntries, isAcceptableTokenUrl } from "./environments.js";
 
 /** Defaults for the Check and admin unix sockets (an emptyDir shared by Envoy and scopegate in the sidecar layout). */
 export const DEFAULT_CHECK_SOCKET = "/run/scopegate/authz.sock";
@@ -77,7 +77,12 @@ const tenant = z
      * Genesys Cloud environment, e.g. mypurecloud.de: one of `environments` (by default every Genesys Cloud region).
      * Tokens are minted at that environment's token URL and Envoy sends the tenant's requests to api.<environment>.
      */
-    environment: z.string().regex(ENVIRONMENT_PATTERN, "expected a host suffix such as mypurecloud.de"),
+    environment: z.string().regex(ENVIRONMENT_NAME, "expected a host suffix such as mypurecloud.de"),
+    /**
+     * The identity-provider profile (src/profiles): how tokens are requested and which route rules apply.
+     * Must be the profile of `environment`. Default genesys-cloud.
+     */
+    profile: z.enum(PROFILE_IDS).optional(),
     /** Secret-store key of the credentials; defaults to the tenant id. */
     credentialsKey: z.string().min(1).optional(),
     /**
@@ -103,8 +108,18 @@ const routeRule = z
 
 const environmentEntry = z
   .object({
-    /** Token endpoint of this environment; default https://login.<environment>/oauth/token. Config file only. */
+    /** The identity-provider profile the environment belongs to (default genesys-cloud). */
+    profile: z.enum(PROFILE_IDS).optional(),
+    /**
+     * Token endpoint of this environment; default the profile's (Genesys Cloud: https://login.<environment>/oauth/token,
+     * NICE CXone: https://cxone.niceincontact.com/auth/token). Config file only.
+     */
     tokenUrl: z.url().optional(),
+    /**
+     * The API host requests for this environment go to; default the profile's (Genesys Cloud: api.<environment>).
+     * Required for NICE CXone (its API host is per business unit: docs/tenants.md).
+     */
+    apiHost: z.string().regex(ENVIRONMENT_NAME, "expected a lower-case host name with at least two labels").optional(),
   })
   .strict();
 
@@ -114,7 +129,7 @@ export const configSchema = z
      * The environments tenants may live in: an allow-list. Default: every Genesys Cloud region
      * (src/profiles/genesys/regions.ts). Given, it replaces that list.
      */
-    environments: z.record(z.string().regex(ENVIRONMENT_PATTERN, "expected a host suffix such as mypurecloud.de"), environmentEntry).optional(),
+    environments: z.record(z.string().regex(ENVIRONMENT_NAME, "expected a host suffix such as mypurecloud.de"), environmentEntry).optional(),
     /** Tests only: lets `environments.<env>.tokenUrl` be plain http to a loopback address. Never in production. */
     allowPlainHttpLoopbackForTesting: z.boolean().default(false),
     egress: z
@@ -233,7 +248,7 @@ export const configSchema = z
     tenants: z.array(tenant).default([]),
     discovery: z
       .object({
-        /** Serve tenants whose record (client_id, client_secret, divisions, environment|token_url) is in the secret store. */
+        /** Serve tenants whose record (client_id, client_secret, divisions, environment|token_url, profile) is in the secret store. */
         fromSecretStore: z.boolean().default(false),
         /** Unknown tenant ids are remembered this long so a flood of bad ids cannot hammer the store. */
         negativeCacheSeconds: z.number().int().nonnegative().default(30),
@@ -272,17 +287,21 @@ export const configSchema = z
       })
       .strict()
       .default({ skewSeconds: 60, refreshAt: 0.8, maxTenants: 10_000, requestTimeoutMs: 3000, rejectedBackoffSeconds: 30 }),
+    /**
+     * The route table of the genesys-cloud profile (the default one). Other profiles use their own built-in rules
+     * (NICE CXone: no division parameter and no denied routes yet, so every route passes in catalog mode).
+     */
     routes: z
       .object({
         /** catalog: set the division on catalogued routes, pass others unchanged. allow-list: deny uncatalogued routes. */
         mode: z.enum(["catalog", "allow-list"]).default("catalog"),
-        /** Replace the built-in Genesys catalog (src/authz/genesys-catalog.ts) with these rules. */
+        /** Replace the built-in Genesys catalog (src/profiles/genesys/catalog.ts) with these rules. */
         rules: z.array(routeRule).optional(),
         /** Extra rules added to the catalog. */
         extraRules: z.array(routeRule).default([]),
         /**
          * Routes denied outright, replacing the default list: the cross-division digests (e.g. GET
-         * /api/v2/routing/queues/divisionviews/all) and credential/grant management (src/authz/genesys-catalog.ts).
+         * /api/v2/routing/queues/divisionviews/all) and credential/grant management (src/profiles/genesys/catalog.ts).
          * method "*" = every method; a path ending in "/**" covers everything under it.
          */
         denied: z
@@ -357,8 +376,18 @@ export const configSchema = z
     if (c.listen.tcp === null && c.listen.unixSocket === null) {
       ctx.addIssue({ code: "custom", path: ["listen"], message: "enable at least one of tcp or unixSocket" });
     }
-    const allowed = new Set(c.environments ? Object.keys(c.environments) : GENESYS_ENVIRONMENTS);
+    const profileOf = new Map(
+      (c.environments ? Object.entries(c.environments) : defaultEnvironmentEntries()).map(([name, e]) => [name, e.profile ?? DEFAULT_PROFILE]),
+    );
+    const allowed = new Set(profileOf.keys());
     for (const [name, e] of Object.entries(c.environments ?? {})) {
+      const profile = PROFILES[e.profile ?? DEFAULT_PROFILE];
+      if (!profile.environmentPattern.test(name)) {
+        ctx.addIssue({ code: "custom", path: ["environments", name], message: `not an environment name of profile ${profile.id}` });
+      }
+      if (e.apiHost === undefined && profile.apiHostFor(name) === undefined) {
+        ctx.addIssue({ code: "custom", path: ["environments", name, "apiHost"], message: `required for profile ${profile.id} (its API host cannot be derived from the environment name)` });
+      }
       if (e.tokenUrl !== undefined && !isAcceptableTokenUrl(e.tokenUrl, c.allowPlainHttpLoopbackForTesting)) {
         ctx.addIssue({
           code: "custom",
@@ -390,6 +419,8 @@ export const configSchema = z
       }
       if (!allowed.has(t.environment)) {
         ctx.addIssue({ code: "custom", path: ["tenants", i, "environment"], message: `not one of the allowed environments (${[...allowed].slice(0, 4).join(", ")}, …)` });
+      } else if (profileOf.get(t.environment) !== (t.profile ?? DEFAULT_PROFILE)) {
+        ctx.addIssue({ code: "custom", path: ["tenants", i, "profile"], message: `environment ${t.environment} belongs to profile ${profileOf.get(t.environment)}, not ${t.profile ?? DEFAULT_PROFILE}` });
       }
     });
     const ids = new Set(c.tenants.map((t) => t.id));

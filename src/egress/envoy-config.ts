@@ -13,19 +13,34 @@
  * a request scopegate did not route ends at a local 404 or 403.
  */
 import YAML from "yaml";
+import { GENESYS_CLOUD } from "../profiles/genesys/profile.js";
 
 export type EgressLayout = "sidecar" | "gateway";
 
 export interface EgressConfigOptions {
   readonly layout: EgressLayout;
-  /** Environment names (e.g. mypurecloud.de): one route and one TLS cluster each, to api.<environment>:443. */
-  readonly environments: readonly string[];
+  /**
+   * One route and one TLS cluster each. A name alone (e.g. mypurecloud.de) is a Genesys Cloud environment: paths
+   * under /api/v2/ go to api.<environment>:443. Another profile's environment gives its API host (configured,
+   * e.g. a NICE CXone business unit's) and its API path prefix.
+   */
+  readonly environments: readonly (string | EgressEnvironment)[];
   /** Header scopegate sets to the tenant's environment (config egress.upstreamHeader). */
   readonly upstreamHeader?: string;
   /** scopegate's Check socket, shared with Envoy through a volume only the two of them mount. */
   readonly authzSocket?: string;
   /** CA bundle Envoy verifies api.<environment> against (the image's system bundle). */
   readonly caBundle?: string;
+}
+
+export interface EgressEnvironment {
+  readonly name: string;
+  readonly apiHost: string;
+  readonly pathPrefix: string;
+}
+
+function egressEnvironment(env: string | EgressEnvironment): EgressEnvironment {
+  return typeof env === "string" ? { name: env, apiHost: GENESYS_CLOUD.apiHostFor(env)!, pathPrefix: GENESYS_CLOUD.apiPathPrefix } : env;
 }
 
 const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
@@ -47,18 +62,19 @@ export function renderEgressConfig(opts: EgressConfigOptions): string {
   const header = opts.upstreamHeader ?? "x-scopegate-upstream";
   const socket = opts.authzSocket ?? "/run/scopegate/authz.sock";
   const caBundle = opts.caBundle ?? "/etc/ssl/certs/ca-certificates.crt";
+  const environments = opts.environments.map(egressEnvironment);
   const doc = new YAML.Document({
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: 9901 } } },
     static_resources: {
-      listeners: [listener(opts.layout, header, opts.environments)],
-      clusters: [authzCluster(socket, opts.layout), ...opts.environments.map((env) => environmentCluster(env, caBundle))],
+      listeners: [listener(opts.layout, header, environments)],
+      clusters: [authzCluster(socket, opts.layout), ...environments.map((env) => environmentCluster(env, caBundle))],
     },
   });
   doc.commentBefore = headerComment(opts.layout, header);
   return doc.toString({ lineWidth: 0 });
 }
 
-function listener(layout: EgressLayout, header: string, environments: readonly string[]): object {
+function listener(layout: EgressLayout, header: string, environments: readonly EgressEnvironment[]): object {
   const sidecar = layout === "sidecar";
   return {
     name: "egress",
@@ -88,7 +104,7 @@ function downstreamMtls(): object {
   };
 }
 
-function connectionManager(layout: EgressLayout, header: string, environments: readonly string[]): object {
+function connectionManager(layout: EgressLayout, header: string, environments: readonly EgressEnvironment[]): object {
   return {
     "@type": HCM,
     stat_prefix: "egress",
@@ -143,11 +159,11 @@ function connectionManager(layout: EgressLayout, header: string, environments: r
   };
 }
 
-function environmentRoute(env: string, header: string): object {
+function environmentRoute(env: EgressEnvironment, header: string): object {
   return {
-    name: env,
-    match: { prefix: "/api/v2/", headers: [{ name: header, string_match: { exact: env } }] },
-    route: { cluster: clusterNameFor(env), host_rewrite_literal: `api.${env}`, timeout: "60s" },
+    name: env.name,
+    match: { prefix: env.pathPrefix, headers: [{ name: header, string_match: { exact: env.name } }] },
+    route: { cluster: clusterNameFor(env.name), host_rewrite_literal: env.apiHost, timeout: "60s" },
     // The routing header has done its job; X-Forwarded-Host is the caller's and names nothing upstream needs.
     request_headers_to_remove: [header, "x-forwarded-host"],
   };
@@ -192,15 +208,15 @@ function authzCluster(socket: string, layout: EgressLayout): object {
   };
 }
 
-function environmentCluster(env: string, caBundle: string): object {
-  const host = `api.${env}`;
+function environmentCluster(env: EgressEnvironment, caBundle: string): object {
+  const host = env.apiHost;
   return {
-    name: clusterNameFor(env),
+    name: clusterNameFor(env.name),
     type: "LOGICAL_DNS",
     dns_lookup_family: "V4_PREFERRED",
     connect_timeout: "5s",
     load_assignment: {
-      cluster_name: clusterNameFor(env),
+      cluster_name: clusterNameFor(env.name),
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: 443 } } } }] }],
     },
     // HTTP/2 when the server offers it in ALPN, else HTTP/1.1.

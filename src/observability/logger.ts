@@ -1,6 +1,6 @@
 /**
  * The logger, with the redaction list in one place. Secrets and tokens are also kept out by construction
- * (ClientCredentials and TokenEntry never serialise their secret parts; decision lines carry codes only),
+ * (ClientCredentials, AccessKey and TokenEntry never serialise their secret parts; decision lines carry codes only),
  * so these paths are the second line of defence.
  */
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
@@ -26,6 +26,8 @@ export const REDACT_PATHS = [
   "*.jwt",
   "secret_id",
   "*.secret_id",
+  "access_key_secret",
+  "*.access_key_secret",
 ];
 
 export function createLogger(level: LevelWithSilent, destination?: DestinationStream): Logger {

@@ -32,3 +32,31 @@ export class ClientCredentials {
     return `ClientCredentials { clientId: ${JSON.stringify(this.clientId)}, clientSecret: [redacted] }`;
   }
 }
+
+/**
+ * An API user's access key (NICE CXone: access key id and secret, sent as the password grant's username and
+ * password). Like ClientCredentials, the secret sits in a private field: it never serialises and is read only
+ * by the token request builder.
+ */
+export class AccessKey {
+  readonly id: string;
+  readonly #secret: string;
+
+  constructor(id: string, secret: string) {
+    this.id = id;
+    this.#secret = secret;
+  }
+
+  /** RFC 6749 §4.3.2 form fields: username=<id>&password=<secret>, each form-urlencoded. */
+  passwordGrantFields(): string {
+    return new URLSearchParams({ username: this.id, password: this.#secret }).toString();
+  }
+
+  toJSON(): Record<string, string> {
+    return { id: this.id, secret: "[redacted]" };
+  }
+
+  [inspect.custom](): string {
+    return `AccessKey { id: ${JSON.stringify(this.id)}, secret: [redacted] }`;
+  }
+}

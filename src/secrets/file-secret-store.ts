@@ -1,6 +1,6 @@
 /**
  * FileSecretStore: a directory of mounted secret files, as a Kubernetes Secret volume or Vault Agent lays
- * them out: <directory>/<key>/client_id, client_secret and optional divisions, environment, token_url.
+ * them out: <directory>/<key>/client_id, client_secret and optional access_key_id, access_key_secret, divisions, environment, profile, token_url.
  * The embedded default that needs no Vault.
  */
 import { readFile, stat } from "node:fs/promises";
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { recordFromFields } from "./record.js";
 import { isSafeStoreKey, type SecretReadResult, type SecretStore } from "./secret-store.js";
 
-const FIELDS = ["client_id", "client_secret", "divisions", "environment", "token_url"] as const;
+const FIELDS = ["client_id", "client_secret", "access_key_id", "access_key_secret", "divisions", "environment", "profile", "token_url"] as const;
 
 export class FileSecretStore implements SecretStore {
   constructor(private readonly directory: string) {}

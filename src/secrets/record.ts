@@ -1,5 +1,5 @@
 /** Turns a raw key/value document (Vault KV v2 data, or files in a directory) into a TenantRecord. Pure. */
-import { ClientCredentials } from "./credentials.js";
+import { AccessKey, ClientCredentials } from "./credentials.js";
 import type { TenantRecord } from "./secret-store.js";
 
 export function recordFromFields(fields: Record<string, unknown>, version?: string): TenantRecord | string {
@@ -8,16 +8,23 @@ export function recordFromFields(fields: Record<string, unknown>, version?: stri
   if (!clientId || !clientSecret) return "record lacks client_id or client_secret";
   const divisions = listOf(fields["divisions"]);
   const environment = str(fields["environment"]);
+  const profile = str(fields["profile"]);
+  // Both halves or neither: half an access key is a broken record, not a record without one.
+  const accessKeyId = str(fields["access_key_id"]);
+  const accessKeySecret = str(fields["access_key_secret"]);
+  if ((accessKeyId === undefined) !== (accessKeySecret === undefined)) return "record has only one of access_key_id and access_key_secret";
   const tokenUrl = str(fields["token_url"]);
   // Caller binding of a discovered tenant (checked by the tenant registry, which refuses malformed entries).
   const allowedPrincipals = listOf(fields["allowed_principals"]);
   const allowedNamespaces = listOf(fields["allowed_namespaces"]);
   return {
     credentials: new ClientCredentials(clientId, clientSecret),
+    ...(accessKeyId && accessKeySecret ? { accessKey: new AccessKey(accessKeyId, accessKeySecret) } : {}),
     ...(divisions ? { divisions } : {}),
     ...(allowedPrincipals ? { allowedPrincipals } : {}),
     ...(allowedNamespaces ? { allowedNamespaces } : {}),
     ...(environment ? { environment } : {}),
+    ...(profile ? { profile } : {}),
     ...(tokenUrl ? { tokenUrl } : {}),
     ...(version !== undefined ? { version } : {}),
   };

@@ -2,13 +2,17 @@
  * The SecretStore port: read one tenant record by key. Owned by the code that uses it (tenants, tokens).
  * Failures are values: `not_found` is an answer, `unavailable` means the store could not answer.
  */
-import type { ClientCredentials } from "./credentials.js";
+import type { AccessKey, ClientCredentials } from "./credentials.js";
 
 export interface TenantRecord {
   readonly credentials: ClientCredentials;
+  /** An API user's access key (access_key_id, access_key_secret), for profiles whose grant needs one (NICE CXone). */
+  readonly accessKey?: AccessKey;
   /** Present when the record also describes the tenant (discovery from the store). */
   readonly divisions?: readonly string[];
   readonly environment?: string;
+  /** The identity-provider profile the record's tenant uses (src/profiles); absent = genesys-cloud. */
+  readonly profile?: string;
   readonly tokenUrl?: string;
   /** Caller binding of a discovered tenant (allowed_principals, allowed_namespaces). */
   readonly allowedPrincipals?: readonly string[];

@@ -1,9 +1,10 @@
 /**
  * The tenant registry: configured tenants (a snapshot, swapped whole on reload) and, when discovery is on,
  * tenants described by their own record in the secret store (<prefix>/<tenant>: client_id, client_secret,
- * divisions, environment), served without a restart. A record names its environment only from the allowed
- * environments table, so the store cannot choose where credentials are sent: a `token_url` field is accepted only
- * when it is exactly that environment's token URL. Unknown ids are cached negatively by the CachedSecretStore,
+ * divisions, environment, and profile when not genesys-cloud), served without a restart. A record names its
+ * environment only from the allowed environments table, so the store cannot choose where credentials are sent:
+ * a `token_url` field is accepted only when it is exactly that environment's token URL, and a `profile` only when
+ * it is that environment's profile. Unknown ids are cached negatively by the CachedSecretStore,
  * so a flood of bad ids costs one store read per id per window.
  *
  * Who may act for a discovered tenant comes from its record (allowed_principals, allowed_namespaces), else
@@ -13,6 +14,7 @@
  * without that tenant's binding.
  */
 import type { Environment, Environments, TenantConfig } from "../config/index.js";
+import { profileById } from "../profiles/index.js";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
 import type { SecretReadResult, TenantRecord } from "../secrets/secret-store.js";
 import type { Tenant } from "./tenant.js";
@@ -58,10 +60,12 @@ interface Snapshot {
 export function tenantFromConfig(t: TenantConfig, environments: Environments): Tenant {
   const env = environments.get(t.environment);
   if (!env) throw new Error(`tenant ${t.id}: environment ${t.environment} is not allowed`);
+  if (env.profile !== profileById(t.profile)) throw new Error(`tenant ${t.id}: environment ${t.environment} is not of profile ${t.profile}`);
   return Object.freeze({
     id: t.id,
     divisions: Object.freeze([...t.divisions]),
     environment: env.name,
+    profile: env.profile,
     tokenUrl: env.tokenUrl,
     apiHost: env.apiHost,
     credentialsKey: t.credentialsKey ?? t.id,
@@ -125,13 +129,15 @@ export class TenantRegistry {
     if (read.kind === "unavailable") return REGISTRY_ERRORS.store_unavailable;
     const memo = this.#discovered.get(read.record);
     if (memo) return memo;
-    const { divisions, environment, tokenUrl } = read.record;
+    const { divisions, environment, tokenUrl, profile } = read.record;
     // A record without divisions or an environment holds credentials only: it does not define a tenant.
     if (!divisions || divisions.length === 0 || !environment) return UNKNOWN;
     const env: Environment | undefined = this.#environments.get(environment);
     // An environment outside the table, or a token URL other than the table's, would let the store pick where the
     // client secret is sent: refused.
     if (!env || (tokenUrl !== undefined && tokenUrl !== env.tokenUrl)) return UNKNOWN;
+    // The record's profile (default genesys-cloud) must be its environment's: a record cannot pick another grant.
+    if (profileById(profile) !== env.profile) return UNKNOWN;
     const binding = this.#bindingOf(read.record);
     if (binding === undefined) return UNKNOWN;
     // Shares the record's strings and (frozen) arrays, and one empty list for absent caller rules: a
@@ -140,6 +146,7 @@ export class TenantRegistry {
       id,
       divisions: Object.isFrozen(divisions) ? divisions : Object.freeze([...divisions]),
       environment: env.name,
+      profile: env.profile,
       tokenUrl: env.tokenUrl,
       apiHost: env.apiHost,
       credentialsKey: id,

@@ -1,15 +1,19 @@
 /**
- * The TokenEndpoint port and its HTTP adapter (node:http/https with keep-alive agents).
+ * The TokenEndpoint port and its HTTP adapter (node:http/https with keep-alive agents). It sends a token request
+ * a profile built and hands the answer to that profile's parser: the HTTP round trip knows no grant and no
+ * vendor (src/profiles).
  * TLS verification is never disabled; a CA bundle may be added. Plain http is only ever configured for
  * loopback (config schema).
  */
 import http from "node:http";
 import https from "node:https";
-import type { ClientCredentials } from "../secrets/credentials.js";
-import { buildTokenRequest, parseTokenResponse, type TokenResult } from "./client-credentials.js";
+import type { Profile, TokenRequest, TokenResult } from "../profiles/index.js";
+
+/** A profile's response parser: (status, Retry-After, body) -> token or token error. Pure. */
+export type TokenResponseParser = Profile["parseTokenResponse"];
 
 export interface TokenEndpoint {
-  requestToken(url: string, credentials: ClientCredentials, signal: AbortSignal): Promise<TokenResult>;
+  requestToken(req: TokenRequest, parse: TokenResponseParser, signal: AbortSignal): Promise<TokenResult>;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -22,8 +26,7 @@ export class HttpTokenEndpoint implements TokenEndpoint {
     this.#httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...(opts.caPem ? { ca: opts.caPem } : {}) });
   }
 
-  requestToken(url: string, credentials: ClientCredentials, signal: AbortSignal): Promise<TokenResult> {
-    const req = buildTokenRequest(url, credentials);
+  requestToken(req: TokenRequest, parse: TokenResponseParser, signal: AbortSignal): Promise<TokenResult> {
     const isHttps = req.url.protocol === "https:";
     const lib = isHttps ? https : http;
     // The caller's signal or our own timeout, whichever comes first. Not AbortSignal.any + AbortSignal.timeout:
@@ -64,7 +67,7 @@ export class HttpTokenEndpoint implements TokenEndpoint {
           res.on("close", unavailable); // no-op once resolved; covers a body cut off above MAX_BODY_BYTES
           res.on("end", () => {
             const retryAfter = res.headers["retry-after"];
-            resolve(parseTokenResponse(res.statusCode ?? 0, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, Buffer.concat(chunks).toString("utf8")));
+            resolve(parse(res.statusCode ?? 0, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, Buffer.concat(chunks).toString("utf8")));
           });
         },
       );

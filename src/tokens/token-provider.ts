@@ -246,7 +246,10 @@ export class TokenProvider implements TokenSource {
       if (secret.kind === "not_found") throw new TokenFailure(TOKEN_SOURCE_ERRORS.credentials_missing);
       if (secret.kind === "unavailable") throw new TokenFailure(TOKEN_SOURCE_ERRORS.store_unavailable);
       const started = this.#now();
-      const result = await this.opts.endpoint.requestToken(tenant.tokenUrl, secret.record.credentials, signal);
+      // The tenant's profile builds the request for its grant and reads the answer (src/profiles).
+      const request = tenant.profile.buildTokenRequest(tenant.tokenUrl, secret.record);
+      if (request === undefined) throw new TokenFailure(TOKEN_SOURCE_ERRORS.credentials_missing);
+      const result = await this.opts.endpoint.requestToken(request, tenant.profile.parseTokenResponse, signal);
       this.opts.onTokenRequest?.(tenant.id, result.kind === "token" ? "ok" : result.error.code, this.#now() - started);
       if (result.kind === "token") {
         const origin = { tokenUrl: tenant.tokenUrl, credentialsKey: tenant.credentialsKey, clientId: secret.record.credentials.clientId };

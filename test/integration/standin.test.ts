@@ -160,6 +160,25 @@ describe("POST /oauth/token", () => {
   });
 });
 
+describe("POST /auth/token (a NICE CXone application)", () => {
+  it("accepts only the password grant with the client's access key as username/password", async () => {
+    standin.addClient({ clientId: "cx-app", clientSecret: "cx-secret", divisions: ["bu-1"], accessKey: { id: "AK-1", secret: "k&1" } });
+    const post = (body: string) =>
+      fetch(standin.cxoneTokenUrl, { method: "POST", headers: { authorization: basic("cx-app", "cx-secret"), "content-type": FORM }, body });
+    const ok = await post(new URLSearchParams({ grant_type: "password", username: "AK-1", password: "k&1" }).toString());
+    expect(ok.status).toBe(200);
+    const json = (await ok.json()) as Record<string, unknown>;
+    expect(json).toMatchObject({ token_type: "bearer", expires_in: 3600 });
+    expect(typeof json["refresh_token"]).toBe("string");
+    expect(standin.issuedTokens.get(json["access_token"] as string)?.clientId).toBe("cx-app");
+    const wrong = await post(new URLSearchParams({ grant_type: "password", username: "AK-1", password: "nope" }).toString());
+    expect(wrong.status).toBe(400);
+    expect(await wrong.json()).toMatchObject({ error: "invalid_grant" });
+    const cc = await post("grant_type=client_credentials");
+    expect(await cc.json()).toMatchObject({ error: "unsupported_grant_type" });
+  });
+});
+
 describe("/api/v2/*", () => {
   it("answers an issued token, records the request with raw headers and the token's client", async () => {
     const token = await tokenFor();

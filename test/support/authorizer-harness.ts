@@ -2,8 +2,7 @@
 // token source. For table tests and property-based fuzzing of the whole decision path, in-process.
 import { Authorizer, type CheckOutcome } from "../../src/authz/authorizer.js";
 import { deny } from "../../src/authz/deny-reasons.js";
-import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
-import { buildRouteTable } from "../../src/authz/route-table.js";
+import { buildProfileRoutes } from "../../src/authz/profile-routes.js";
 import { buildEnvironments, parseConfig } from "../../src/config/index.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
@@ -66,6 +65,8 @@ export interface HarnessOptions {
   /** Secret-store records by key; any given turns discovery on. */
   records?: Readonly<Record<string, Record<string, unknown>>>;
   defaultBinding?: CallerBinding;
+  /** Config `environments` (default: the built-in ones, every Genesys Cloud region). */
+  environments?: Record<string, Record<string, unknown>>;
   verifyHost?: boolean;
   /** Gateway login on, with this keyring (gatewayTokens). */
   gateway?: GatewayTokens;
@@ -74,7 +75,7 @@ export interface HarnessOptions {
 
 export function harness(opts: HarnessOptions = {}) {
   // Parsed in local mode: mesh-mode tests use tenant sets check-config would refuse, to prove the runtime rule.
-  const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: opts.tenants ?? TENANTS, discovery: { fromSecretStore: true } });
+  const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: opts.tenants ?? TENANTS, discovery: { fromSecretStore: true }, ...(opts.environments ? { environments: opts.environments } : {}) });
   const store = new CachedSecretStore(new MapStore(opts.records ?? {}), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
   const tokens = new FakeTokens();
   const policy = {
@@ -87,11 +88,7 @@ export function harness(opts: HarnessOptions = {}) {
     },
     stripTenantHeader: true,
     egress: { upstreamHeader: "x-scopegate-upstream", verifyHost: opts.verifyHost ?? false },
-    routes: buildRouteTable(
-      GENESYS_DIVISION_ROUTES.map(([method, path, param]) => ({ method, path, param })),
-      GENESYS_DENIED_ROUTES.map(([method, path]) => ({ method, path })),
-      { allowListOnly: opts.allowList ?? false },
-    ),
+    routes: buildProfileRoutes({ "genesys-cloud": { allowListOnly: opts.allowList ?? false } }),
   };
   const authorizer = new Authorizer({
     ...policy,

@@ -49,7 +49,7 @@ export interface RegionPki {
   untrustedFor(env: string): { key: Buffer; cert: Buffer };
 }
 
-export function makeRegionPki(dir: string, regions: readonly { env: string; ip: string }[]): RegionPki {
+export function makeRegionPki(dir: string, regions: readonly { env: string; ip: string; apiHost?: string | undefined }[]): RegionPki {
   const f = (n: string) => join(dir, n);
   const ossl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
   const ca = (name: string) =>
@@ -64,9 +64,11 @@ export function makeRegionPki(dir: string, regions: readonly { env: string; ip: 
   };
   const trusted = new Map<string, { key: Buffer; cert: Buffer }>();
   const rogue = new Map<string, { key: Buffer; cert: Buffer }>();
-  for (const { env, ip } of regions) {
-    trusted.set(env, leaf(`api.${env}`, "regions-ca", `DNS:api.${env},DNS:login.${env},IP:${ip}`));
-    rogue.set(env, leaf(`rogue.${env}`, "rogue-ca", `DNS:api.${env},DNS:login.${env},IP:${ip}`));
+  for (const { env, ip, apiHost } of regions) {
+    // A region whose API host is not api.<env> (another profile's, configured) has that name too.
+    const sans = `DNS:api.${env},DNS:login.${env},IP:${ip}${apiHost ? `,DNS:${apiHost}` : ""}`;
+    trusted.set(env, leaf(`api.${env}`, "regions-ca", sans));
+    rogue.set(env, leaf(`rogue.${env}`, "rogue-ca", sans));
   }
   const get = (m: Map<string, { key: Buffer; cert: Buffer }>, env: string) => {
     const c = m.get(env);

@@ -3,6 +3,11 @@
 // or HTTP/2 offered in ALPN). Behaviour as documented at
 // https://developer.genesys.cloud/authorization/platform-auth/use-client-credentials (Basic client auth, form body
 // grant_type=client_credentials, access_token/token_type/expires_in) and in docs/tenants.md.
+// A client given an `accessKey` behaves as a NICE CXone back-end application instead: its token endpoint
+// (POST /auth/token, also served at /oauth/token) accepts only the OAuth 2.0 password grant with that API user's
+// access key id and secret as username and password, and answers invalid_grant for a wrong key
+// (https://developer.niceincontact.com/Documentation/APIAuthenticationAndAuthorization; docs/nice-cxone.md); its
+// API is served under /incontactapi/* like Genesys's /api/v2/*.
 // Knobs (delay, failures, 429s, hang) apply to the token endpoint only.
 import { constants, randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
@@ -29,8 +34,10 @@ export interface StandinClient {
   clientId: string;
   clientSecret: string;
   divisions: string[];
-  /** Seconds; defaults to the Genesys default 86 400 (docs/genesys-facts.md). */
+  /** Seconds; defaults to the Genesys default 86 400 (docs/genesys-facts.md), 3600 for a CXone client. */
   expiresIn?: number;
+  /** A NICE CXone application: only the password grant, with this access key as username/password. */
+  accessKey?: { id: string; secret: string };
 }
 
 export interface IssuedToken {
@@ -51,6 +58,8 @@ export interface StandinOptions {
 export interface GenesysStandin {
   readonly url: string;
   readonly tokenUrl: string;
+  /** The same token endpoint at NICE CXone's path (/auth/token). */
+  readonly cxoneTokenUrl: string;
   readonly issuedTokens: ReadonlyMap<string, IssuedToken>;
   readonly received: readonly ReceivedRequest[];
   readonly tokenCalls: readonly TokenCall[];
@@ -78,7 +87,7 @@ const NO_RESUMPTION = constants.SSL_OP_NO_TICKET;
 
 export async function startGenesysStandin(opts: StandinOptions = {}): Promise<GenesysStandin> {
   const now = opts.now ?? Date.now;
-  const clients = new Map<string, Required<StandinClient>>();
+  const clients = new Map<string, StandinClient & { expiresIn: number }>();
   const issuedTokens = new Map<string, IssuedToken>();
   let received: ReceivedRequest[] = [];
   let tokenCalls: TokenCall[] = [];
@@ -125,10 +134,15 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
     if (!basic || !client || client.clientSecret !== basic.clientSecret) {
       return answer(401, authError("invalid_client", "authentication failed"));
     }
-    const grant = new URLSearchParams(body).getAll("grant_type");
+    const form = new URLSearchParams(body);
+    const grant = form.getAll("grant_type");
     if (grant.length !== 1) return answer(400, authError("invalid_request", "grant_type is required"));
-    if (grant[0] !== "client_credentials") {
+    const key = client.accessKey;
+    if (grant[0] !== (key ? "password" : "client_credentials")) {
       return answer(400, authError("unsupported_grant_type", `grant type ${grant[0]} is not supported`));
+    }
+    if (key && (form.getAll("username").join() !== key.id || form.getAll("password").join() !== key.secret)) {
+      return answer(400, authError("invalid_grant", "invalid username or password"));
     }
     const accessToken = randomBytes(32).toString("base64url");
     issuedTokens.set(accessToken, {
@@ -136,7 +150,9 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
       divisions: [...client.divisions],
       expiresAtMs: now() + client.expiresIn * 1000,
     });
-    answer(200, { access_token: accessToken, token_type: "bearer", expires_in: client.expiresIn });
+    const base = { access_token: accessToken, token_type: "bearer", expires_in: client.expiresIn };
+    // CXone also returns a refresh token and an id token; scopegate reads neither.
+    answer(200, key ? { ...base, refresh_token: randomBytes(16).toString("base64url"), id_token: "stand-in", issued_token_type: "urn:ietf:params:oauth:token-type:access_token" } : base);
   }
 
   function api(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
@@ -167,11 +183,11 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
     const q = raw.indexOf("?");
     const path = q === -1 ? raw : raw.slice(0, q);
     const query = q === -1 ? "" : raw.slice(q + 1);
-    if (path === "/oauth/token") {
+    if (path === "/oauth/token" || path === "/auth/token") {
       token(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, authError("server_error", String(err)));
       });
-    } else if (path.startsWith("/api/v2/")) {
+    } else if (path.startsWith("/api/v2/") || path.startsWith("/incontactapi/")) {
       api(req, res, path, query);
     } else {
       req.resume();
@@ -207,6 +223,7 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
   return {
     url,
     tokenUrl: `${url}/oauth/token`,
+    cxoneTokenUrl: `${url}/auth/token`,
     issuedTokens,
     get received() {
       return received;
@@ -220,7 +237,7 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
     tokenRequestsFor: (clientId) => perClient.get(clientId) ?? 0,
     addClient(client) {
       if (clients.has(client.clientId)) throw new Error(`stand-in: client ${client.clientId} already exists`);
-      clients.set(client.clientId, { expiresIn: 86_400, ...client, divisions: [...client.divisions] });
+      clients.set(client.clientId, { expiresIn: client.accessKey ? 3600 : 86_400, ...client, divisions: [...client.divisions] });
     },
     rotateSecret(clientId, newSecret) {
       const client = clients.get(clientId);

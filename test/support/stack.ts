@@ -2,11 +2,13 @@
 // login, certificate from a test CA, on 127.0.0.2), a real OpenBao dev server, scopegate in-process and a real
 // Envoy running the shipped egress config (deploy/envoy/envoy-sidecar.yaml) with only its addresses and CA
 // pointed at the test. Used by the e2e tests and the demo.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp, type App } from "../../src/app.js";
 import { parseConfig, type Config } from "../../src/config/index.js";
+import { renderEgressConfig } from "../../src/egress/envoy-config.js";
+import { NICE_CXONE } from "../../src/profiles/nice-cxone/profile.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { makeRegionPki, type RegionPki } from "./certs.js";
 import { envoyConfigFor, startEnvoy, type Envoy } from "./envoy.js";
@@ -29,6 +31,8 @@ export interface StackTenant {
   expiresIn?: number;
   /** One of the stack's regions; default STACK_ENV. */
   environment?: string;
+  /** A NICE CXone tenant (its region must be a `cxone` one): the API user's access key. */
+  accessKey?: { id: string; secret: string };
   /** Caller binding of a configured tenant. */
   allowedNamespaces?: string[];
   allowedPrincipals?: string[];
@@ -43,6 +47,11 @@ export interface StackRegion {
   env: string;
   ip: string;
   http2?: boolean;
+  /**
+   * A NICE CXone environment (profile nice-cxone) with this configured API host. Envoy's config is then rendered
+   * for the stack's environments (renderEgressConfig) instead of read from deploy/envoy/.
+   */
+  cxone?: { apiHost: string };
 }
 
 export interface Stack {
@@ -86,7 +95,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const dir = await mkdtemp(join(tmpdir(), "scopegate-stack-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const regions = opts.regions ?? [{ env: STACK_ENV, ip: STACK_IP }];
-    const pki = makeRegionPki(dir, regions);
+    const pki = makeRegionPki(dir, regions.map((r) => ({ ...r, apiHost: r.cxone?.apiHost })));
     const standins = new Map<string, GenesysStandin>();
     for (const r of regions) {
       const s = await startGenesysStandin({ host: r.ip, tls: { ...pki.serverFor(r.env), ...(r.http2 ? { http2: true } : {}) } });
@@ -104,10 +113,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const socketPath = join(dir, "authz.sock");
 
     const addTenant = async (t: StackTenant): Promise<void> => {
-      standinOf(t.environment ?? STACK_ENV).addClient({ clientId: t.clientId, clientSecret: t.clientSecret, divisions: t.divisions, ...(t.expiresIn ? { expiresIn: t.expiresIn } : {}) });
+      standinOf(t.environment ?? STACK_ENV).addClient({
+        clientId: t.clientId,
+        clientSecret: t.clientSecret,
+        divisions: t.divisions,
+        ...(t.expiresIn ? { expiresIn: t.expiresIn } : {}),
+        ...(t.accessKey ? { accessKey: t.accessKey } : {}),
+      });
       await kvPut(bao.address, bao.rootToken, "secret", `scopegate/tenants/${t.id}`, {
         client_id: t.clientId,
         client_secret: t.clientSecret,
+        ...(t.accessKey ? { access_key_id: t.accessKey.id, access_key_secret: t.accessKey.secret } : {}),
+        ...(t.via === "vault" && t.accessKey ? { profile: NICE_CXONE.id } : {}),
         // A discovered tenant's caller binding comes from its record: the stack's workload (LOCAL_IDENTITY).
         ...(t.via === "vault" ? { divisions: t.divisions.join(","), environment: t.environment ?? STACK_ENV, allowed_namespaces: STACK_NAMESPACE } : {}),
       });
@@ -121,7 +138,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         backend: "vault",
         vault: { address: bao.address, auth: { method: "token", token: { env: "SCOPEGATE_TEST_VAULT_TOKEN" } } },
       },
-      environments: Object.fromEntries([...standins].map(([env, s]) => [env, { tokenUrl: s.tokenUrl }])),
+      environments: Object.fromEntries(
+        regions.map((r) => {
+          const s = standinOf(r.env);
+          return [r.env, r.cxone ? { profile: NICE_CXONE.id, apiHost: r.cxone.apiHost, tokenUrl: s.cxoneTokenUrl } : { tokenUrl: s.tokenUrl }];
+        }),
+      ),
       tokens: { caFile: pki.caFile },
       tenants: opts.tenants
         .filter((t) => t.via === "config")
@@ -129,6 +151,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           id: t.id,
           divisions: t.divisions,
           environment: t.environment ?? STACK_ENV,
+          ...(t.accessKey ? { profile: NICE_CXONE.id } : {}),
           ...(t.allowedNamespaces ? { allowedNamespaces: t.allowedNamespaces } : {}),
           ...(t.allowedPrincipals ? { allowedPrincipals: t.allowedPrincipals } : {}),
         })),
@@ -146,13 +169,22 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     cleanup.push(() => app.stop(1000));
 
+    // With a CXone region the shipped files (Genesys regions only) have no route for it: render one for this stack.
+    const rendered = async (layout: "sidecar" | "gateway"): Promise<string> => {
+      const file = join(dir, `envoy-${layout}.yaml`);
+      const environments = regions.map((r) => (r.cxone ? { name: r.env, apiHost: r.cxone.apiHost, pathPrefix: NICE_CXONE.apiPathPrefix } : r.env));
+      await writeFile(file, renderEgressConfig({ layout, environments }));
+      return file;
+    };
     const launch = async (authz: "uds" | "tcp", timeoutMs?: number, more: LaunchOptions = {}): Promise<Envoy> => {
+      const layout = more.layout ?? "sidecar";
+      const template = regions.some((r) => r.cxone) ? await rendered(layout) : join(repoRoot, `deploy/envoy/envoy-${layout}.yaml`);
       const upstreams = Object.fromEntries(
         regions.map((r) => [r.env, { host: r.ip, port: Number(new URL(standinOf(r.env).url).port) }]),
       );
       const envoy = await startEnvoy({
         configYaml: envoyConfigFor({
-          template: join(repoRoot, `deploy/envoy/envoy-${more.layout ?? "sidecar"}.yaml`),
+          template,
           authz: authz === "uds" ? { unixSocket: socketPath } : { tcp: `127.0.0.1:${app.server.tcpPort}` },
           upstreams: { ...upstreams, ...more.upstreams },
           upstreamTls: { caFile: pki.caFile },

@@ -5,7 +5,7 @@
  * out so the test needs no SDK, and a new SDK release can be compared against it.
  */
 import { describe, expect, it } from "vitest";
-import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
+import { GENESYS_DENIED_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/profiles/genesys/catalog.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
 import { parseConfig } from "../../src/config/index.js";
 import { harness } from "../support/authorizer-harness.js";

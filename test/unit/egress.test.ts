@@ -115,6 +115,23 @@ describe("renderEgressConfig", () => {
     expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: "DNS", matcher: { exact: "api.usw2.pure.cloud" } }]);
   });
 
+  it("routes another profile's environment to its configured API host, under its own path prefix", () => {
+    const yaml = renderEgressConfig({
+      layout: "sidecar",
+      environments: ["mypurecloud.de", { name: "na1.niceincontact.com", apiHost: "api-na1.niceincontact.com", pathPrefix: "/incontactapi/" }],
+    });
+    const routes = routesOf(yaml);
+    expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "na1.niceincontact.com", "login", "not-routed"]);
+    expect(routes[0].match.prefix).toBe("/api/v2/");
+    expect(routes[1].match).toEqual({ prefix: "/incontactapi/", headers: [{ name: "x-scopegate-upstream", string_match: { exact: "na1.niceincontact.com" } }] });
+    expect(routes[1].route).toMatchObject({ cluster: clusterNameFor("na1.niceincontact.com"), host_rewrite_literal: "api-na1.niceincontact.com" });
+    const cluster = (YAML.parse(yaml).static_resources.clusters as any[]).find((c) => c.name === clusterNameFor("na1.niceincontact.com"));
+    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "api-na1.niceincontact.com", port_value: 443 });
+    const tls = cluster.transport_socket.typed_config;
+    expect(tls.sni).toBe("api-na1.niceincontact.com");
+    expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: "DNS", matcher: { exact: "api-na1.niceincontact.com" } }]);
+  });
+
   it("removes any caller copy of the routing header before routing, and re-matches after the check", () => {
     const c = YAML.parse(renderEgressConfig({ layout: "gateway", environments: GENESYS_ENVIRONMENTS, upstreamHeader: "x-route" }));
     const hcm = c.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;

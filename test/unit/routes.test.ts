@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { mayNameDivisions, planDivision, readDivisionParams } from "../../src/authz/division-plan.js";
-import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/authz/genesys-catalog.js";
+import { compileDivisionKeys, mayNameDivisions, planDivision, readDivisionParams } from "../../src/authz/division-plan.js";
+import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/profiles/genesys/catalog.js";
+import { GENESYS_CLOUD } from "../../src/profiles/genesys/profile.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
 
 const table = buildRouteTable(
@@ -9,6 +10,7 @@ const table = buildRouteTable(
   GENESYS_CROSS_DIVISION_ROUTES.map(([method, path]) => ({ method, path })),
 );
 const DIVS = ["d-1", "d-2"];
+const KEYS = compileDivisionKeys(GENESYS_CLOUD.divisionKeys!);
 
 describe("route catalog", () => {
   it("ships the 53 operations of docs/genesys-facts.md, with both parameter spellings", () => {
@@ -38,38 +40,38 @@ describe("planDivision", () => {
   const queues = table.match("GET", "/api/v2/routing/queues");
 
   it("sets the tenant's divisions when the caller sent none", () => {
-    expect(planDivision(queues, "pageSize=5", DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
+    expect(planDivision(queues, "pageSize=5", DIVS, KEYS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
   });
 
   it("narrows to a requested subset and never widens", () => {
-    expect(planDivision(queues, "divisionId=d-2", DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-2" }], remove: [] });
-    expect(planDivision(queues, "divisionId=d-2&divisionId=other", DIVS)).toEqual({ kind: "deny", reason: "division_forbidden" });
-    expect(planDivision(queues, "divisionId=d-1,other", DIVS)).toEqual({ kind: "deny", reason: "division_forbidden" });
+    expect(planDivision(queues, "divisionId=d-2", DIVS, KEYS)).toEqual({ set: [{ key: "divisionId", value: "d-2" }], remove: [] });
+    expect(planDivision(queues, "divisionId=d-2&divisionId=other", DIVS, KEYS)).toEqual({ kind: "deny", reason: "division_forbidden" });
+    expect(planDivision(queues, "divisionId=d-1,other", DIVS, KEYS)).toEqual({ kind: "deny", reason: "division_forbidden" });
   });
 
   it("removes every other spelling of the division key", () => {
-    expect(planDivision(queues, "DivisionID=d-1&division%49d=d-2&divisionIds=", DIVS)).toEqual({
+    expect(planDivision(queues, "DivisionID=d-1&division%49d=d-2&divisionIds=", DIVS, KEYS)).toEqual({
       set: [{ key: "divisionId", value: "d-1,d-2" }],
       remove: ["DivisionID", "division%49d", "divisionIds"],
     });
   });
 
   it("percent-encodes values", () => {
-    expect(planDivision(queues, "", ["a b", "c&d"])).toEqual({ set: [{ key: "divisionId", value: "a%20b,c%26d" }], remove: [] });
+    expect(planDivision(queues, "", ["a b", "c&d"], KEYS)).toEqual({ set: [{ key: "divisionId", value: "a%20b,c%26d" }], remove: [] });
   });
 
   it("treats an undecodable division value as malformed", () => {
-    expect(planDivision(queues, "divisionId=%E0%A4%A", DIVS)).toEqual({ kind: "deny", reason: "division_malformed" });
+    expect(planDivision(queues, "divisionId=%E0%A4%A", DIVS, KEYS)).toEqual({ kind: "deny", reason: "division_malformed" });
   });
 
   it("strips division keys on routes that take none, and adds nothing", () => {
     const users = table.match("GET", "/api/v2/users");
-    expect(planDivision(users, "divisionId=x&pageSize=2", DIVS)).toEqual({ set: [], remove: ["divisionId"] });
-    expect(planDivision(users, "pageSize=2", DIVS)).toEqual({ set: [], remove: [] });
+    expect(planDivision(users, "divisionId=x&pageSize=2", DIVS, KEYS)).toEqual({ set: [], remove: ["divisionId"] });
+    expect(planDivision(users, "pageSize=2", DIVS, KEYS)).toEqual({ set: [], remove: [] });
   });
 
   it("denies cross-division digests", () => {
-    expect(planDivision(table.match("GET", "/api/v2/routing/queues/divisionviews/all"), "", DIVS)).toEqual({
+    expect(planDivision(table.match("GET", "/api/v2/routing/queues/divisionviews/all"), "", DIVS, KEYS)).toEqual({
       kind: "deny",
       reason: "route_forbidden",
     });
@@ -82,19 +84,19 @@ describe("look-alike division keys (issue 11, finding 5)", () => {
     "divisionId[]", "divisionIds[0]", "divisionIds[]", "division[id]", "division.id", "division_id", "division-id", "Division_Ids",
     "%2564ivisionId", "%252564ivisionId", "%64ivisionId%5B%5D", "division+id", "+divisionId+", "%20divisionId", "\uff44ivisionId", "DIVISION.IDS[7]",
   ])("%s names the division filter: a foreign value is denied, an own value narrowed, the key removed", (key) => {
-    expect(planDivision(queues, `${key}=other`, DIVS)).toEqual({ kind: "deny", reason: "division_forbidden" });
-    expect(planDivision(queues, `${key}=d-2`, DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-2" }], remove: [key] });
+    expect(planDivision(queues, `${key}=other`, DIVS, KEYS)).toEqual({ kind: "deny", reason: "division_forbidden" });
+    expect(planDivision(queues, `${key}=d-2`, DIVS, KEYS)).toEqual({ set: [{ key: "divisionId", value: "d-2" }], remove: [key] });
     const users = table.match("GET", "/api/v2/users");
-    expect(planDivision(users, `pageSize=1&${key}=other`, DIVS)).toEqual({ set: [], remove: [key] });
+    expect(planDivision(users, `pageSize=1&${key}=other`, DIVS, KEYS)).toEqual({ set: [], remove: [key] });
   });
 
   it.each(["divisions", "divisionName", "subdivisionId", "division", "pageSize", "discount%25"])("%s is not a division key", (key) => {
-    expect(planDivision(queues, `${key}=other`, DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
+    expect(planDivision(queues, `${key}=other`, DIVS, KEYS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
   });
 
   it("refuses a division key hidden after ';' inside a pair (servers that split on ';' would read it)", () => {
-    expect(planDivision(queues, "pageSize=1;divisionId=other", DIVS)).toEqual({ kind: "deny", reason: "division_malformed" });
-    expect(planDivision(queues, "q=a;b", DIVS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
+    expect(planDivision(queues, "pageSize=1;divisionId=other", DIVS, KEYS)).toEqual({ kind: "deny", reason: "division_malformed" });
+    expect(planDivision(queues, "q=a;b", DIVS, KEYS)).toEqual({ set: [{ key: "divisionId", value: "d-1,d-2" }], remove: [] });
   });
 });
 
@@ -117,7 +119,7 @@ describe("ambiguous paths are refused on every route (issue 11, finding 5)", () 
     "/api/v2/routing/queues/%252e%252e/queues",
   ])("%s", (path) => {
     for (const method of ["GET", "POST", "DELETE"]) expect(table.match(method, path)).toEqual({ kind: "malformed" });
-    expect(planDivision(table.match("GET", path), "", DIVS)).toEqual({ kind: "deny", reason: "path_malformed" });
+    expect(planDivision(table.match("GET", path), "", DIVS, KEYS)).toEqual({ kind: "deny", reason: "path_malformed" });
   });
 
   it("still matches double-encoded literal segments", () => {
@@ -163,12 +165,12 @@ describe("mayNameDivisions (the parse-free path)", () => {
       .chain(([word, encoded]) => fc.tuple(...[...word].map((c) => letter(c, encoded))).map((ls) => ls.join("")));
     fc.assert(
       fc.property(fc.array(fc.oneof(piece, spelt), { maxLength: 12 }).map((p) => p.join("")), (q) => {
-        const parsed = readDivisionParams(q);
-        if (parsed === "malformed" || parsed.keys.length > 0) expect(mayNameDivisions(q)).toBe(true);
+        const parsed = readDivisionParams(q, KEYS);
+        if (parsed === "malformed" || parsed.keys.length > 0) expect(mayNameDivisions(q, KEYS)).toBe(true);
       }),
       { numRuns: 5000 },
     );
-    expect(mayNameDivisions("pageSize=25&pageNumber=1")).toBe(false);
-    expect(mayNameDivisions("%64ivisionId=x")).toBe(true);
+    expect(mayNameDivisions("pageSize=25&pageNumber=1", KEYS)).toBe(false);
+    expect(mayNameDivisions("%64ivisionId=x", KEYS)).toBe(true);
   });
 });

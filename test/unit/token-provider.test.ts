@@ -4,11 +4,12 @@ import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
 import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
 import type { Tenant } from "../../src/tenants/tenant.js";
-import type { TokenResult } from "../../src/tokens/client-credentials.js";
+import type { TokenRequest, TokenResult } from "../../src/profiles/index.js";
+import { GENESYS_CLOUD } from "../../src/profiles/genesys/profile.js";
 import type { TokenEndpoint } from "../../src/tokens/token-endpoint.js";
 import { TokenEntry, TokenProvider } from "../../src/tokens/token-provider.js";
 
-const tenant: Tenant = { id: "acme", divisions: ["d"], environment: "example.com", apiHost: "api.example.com", tokenUrl: "https://login.example.com/oauth/token", credentialsKey: "acme", allowedPrincipals: [], allowedNamespaces: [], source: "config" };
+const tenant: Tenant = { id: "acme", divisions: ["d"], environment: "example.com", profile: GENESYS_CLOUD, apiHost: "api.example.com", tokenUrl: "https://login.example.com/oauth/token", credentialsKey: "acme", allowedPrincipals: [], allowedNamespaces: [], source: "config" };
 
 /** A small fake token endpoint: answers from a queue of scripted results, then mints tokens. */
 class FakeEndpoint implements TokenEndpoint {
@@ -19,10 +20,10 @@ class FakeEndpoint implements TokenEndpoint {
   gate: Promise<void> = Promise.resolve();
   /** Runs after a request is recorded, before it is answered (e.g. to rotate the secret in the store). */
   onCall: (() => void) | undefined;
-  async requestToken(url: string, creds: ClientCredentials): Promise<TokenResult> {
+  async requestToken(req: TokenRequest): Promise<TokenResult> {
     this.calls++;
-    this.urls.push(url);
-    this.secretsSeen.push(creds.basicAuthorization());
+    this.urls.push(req.url.href);
+    this.secretsSeen.push(req.headers["authorization"]!);
     this.onCall?.();
     await this.gate;
     return this.script.shift() ?? { kind: "token", token: { authorization: `Bearer t${this.calls}`, expiresInSeconds: 3600 } };

@@ -33,9 +33,6 @@ export const GENESYS_REGIONS: ReadonlyArray<readonly [region: string, environmen
 
 export const GENESYS_ENVIRONMENTS: readonly string[] = GENESYS_REGIONS.map(([, env]) => env);
 
-/** A host suffix with at least two labels, lower case: what an environment name may look like. */
-export const ENVIRONMENT_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
-
 export function tokenUrlFor(environment: string): string {
   return `https://login.${environment}/oauth/token`;
 }

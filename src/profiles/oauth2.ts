@@ -1,10 +1,13 @@
 /**
- * The client-credentials exchange as a pair of pure functions (RFC 6749 §4.4):
- * build the request, parse the response. Genesys Cloud form (docs/genesys-facts.md, "Token request"):
- * POST https://login.<env>/oauth/token, HTTP Basic client auth, body grant_type=client_credentials;
- * no scope, no org, no division parameter.
+ * The OAuth 2.0 token exchange as a pair of pure functions: build the request, parse the response. A profile
+ * (src/profiles/<idp>/) picks the grant and the parse defaults; the HTTP round trip is the token endpoint's
+ * (src/tokens/token-endpoint.ts), which knows nothing of either.
+ * - client credentials (RFC 6749 §4.4): HTTP Basic client auth (RFC 6749 §2.3.1), body grant_type=client_credentials;
+ * - resource owner password credentials (RFC 6749 §4.3): the same client auth, body
+ *   grant_type=password&username=…&password=…;
+ * - the response (RFC 6749 §5.1 success, RFC 6749 §5.2 error) is read the same way for both.
  */
-import type { ClientCredentials } from "../secrets/credentials.js";
+import type { AccessKey, ClientCredentials } from "../secrets/credentials.js";
 
 export interface TokenRequest {
   readonly url: URL;
@@ -12,7 +15,17 @@ export interface TokenRequest {
   readonly body: string;
 }
 
-export function buildTokenRequest(url: string, credentials: ClientCredentials): TokenRequest {
+/** RFC 6749 §4.4.2: no scope (the client's grants are the scope). */
+export function buildClientCredentialsRequest(url: string, credentials: ClientCredentials): TokenRequest {
+  return formPost(url, credentials, "grant_type=client_credentials");
+}
+
+/** RFC 6749 §4.3.2: the resource owner's username and password, form-urlencoded, after the grant type. */
+export function buildPasswordRequest(url: string, credentials: ClientCredentials, owner: AccessKey): TokenRequest {
+  return formPost(url, credentials, `grant_type=password&${owner.passwordGrantFields()}`);
+}
+
+function formPost(url: string, credentials: ClientCredentials, body: string): TokenRequest {
   return {
     url: new URL(url),
     headers: {
@@ -20,7 +33,7 @@ export function buildTokenRequest(url: string, credentials: ClientCredentials): 
       "content-type": "application/x-www-form-urlencoded",
       accept: "application/json",
     },
-    body: "grant_type=client_credentials",
+    body,
   };
 }
 
@@ -39,16 +52,17 @@ export type TokenErrorCode = "invalid_client" | "rate_limited" | "unavailable" |
 export interface TokenError {
   readonly code: TokenErrorCode;
   readonly httpStatus?: number;
-  /** From Retry-After (integer seconds, docs/genesys-facts.md) on 429. */
+  /** From Retry-After (integer seconds, RFC 9110 §10.2.3; Genesys sends these, docs/genesys-facts.md) on 429. */
   readonly retryAfterSeconds?: number;
   /** The server's `error` code (e.g. invalid_client), never its description verbatim. */
   readonly oauthError?: string;
 }
 
-/** Without expires_in, assume the shortest lifetime Genesys allows (300 s, docs/genesys-facts.md). */
-const FALLBACK_EXPIRES_IN = 300;
-
-export function parseTokenResponse(status: number, retryAfter: string | undefined, body: string): TokenResult {
+/**
+ * RFC 6749 §5.1 and RFC 6749 §5.2. `fallbackExpiresInSeconds` is what the profile assumes when a 200 answer has no usable
+ * expires_in (RFC 6749 makes it only RECOMMENDED).
+ */
+export function parseTokenResponse(status: number, retryAfter: string | undefined, body: string, fallbackExpiresInSeconds: number): TokenResult {
   if (status === 200) {
     const json = safeJson(body);
     const accessToken = json?.["access_token"];
@@ -58,7 +72,7 @@ export function parseTokenResponse(status: number, retryAfter: string | undefine
     const tokenType = typeof json?.["token_type"] === "string" ? (json["token_type"] as string) : "bearer";
     if (tokenType.toLowerCase() !== "bearer") return fail({ code: "bad_response", httpStatus: status, oauthError: "token_type" });
     const rawExpires = Number(json?.["expires_in"]);
-    const expiresInSeconds = Number.isFinite(rawExpires) && rawExpires > 0 ? rawExpires : FALLBACK_EXPIRES_IN;
+    const expiresInSeconds = Number.isFinite(rawExpires) && rawExpires > 0 ? rawExpires : fallbackExpiresInSeconds;
     // The header uses the canonical "Bearer" scheme name whatever case token_type came in.
     return { kind: "token", token: { authorization: `Bearer ${accessToken}`, expiresInSeconds } };
   }

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ClientCredentials } from "../../src/secrets/credentials.js";
 import { tokenUrlFor } from "../../src/profiles/genesys/regions.js";
-import { buildTokenRequest, parseTokenResponse } from "../../src/tokens/client-credentials.js";
+import { GENESYS_CLOUD } from "../../src/profiles/genesys/profile.js";
 import { inspect } from "node:util";
+
+// The Genesys Cloud profile's pair: client credentials, and RFC 6749 §5 parsing with Genesys's fallback lifetime.
+const buildTokenRequest = (url: string, credentials: ClientCredentials) => GENESYS_CLOUD.buildTokenRequest(url, { credentials })!;
+const parseTokenResponse = GENESYS_CLOUD.parseTokenResponse;
 
 describe("buildTokenRequest", () => {
   it("uses HTTP Basic and the bare client_credentials form body (no scope, no division)", () => {
