@@ -9,12 +9,11 @@
  * principal; answered OK with the tenant's token) and a gateway login (POST [/<prefix>]/oauth/token, answered by
  * scopegate itself with a gateway token). Both bind the caller to the tenant with the same check (bindCaller).
  */
-import { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
 import type { Deadline } from "../util/deadline.js";
 import { GATEWAY_TOKEN_PREFIX } from "../gateway/gateway-token.js";
 import type { GatewayTokens } from "../gateway/gateway-tokens.js";
 import { bindCaller, callerIdentity, type CallerRules } from "../tenants/caller-binding.js";
-import { isRegistryError, type TenantRegistry } from "../tenants/registry.js";
+import { isRegistryError, type RegistryError, type TenantRegistry } from "../tenants/registry.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { isTenantIdError, readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
 import type { TokenEntry, TokenSource } from "../tokens/token-provider.js";
@@ -25,7 +24,7 @@ import { gatewayBearer, isLogin, readLogin } from "./gateway-login.js";
 import { answeredAs, DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
 import { denialOf } from "./layer-errors.js";
 import { mayNameDivisions, NO_QUERY_MUTATION, planDivision, type QueryMutation } from "./division-plan.js";
-import { buildDeniedResponse, buildLoginResponse, buildOkResponse } from "./response.js";
+import { buildDeniedResponse, buildLoginResponse, buildOkResponse, encode } from "./response.js";
 import type { ProfileRoutes } from "./profile-routes.js";
 
 /** The parts of the config a reload may change; swapped whole. */
@@ -123,36 +122,64 @@ export class Authorizer {
       const read = this.#claim(input, policy);
       if (!isClaim(read)) return read;
       claim = read;
-      const tenant = this.deps.registry.peek(claim.id);
-      if (tenant === undefined) return this.#afterLookups(claim, policy, deadline);
-      if (isRegistryError(tenant)) return this.#deny(denialOf(tenant), claim.requestId, claim.id, claim.principal);
-      const plan = this.#plan(claim, tenant, policy);
-      if (isDenial(plan)) return this.#deny(plan, claim.requestId, claim.id, claim.principal, true);
-      const hit = this.deps.tokens.peek(tenant);
-      if (hit === undefined) return this.#afterLookups(claim, policy, deadline, tenant);
-      return this.#allow(claim, tenant, hit, "hit", plan, policy, deadline);
+      return this.#lookup(claim, this.#apiSteps, policy, deadline);
     } catch {
       return this.#deny(deny("internal_error"), claim?.requestId ?? "", claim?.id);
     }
   }
 
-  /** The rest of a check whose tenant or token was not cached: waits for the registry and the token source. */
-  async #afterLookups(claim: Claim, policy: ActivePolicy, deadline: Deadline, known?: Tenant): Promise<CheckOutcome> {
-    try {
-      const tenant = known ?? (await this.deps.registry.resolve(claim.id, deadline.signal));
-      if (isRegistryError(tenant)) return this.#deny(afterIo(denialOf(tenant), deadline), claim.requestId, claim.id, claim.principal);
-      const plan = this.#plan(claim, tenant, policy);
-      if (isDenial(plan)) return this.#deny(plan, claim.requestId, claim.id, claim.principal, true);
-      const hit = this.deps.tokens.peek(tenant);
-      const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
-      if (isTokenSourceError(lookup)) return this.#deny(afterIo(denialOf(lookup), deadline), claim.requestId, claim.id, claim.principal, true);
-      return this.#allow(claim, tenant, lookup.entry, lookup.cache, plan, policy, deadline);
-    } catch {
-      return this.#deny(deny("internal_error"), claim.requestId, claim.id);
-    } finally {
-      deadline.release();
-    }
+  /**
+   * The one decision path every request that names a tenant takes: the tenant (registry), the caller and route
+   * (`steps.bind`), the tenant's token (token source), then `steps.finish`. Each lookup is synchronous when its
+   * cache answers; only a miss returns a promise, and only the steps after it wait for it.
+   */
+  #lookup<C extends Named, P>(c: C, steps: Steps<C, P>, policy: ActivePolicy, deadline: Deadline): CheckOutcome | Promise<CheckOutcome> {
+    const tenant = this.deps.registry.peek(c.id);
+    if (tenant !== undefined) return this.#withTenant(c, tenant, steps, policy, deadline);
+    return this.#waiting(
+      this.deps.registry.resolve(c.id, deadline.signal).then((t) => this.#withTenant(c, t, steps, policy, deadline)),
+      c,
+      deadline,
+    );
   }
+
+  #withTenant<C extends Named, P>(c: C, tenant: Tenant | RegistryError, steps: Steps<C, P>, policy: ActivePolicy, deadline: Deadline): CheckOutcome | Promise<CheckOutcome> {
+    if (isRegistryError(tenant)) return this.#deny(afterIo(denialOf(tenant, steps.column), deadline), c.requestId, c.id, c.principal);
+    const bound = steps.bind(c, tenant, policy);
+    if (isDenial(bound)) return this.#deny(bound, c.requestId, c.id, c.principal, steps.column === "api");
+    const hit = this.deps.tokens.peek(tenant);
+    if (hit !== undefined) return steps.finish(c, tenant, bound, hit, "hit", policy, deadline);
+    return this.#waiting(
+      this.deps.tokens.get(tenant, deadline.signal).then((lookup) =>
+        isTokenSourceError(lookup)
+          ? this.#deny(afterIo(denialOf(lookup, steps.column), deadline), c.requestId, c.id, c.principal, true)
+          : steps.finish(c, tenant, bound, lookup.entry, lookup.cache, policy, deadline),
+      ),
+      c,
+      deadline,
+    );
+  }
+
+  /** A check that waited for I/O: anything unexpected fails closed, and the deadline's timer goes when it ends. */
+  #waiting(pending: Promise<CheckOutcome>, c: Named, deadline: Deadline): Promise<CheckOutcome> {
+    return pending.then(
+      (outcome) => {
+        deadline.release();
+        return outcome;
+      },
+      () => {
+        deadline.release();
+        return this.#deny(deny("internal_error"), c.requestId, c.id);
+      },
+    );
+  }
+
+  /** An API call: bind the caller and plan the route's division filter, then answer OK with the tenant's token. */
+  readonly #apiSteps: Steps<Claim, Plan> = {
+    column: "api",
+    bind: (claim, tenant, policy) => this.#plan(claim, tenant, policy),
+    finish: (claim, tenant, plan, entry, cache, policy, deadline) => this.#allow(claim, tenant, entry, cache, plan, policy, deadline),
+  };
 
   /**
    * The tenant claim: from a gateway token, the header, or the caller's mapped principal; whichever are present
@@ -253,38 +280,23 @@ export class Authorizer {
     const mapped = identity === "" ? undefined : policy.callers.principalTenants.get(identity);
     // As for an API call with a tenant header: a caller mapped to a tenant (principalTenants) acts for that one only.
     if (mapped !== undefined && mapped !== id) return this.#deny(deny("login_refused"), requestId, id, principal);
-    const login = { id, identity, mapped, principal, requestId };
-    const tenant = this.deps.registry.peek(id);
-    if (tenant === undefined) return this.#loginAfterLookups(login, gateway, policy, deadline);
-    if (isRegistryError(tenant)) return this.#deny(denialOf(tenant, "login"), requestId, id, principal);
-    const refused = bindCaller(tenant, principal, mapped, policy.callers);
-    if (refused) return this.#deny(denialOf(refused, "login"), requestId, id, principal);
-    const hit = this.deps.tokens.peek(tenant);
-    if (hit === undefined) return this.#loginAfterLookups(login, gateway, policy, deadline, tenant);
-    return this.#issue(login, gateway, hit, "hit");
+    return this.#lookup({ id, identity, mapped, principal, requestId, gateway }, this.#loginSteps, policy, deadline);
   }
 
-  async #loginAfterLookups(login: Login, gateway: GatewayTokens, policy: ActivePolicy, deadline: Deadline, known?: Tenant): Promise<CheckOutcome> {
-    const { id, principal, requestId } = login;
-    try {
-      const tenant = known ?? (await this.deps.registry.resolve(id, deadline.signal));
-      if (isRegistryError(tenant)) return this.#deny(afterIo(denialOf(tenant, "login"), deadline), requestId, id, principal);
-      const refused = bindCaller(tenant, principal, login.mapped, policy.callers);
-      if (refused) return this.#deny(denialOf(refused, "login"), requestId, id, principal);
-      const hit = this.deps.tokens.peek(tenant);
-      const lookup = hit ? { entry: hit, cache: "hit" as const } : await this.deps.tokens.get(tenant, deadline.signal);
-      if (isTokenSourceError(lookup)) return this.#deny(afterIo(denialOf(lookup, "login"), deadline), requestId, id, principal, true);
-      if (deadline.expired) return this.#deny(deny("deadline_exceeded"), requestId, id, principal, true);
-      return this.#issue(login, gateway, lookup.entry, lookup.cache);
-    } catch {
-      return this.#deny(deny("internal_error"), requestId, id);
-    } finally {
-      deadline.release();
-    }
-  }
+  /** A login: the same caller binding as an API call, then a gateway token instead of an OK answer. */
+  readonly #loginSteps: Steps<Login, true> = {
+    column: "login",
+    bind: (login, tenant, policy) => {
+      const refused = bindCaller(tenant, login.principal, login.mapped, policy.callers);
+      return refused ? denialOf(refused, "login") : true;
+    },
+    finish: (login, _tenant, _bound, entry, cache, _policy, deadline) =>
+      deadline.expired ? this.#deny(deny("deadline_exceeded"), login.requestId, login.id, login.principal, true) : this.#issue(login, entry, cache),
+  };
 
   /** The login's answer: a gateway token living min(ttlSeconds, what is left of the tenant's Genesys token). */
-  #issue(login: Login, gateway: GatewayTokens, entry: TokenEntry, cache: "hit" | "miss"): CheckOutcome {
+  #issue(login: Login, entry: TokenEntry, cache: "hit" | "miss"): CheckOutcome {
+    const gateway = login.gateway;
     const now = this.#now();
     const lifetime = Math.max(1, Math.min(gateway.ttlSeconds, Math.floor((entry.expiresAtMs - now) / 1000)));
     const token = gateway.mint(login.id, login.identity, lifetime, now);
@@ -326,13 +338,28 @@ export class Authorizer {
   }
 }
 
-/** A login whose client id has been read. */
-interface Login {
+/** What every request that names a tenant carries through the decision path. */
+interface Named {
   readonly id: string;
+  readonly requestId: string;
+  readonly principal: string;
+}
+
+/** How one kind of request finishes the shared decision path (#lookup). Built once per Authorizer. */
+interface Steps<C extends Named, P> {
+  /** Which column of the layer-error table (layer-errors.ts) answers a lower layer's failure. */
+  readonly column: "api" | "login";
+  /** Once the tenant is known: bind the caller (and plan the route); a denial ends the check. */
+  bind(c: C, tenant: Tenant, policy: ActivePolicy): P | Denial;
+  /** The tenant's token is at hand. */
+  finish(c: C, tenant: Tenant, bound: P, entry: TokenEntry, cache: "hit" | "miss", policy: ActivePolicy, deadline: Deadline): CheckOutcome;
+}
+
+/** A login whose client id has been read. */
+interface Login extends Named {
   readonly identity: string;
   readonly mapped: string | undefined;
-  readonly principal: string;
-  readonly requestId: string;
+  readonly gateway: GatewayTokens;
 }
 
 function isClaim(x: Claim | CheckOutcome): x is Claim {
@@ -371,7 +398,3 @@ function planKey(generation: number, q: QueryMutation): string {
   return `${generation}|${q.set.map((s) => `${s.key}=${s.value}`).join("&")}|${q.remove.join("&")}`;
 }
 
-export function encode(response: CheckResponse): Buffer {
-  const u8 = CheckResponse.encode(response).finish();
-  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-}

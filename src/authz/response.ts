@@ -1,7 +1,7 @@
 /**
  * Decision -> CheckResponse (generated protobuf type). Pure. The generated types start here.
  */
-import type { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
+import { CheckResponse } from "../gen/envoy/service/auth/v3/external_auth.js";
 import {
   HeaderValueOption_HeaderAppendAction,
   type HeaderValueOption,
@@ -131,4 +131,10 @@ function rpcCodeFor(httpStatus: number): number {
     default:
       return RPC_INTERNAL;
   }
+}
+
+/** A CheckResponse as the bytes grpc-js sends (the Check service's serialiser passes bytes through as they are). */
+export function encode(response: CheckResponse): Buffer {
+  const u8 = CheckResponse.encode(response).finish();
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }

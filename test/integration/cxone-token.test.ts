@@ -95,7 +95,7 @@ describe("a CXone tenant beside a Genesys Cloud tenant", () => {
 
       const bare = setup({ umbrella: { client_id: "cx-app", client_secret: "cx-secret" } });
       try {
-        expect(await bare.tokens.get(bare.umbrella, AbortSignal.timeout(5000))).toEqual({ kind: "deny", reason: "credentials_missing" });
+        expect(await bare.tokens.get(bare.umbrella, AbortSignal.timeout(5000))).toEqual({ kind: "token_source", code: "credentials_missing" });
       } finally {
         bare.endpoint.close();
       }

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as protoLoader from "@grpc/proto-loader";
 import { describe, expect, it } from "vitest";
-import { encode } from "../../src/authz/authorizer.js";
+import { encode } from "../../src/authz/response.js";
 import { buildOkResponse } from "../../src/authz/response.js";
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { checkRequest } from "../support/check-requests.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encode } from "../../src/authz/authorizer.js";
+import { encode } from "../../src/authz/response.js";
 import { buildDeniedResponse, buildOkResponse, overwriteHeader } from "../../src/authz/response.js";
 import { deny } from "../../src/authz/deny-reasons.js";
 import { HeaderValueOption } from "../../src/gen/envoy/config/core/v3/base.js";
