@@ -2,14 +2,13 @@
 // token source. For table tests and property-based fuzzing of the whole decision path, in-process.
 import { Authorizer, type CheckOutcome } from "../../src/authz/authorizer.js";
 import { deny } from "../../src/authz/deny-reasons.js";
-import { buildProfileRoutes } from "../../src/authz/profile-routes.js";
+import { policyFrom } from "../../src/app/policy.js";
 import { buildEnvironments, parseConfig } from "../../src/config/index.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
 import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
 import { recordFromFields } from "../../src/secrets/record.js";
 import { TenantRegistry, type CallerBinding } from "../../src/tenants/registry.js";
 import type { Tenant } from "../../src/tenants/tenant.js";
-import { compileTenantIdPattern } from "../../src/tenants/tenant-id.js";
 import { TokenEntry, type TokenLookup, type TokenSource } from "../../src/tokens/token-provider.js";
 import type { TokenSourceError } from "../../src/tokens/token-source-errors.js";
 import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
@@ -75,21 +74,24 @@ export interface HarnessOptions {
 
 export function harness(opts: HarnessOptions = {}) {
   // Parsed in local mode: mesh-mode tests use tenant sets check-config would refuse, to prove the runtime rule.
-  const config = parseConfig({ secrets: { backend: "file", file: { directory: "/nonexistent" } }, tenants: opts.tenants ?? TENANTS, discovery: { fromSecretStore: true }, ...(opts.environments ? { environments: opts.environments } : {}) });
+  const config = parseConfig({
+    secrets: { backend: "file", file: { directory: "/nonexistent" } },
+    tenants: opts.tenants ?? TENANTS,
+    discovery: { fromSecretStore: true },
+    callers: {
+      principalTenants: opts.principalTenants ?? {},
+      ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}),
+      ...(opts.localIdentity ? { localIdentity: opts.localIdentity } : {}),
+    },
+    routes: { mode: opts.allowList ? "allow-list" : "catalog" },
+    egress: { verifyHost: opts.verifyHost ?? false },
+    ...(opts.environments ? { environments: opts.environments } : {}),
+  });
   const store = new CachedSecretStore(new MapStore(opts.records ?? {}), { ttlMs: 1000, negativeTtlMs: 1000, maxStaleMs: 0, max: 10, loadTimeoutMs: 100 });
   const tokens = new FakeTokens();
-  const policy = {
-    tenantId: { header: "x-tenant-id", pattern: compileTenantIdPattern(config.tenantIdPattern) },
-    callers: {
-      mode: opts.mode ?? "local",
-      principalTenants: new Map(Object.entries(opts.principalTenants ?? {})),
-      trustDomain: opts.trustDomain ?? "cluster.local",
-      localIdentity: opts.localIdentity,
-    },
-    stripTenantHeader: true,
-    egress: { upstreamHeader: "x-scopegate-upstream", verifyHost: opts.verifyHost ?? false },
-    routes: buildProfileRoutes({ "genesys-cloud": { allowListOnly: opts.allowList ?? false } }),
-  };
+  // The production wiring's policy (src/app/policy.ts), with the caller mode set after parsing (see above).
+  const production = policyFrom(config);
+  const policy = { ...production, callers: { ...production.callers, mode: opts.mode ?? "local" } };
   const authorizer = new Authorizer({
     ...policy,
     registry: new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: opts.records !== undefined, store, defaultBinding: opts.defaultBinding }),
