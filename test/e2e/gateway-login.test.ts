@@ -14,7 +14,7 @@ import { mintGatewayToken, type GatewayKeyring } from "../../src/gateway/gateway
 import { createLogger } from "../../src/observability/logger.js";
 import { envoyConfigFor, startEnvoy, type Envoy } from "../support/envoy.js";
 import { waitFor } from "../support/ports.js";
-import { runSdkApp, type SdkLanguage } from "../support/sdk-apps.js";
+import { runSdkApp, type SdkLanguage, ALL_CALLS_OK, SDK_APP_PATHS } from "../support/sdk-apps.js";
 import { rawHeader, send, startStack, STACK_IDENTITY, STACK_NAMESPACE, type Stack } from "../support/stack.js";
 import { repoRoot } from "../support/tools.js";
 
@@ -70,14 +70,9 @@ describe.each(["python", "javascript"] as SdkLanguage[])("the %s SDK logs in thr
     const before = region.received.length;
     const out = await runSdkApp(language, { port: stack.envoy.port, login: "acme", secret: "anything", division: "div-acme-2" });
     expect(out.login).toBe("ok");
-    expect(out.calls).toEqual([
-      { name: "queues", status: 200 },
-      { name: "queues-division", status: 200 },
-      { name: "scripts", status: 200 },
-      { name: "users-me", status: 200 },
-    ]);
+    expect(out.calls).toEqual(ALL_CALLS_OK);
     const got = region.received.slice(before);
-    expect(got.map((r) => r.path)).toEqual(["/api/v2/routing/queues", "/api/v2/routing/queues", "/api/v2/scripts", "/api/v2/users/me"]);
+    expect(got.map((r) => r.path)).toEqual(SDK_APP_PATHS);
     for (const r of got) {
       expect(r.tokenClientId).toBe("acme-client");
       expect(rawHeader(r.headers, "authorization")).toHaveLength(1);

@@ -2,7 +2,7 @@
 // to the scopegate gateway with their gateway setting and a placeholder access token: every call completes with the
 // tenant's real token at the (TLS) region, and the app never holds that token.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runSdkApp, type SdkLanguage } from "../support/sdk-apps.js";
+import { runSdkApp, type SdkLanguage, ALL_CALLS_OK, SDK_APP_PATHS } from "../support/sdk-apps.js";
 import { rawHeader, startStack, type Stack } from "../support/stack.js";
 
 let stack: Stack;
@@ -22,14 +22,9 @@ describe.each(["python", "javascript"] as SdkLanguage[])("the %s SDK through the
     const region = stack.standins.get("mypurecloud.com")!;
     const before = region.received.length;
     const out = await runSdkApp(language, { port: stack.envoy.port, tenant: "acme", division: "div-acme-2" });
-    expect(out.calls).toEqual([
-      { name: "queues", status: 200 },
-      { name: "queues-division", status: 200 },
-      { name: "scripts", status: 200 },
-      { name: "users-me", status: 200 },
-    ]);
+    expect(out.calls).toEqual(ALL_CALLS_OK);
     const got = region.received.slice(before);
-    expect(got.map((r) => r.path)).toEqual(["/api/v2/routing/queues", "/api/v2/routing/queues", "/api/v2/scripts", "/api/v2/users/me"]);
+    expect(got.map((r) => r.path)).toEqual(SDK_APP_PATHS);
     for (const r of got) {
       expect(r.tokenClientId).toBe("acme-client");
       expect(rawHeader(r.headers, "authorization")).toHaveLength(1);

@@ -48,3 +48,14 @@ export async function runSdkApp(language: SdkLanguage, o: SdkAppOptions): Promis
       : await run(process.execPath, [join(app, "genesys-app.cjs"), ...args], { env, cwd: repoRoot, timeout: 60_000 });
   return JSON.parse(stdout.trim().split("\n").pop()!) as SdkAppResult;
 }
+
+/** What a run of the sample app with --division answers when every call goes through. */
+export const ALL_CALLS_OK: SdkAppResult["calls"] = [
+  { name: "queues", status: 200 },
+  { name: "queues-division", status: 200 },
+  { name: "scripts", status: 200 },
+  { name: "users-me", status: 200 },
+];
+
+/** The Platform API paths those calls reach, in order. */
+export const SDK_APP_PATHS = ["/api/v2/routing/queues", "/api/v2/routing/queues", "/api/v2/scripts", "/api/v2/users/me"];
