@@ -266,7 +266,7 @@ describe("scopegate serve and check-config with a TCP Check listener", () => {
         listen: { tcp: "127.0.0.1:9191" },
         secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
         ...standinEnvironments(standin.tokenUrl),
-    tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV }],
+        tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV }],
       }),
     );
     const { stdout, stderr } = await run(process.execPath, [join(repoRoot, "dist/main.js"), "check-config", configFile], { timeout: 20_000 });
@@ -284,7 +284,7 @@ describe("scopegate serve and check-config with a TCP Check listener", () => {
         callers: { mode: "mesh" },
         secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
         ...standinEnvironments(standin.tokenUrl),
-    tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV }],
+        tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV }],
       }),
     );
     const r = await run(process.execPath, [join(repoRoot, "dist/main.js"), "serve", "--config", configFile], { timeout: 20_000 }).then(

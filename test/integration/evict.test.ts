@@ -65,7 +65,7 @@ async function serve(name: string, workers: number): Promise<{ proc: ManagedProc
       http: { listen: null },
       secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
       ...standinEnvironments(standin.tokenUrl),
-    tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV }],
+      tenants: [{ id: "acme", divisions: ["d"], environment: TEST_ENV }],
       reload: { watch: false },
       logging: { level: "info" },
     }),
