@@ -23,8 +23,16 @@ import { collectProcessMetrics, createMetrics } from "../observability/metrics.j
 import { startHttpServer, type RunningHttpServer } from "../server/http-server.js";
 import { ClusterMetrics } from "./cluster-metrics.js";
 import { servesTcp } from "./configs.js";
-import { isClusterMessage, message, type ConfigMessage, type EvictMessage, type ShutdownMessage, type StartMessage, type TokenReply } from "./protocol.js";
-import { READY_MESSAGE } from "./ready-message.js";
+import {
+  isClusterMessage,
+  message,
+  type ConfigMessage,
+  type EvictMessage,
+  type ReadyMessage,
+  type ShutdownMessage,
+  type StartMessage,
+  type TokenReply,
+} from "./protocol.js";
 import { TokenBroker } from "./token-broker.js";
 
 export interface ClusterOptions extends AppDeps {
@@ -80,7 +88,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   let allListening: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
   const storeAnswered = (): boolean => readiness.notReadyReason() === undefined;
-  const tellReady = (w: Worker): void => void (w.isConnected() && w.send(READY_MESSAGE));
+  const tellReady = (w: Worker): void => void (w.isConnected() && w.send(message<ReadyMessage>({ type: "ready" })));
   void readiness.storeAnswered.then(() => {
     if (!stopping()) for (const [slot, w] of slots) if (listening.has(slot)) tellReady(w);
   });

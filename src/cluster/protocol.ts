@@ -31,6 +31,15 @@ export interface ListeningMessage {
   readonly type: "listening";
 }
 
+/**
+ * Primary -> worker: the primary's secret store has answered, so the worker's gRPC health may say SERVING (as a
+ * single process does once its own store answers). Workers read no secrets themselves.
+ */
+export interface ReadyMessage {
+  readonly tag: typeof TAG;
+  readonly type: "ready";
+}
+
 /** Worker -> primary: a token for this tenant, please (local miss, or past its refresh point). */
 export interface TokenAsk {
   readonly tag: typeof TAG;
@@ -119,7 +128,17 @@ export interface MetricsReply {
   readonly metrics: WireMetrics;
 }
 
-export type ClusterMessage = StartMessage | ListeningMessage | TokenAsk | TokenReply | ShutdownMessage | ConfigMessage | MetricsAsk | MetricsReply | EvictMessage;
+export type ClusterMessage =
+  | StartMessage
+  | ListeningMessage
+  | ReadyMessage
+  | TokenAsk
+  | TokenReply
+  | ShutdownMessage
+  | ConfigMessage
+  | MetricsAsk
+  | MetricsReply
+  | EvictMessage;
 
 type Body<M> = M extends ClusterMessage ? Omit<M, "tag"> : never;
 

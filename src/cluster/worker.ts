@@ -2,7 +2,7 @@
  * One cluster worker: waits for its start message, then serves Check (app/check-serving.ts: its own registry,
  * route rules and encoded-response caches) with tokens from the primary through a RemoteTokenSource. It builds no
  * TokenProvider and probes no secret store: its gRPC health says SERVING once the primary says its store answered
- * (ready-message.ts). It reads the secret store only for discovery (discovery.fromSecretStore), as the registry
+ * (protocol.ts, ReadyMessage). It reads the secret store only for discovery (discovery.fromSecretStore), as the registry
  * resolves a discovered tenant from its record. Stops on the primary's shutdown message, on SIGTERM/SIGINT, or
  * when the primary goes away.
  */
@@ -25,7 +25,6 @@ import {
   type MetricsReply,
   type StartMessage,
 } from "./protocol.js";
-import { isReadyMessage } from "./ready-message.js";
 import { RemoteTokenSource } from "./remote-token-source.js";
 
 export interface WorkerDeps {
@@ -59,13 +58,12 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
   };
   const started = new Promise<StartMessage>((resolve) => {
     deps.onMessage((m) => {
-      if (isReadyMessage(m)) {
-        primaryReady = true;
-        if (app && !stopping) app.check.server.setServing(true);
-        return;
-      }
       if (!isClusterMessage(m)) return;
       if (m.type === "start") resolve(m);
+      else if (m.type === "ready") {
+        primaryReady = true;
+        if (app && !stopping) app.check.server.setServing(true);
+      }
       else if (m.type === "token.reply") remote?.handle(m);
       else if (m.type === "metrics.ask") answerMetrics(m.id).catch(() => undefined); // no answer: the primary's wait is bounded
       else if (m.type === "shutdown") stop(m.graceMs, "primary");

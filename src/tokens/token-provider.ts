@@ -9,13 +9,14 @@
  * - invalid_client drops the cached credentials and retries once with a fresh read (secret rotation);
  * - 429 pauses token requests for that tenant until Retry-After has passed;
  * - a token is served only for what minted it: if the tenant's token endpoint or secret record changed (config
- *   reload), or the record now names another OAuth client or is gone, the token is not served and a new one is
- *   minted. The token is the scope: a client fixed in config or in the store must not keep the old grants
+ *   reload), or the record now names another OAuth client or another grant subject (a NICE CXone API user's
+ *   access key id) or is gone, the token is not served and a new one is minted. The token is the scope: a client fixed in config or in the store must not keep the old grants
  *   for the rest of a token's lifetime (Genesys tokens live up to 24 h).
  */
 import { LRUCache } from "lru-cache";
 import { inspect } from "node:util";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
+import type { TenantRecord } from "../secrets/secret-store.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { raceSignal } from "../util/abort.js";
 import { backoffDelay, sleepUnlessAborted } from "../util/backoff.js";
@@ -29,6 +30,16 @@ export interface TokenOrigin {
   readonly tokenUrl: string;
   readonly credentialsKey: string;
   readonly clientId: string;
+  /**
+   * Who the grant is for beyond the client, when the record names someone: the API user's access key id of a
+   * password grant (NICE CXone). Undefined for client credentials, where the client is the subject.
+   */
+  readonly subject: string | undefined;
+}
+
+/** The grant's subject in a secret record (TokenOrigin.subject). */
+function grantSubject(record: TenantRecord): string | undefined {
+  return record.accessKey?.id;
 }
 
 export class TokenEntry {
@@ -147,7 +158,8 @@ export class TokenProvider implements TokenSource {
 
   /**
    * Whether the cached token was minted for what the tenant is now: the same token endpoint and secret record
-   * (config), and the same OAuth client in that record as far as the secret cache knows. Looking at the cached
+   * (config), and the same OAuth client and grant subject (access key id) in that record as far as the secret
+   * cache knows. Looking at the cached
    * record also keeps it revalidated in the background (stale-while-revalidate), so a client changed in the
    * store is noticed within the secret cache's TTL. A record not cached at the moment tells nothing new (the
    * store may be down): the token stays.
@@ -158,7 +170,11 @@ export class TokenProvider implements TokenSource {
     if (origin.tokenUrl !== tenant.tokenUrl || origin.credentialsKey !== tenant.credentialsKey) return false;
     const secret = this.opts.secrets.peek(tenant.credentialsKey);
     if (secret === undefined || secret.kind === "unavailable") return true;
-    return secret.kind === "found" && secret.record.credentials.clientId === origin.clientId;
+    return (
+      secret.kind === "found" &&
+      secret.record.credentials.clientId === origin.clientId &&
+      grantSubject(secret.record) === origin.subject
+    );
   }
 
   async get(tenant: Tenant, signal: AbortSignal): Promise<TokenLookup | TokenSourceError> {
@@ -252,7 +268,12 @@ export class TokenProvider implements TokenSource {
       const result = await this.opts.endpoint.requestToken(request, tenant.profile.parseTokenResponse, signal);
       this.opts.onTokenRequest?.(tenant.id, result.kind === "token" ? "ok" : result.error.code, this.#now() - started);
       if (result.kind === "token") {
-        const origin = { tokenUrl: tenant.tokenUrl, credentialsKey: tenant.credentialsKey, clientId: secret.record.credentials.clientId };
+        const origin: TokenOrigin = {
+          tokenUrl: tenant.tokenUrl,
+          credentialsKey: tenant.credentialsKey,
+          clientId: secret.record.credentials.clientId,
+          subject: grantSubject(secret.record),
+        };
         const entry = this.#entryFor(result.token.authorization, result.token.expiresInSeconds, origin);
         options.ttl = Math.max(1, entry.expiresAtMs - this.#now());
         return entry;

@@ -3,8 +3,7 @@
 // the worker still serves, reports SERVING only once the primary says its store answered, and allows a check with
 // the token the primary sent over the channel.
 import { afterEach, describe, expect, it } from "vitest";
-import { message, type ClusterMessage, type StartMessage, type TokenAsk, type TokenReply } from "../../src/cluster/protocol.js";
-import { READY_MESSAGE } from "../../src/cluster/ready-message.js";
+import { message, type ClusterMessage, type ReadyMessage, type StartMessage, type TokenAsk, type TokenReply } from "../../src/cluster/protocol.js";
 import { runWorker } from "../../src/cluster/worker.js";
 import { parseConfig } from "../../src/config/index.js";
 import { checkRequest } from "../support/check-requests.js";
@@ -73,7 +72,7 @@ describe("a cluster worker", () => {
     client = checkClient(`127.0.0.1:${tcpPort}`);
     expect(await client.health()).toBe("NOT_SERVING");
 
-    worker.deliver(READY_MESSAGE);
+    worker.deliver(message<ReadyMessage>({ type: "ready" }));
     await waitFor(async () => (await client!.health()) === "SERVING", 5_000, { what: "SERVING after the primary's ready" });
 
     const w = worker;

@@ -80,6 +80,34 @@ describe("a CXone tenant beside a Genesys Cloud tenant", () => {
     }
   });
 
+  it("a record moved to another API user mints a token for that user once the secret cache sees it", async () => {
+    standin.reset();
+    standin.addClient({ clientId: "cx-move", clientSecret: "cx-secret", divisions: ["bu-1"], accessKey: { id: "AK-OLD", secret: "old user" } });
+    const { umbrella, store, secrets, tokens, endpoint } = setup({
+      umbrella: { client_id: "cx-move", client_secret: "cx-secret", access_key_id: "AK-OLD", access_key_secret: "old user" },
+    });
+    try {
+      const subject = (lookup: Awaited<ReturnType<typeof tokens.get>>): string | undefined =>
+        isTokenSourceError(lookup) ? lookup.code : standin.issuedTokens.get(lookup.entry.authorization.replace(/^Bearer /, ""))?.accessKeyId;
+      expect(subject(await tokens.get(umbrella, AbortSignal.timeout(5000)))).toBe("AK-OLD");
+      // The operator moves the tenant to another API user under the same application (same client id).
+      standin.setAccessKey("cx-move", { id: "AK-NEW", secret: "new user" });
+      store.records["umbrella"] = { client_id: "cx-move", client_secret: "cx-secret", access_key_id: "AK-NEW", access_key_secret: "new user" };
+      // Until the secret cache has seen the change the old user's token is served (nothing newer is known) ...
+      expect(tokens.peek(umbrella)).toBeDefined();
+      // ... once it has (its background revalidation, within secrets.cacheTtlSeconds), the next check mints anew.
+      await secrets.read("umbrella", AbortSignal.timeout(5000), { fresh: true });
+      expect(tokens.peek(umbrella)).toBeUndefined();
+      expect(subject(await tokens.get(umbrella, AbortSignal.timeout(5000)))).toBe("AK-NEW");
+      expect(standin.tokenCalls.map((c) => [c.clientId, c.status])).toEqual([
+        ["cx-move", 200],
+        ["cx-move", 200],
+      ]);
+    } finally {
+      endpoint.close();
+    }
+  });
+
   it("a rotated access key is re-read once after invalid_grant; a record without one is credentials_missing", async () => {
     standin.reset();
     const { umbrella, store, secrets, tokens, endpoint } = setup({

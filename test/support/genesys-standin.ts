@@ -42,6 +42,8 @@ export interface StandinClient {
 
 export interface IssuedToken {
   clientId: string;
+  /** A CXone token's API user: the access key id it was minted with. */
+  accessKeyId?: string;
   divisions: string[];
   expiresAtMs: number;
 }
@@ -68,6 +70,8 @@ export interface GenesysStandin {
   tokenRequestsFor(clientId: string): number;
   addClient(client: StandinClient): void;
   rotateSecret(clientId: string, newSecret: string): void;
+  /** A CXone application now logs in as another API user: only this access key is accepted from now on. */
+  setAccessKey(clientId: string, accessKey: { id: string; secret: string }): void;
   setDelayMs(ms: number): void;
   failNext(count: number, status: number): void;
   rateLimitNext(count: number, retryAfterSeconds: number): void;
@@ -147,6 +151,7 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
     const accessToken = randomBytes(32).toString("base64url");
     issuedTokens.set(accessToken, {
       clientId: client.clientId,
+      ...(key ? { accessKeyId: key.id } : {}),
       divisions: [...client.divisions],
       expiresAtMs: now() + client.expiresIn * 1000,
     });
@@ -243,6 +248,11 @@ export async function startGenesysStandin(opts: StandinOptions = {}): Promise<Ge
       const client = clients.get(clientId);
       if (!client) throw new Error(`stand-in: unknown client ${clientId}`);
       client.clientSecret = newSecret;
+    },
+    setAccessKey(clientId, accessKey) {
+      const client = clients.get(clientId);
+      if (!client?.accessKey) throw new Error(`stand-in: no CXone client ${clientId}`);
+      client.accessKey = { ...accessKey };
     },
     setDelayMs: (ms) => void (delayMs = ms),
     failNext: (count, status) => void (failures = { left: count, status }),

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { isTokenSourceError } from "../../src/tokens/token-source-errors.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
-import { ClientCredentials } from "../../src/secrets/credentials.js";
+import { AccessKey, ClientCredentials } from "../../src/secrets/credentials.js";
 import type { SecretReadResult, SecretStore } from "../../src/secrets/secret-store.js";
 import type { Tenant } from "../../src/tenants/tenant.js";
 import type { TokenRequest, TokenResult } from "../../src/profiles/index.js";
@@ -33,12 +33,16 @@ class FakeEndpoint implements TokenEndpoint {
 class MemoryStore implements SecretStore {
   secret = "s1";
   clientId = "c";
+  /** The API user's access key id (a NICE CXone record), when set. */
+  accessKeyId: string | undefined = undefined;
   gone = false;
   reads = 0;
   async read(): Promise<SecretReadResult> {
     this.reads++;
     if (this.gone) return { kind: "not_found" };
-    return { kind: "found", record: { credentials: new ClientCredentials(this.clientId, this.secret) } };
+    const credentials = new ClientCredentials(this.clientId, this.secret);
+    const accessKey = this.accessKeyId === undefined ? {} : { accessKey: new AccessKey(this.accessKeyId, "key secret") };
+    return { kind: "found", record: { credentials, ...accessKey } };
   }
 }
 
@@ -99,6 +103,28 @@ describe("TokenProvider serves a token only for what minted it", () => {
     expect(isTokenSourceError(lookup) ? lookup.code : lookup.entry.authorization).toBe("Bearer t2");
     expect(endpoint.secretsSeen[1]).toBe(new ClientCredentials("c-fixed", "s1").basicAuthorization());
     expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
+  });
+
+  it("mints again once the secret cache sees another API user's access key under the same OAuth client", async () => {
+    const { clock, endpoint, store, tokens } = setup(60_000, 3_600_000);
+    store.accessKeyId = "AK-1";
+    await tokens.get(tenant, never);
+    store.accessKeyId = "AK-2"; // the record moved to another API user; same application (client id)
+    clock.advance(61_000);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t1"); // still the record it knows
+    await settle();
+    expect(store.reads).toBe(2);
+    expect(tokens.peek(tenant)).toBeUndefined(); // minted for AK-1, the record now names AK-2
+    const lookup = await tokens.get(tenant, never);
+    expect(isTokenSourceError(lookup) ? lookup.code : lookup.entry.origin?.subject).toBe("AK-2");
+    expect(endpoint.calls).toBe(2);
+    expect(tokens.peek(tenant)?.authorization).toBe("Bearer t2");
+    // A record that drops the access key is another subject too.
+    store.accessKeyId = undefined;
+    clock.advance(61_000);
+    tokens.peek(tenant);
+    await settle();
+    expect(tokens.peek(tenant)).toBeUndefined();
   });
 
   it("stops serving when the record is removed from the store", async () => {

@@ -80,18 +80,24 @@ export const GENESYS_CROSS_DIVISION_ROUTES: ReadonlyArray<readonly [method: stri
  * - minting or reading credentials: OAuth clients and their secrets, integration credentials, user
  *   passwords, guest and helper tokens, SSO identity providers, SCIM provisioning (creates login identities);
  * - changing grants: roles, role–division grants of users and groups, divisions and the objects in them,
- *   access policies, trustee organisations. The token is the scope; these would widen it.
+ *   access policies, trustee organisations, and group membership (a group's role–division grants apply to
+ *   its members, so adding a user to a group, or changing a dynamic group's membership rule, grants roles
+ *   indirectly). The token is the scope; these would widen it;
+ * - recording and conversation encryption keys: a new key configuration (a customer-managed KMS), local key
+ *   or recording key decides who can decrypt every recording of the org from then on; the reads list the
+ *   key management configuration.
  *
  * `*` = every method; a path ending in `/**` covers everything under it. Families that exist only to manage
- * credentials are denied on every method (their reads list clients, authorisations or credential metadata);
- * families that also serve ordinary reads (authorization, orgauthorization, scim) are denied on writes only.
+ * credentials or keys are denied on every method (their reads list clients, authorisations or credential and key
+ * metadata); families that also serve ordinary reads (authorization, orgauthorization, scim, group members)
+ * are denied on writes only.
  *
  * Source: the operation paths of the official Python SDK, PureCloudPlatformClientV2 269.0.0 (apis/*.py; the
  * same operations are documented in MyPureCloud/platform-client-sdk-python build/docs/TokensApi.md,
  * OAuthApi.md, IntegrationsApi.md, UsersApi.md, AuthorizationApi.md, ObjectsApi.md,
  * OrganizationAuthorizationApi.md, IdentityProviderApi.md, SCIMApi.md, WebDeploymentsApi.md,
- * BackgroundAssistantApi.md, ConversationsApi.md) and the API explorer at
- * https://developer.genesys.cloud/devapps/api-explorer. test/unit/routes.test.ts lists every SDK operation
+ * BackgroundAssistantApi.md, ConversationsApi.md, GroupsApi.md, RecordingApi.md) and the API explorer at
+ * https://developer.genesys.cloud/devapps/api-explorer. test/unit/credential-routes.test.ts lists every SDK operation
  * this is meant to cover and checks that each is denied.
  */
 export const GENESYS_CREDENTIAL_ROUTES: ReadonlyArray<readonly [method: string, pathTemplate: string]> = [
@@ -119,6 +125,16 @@ export const GENESYS_CREDENTIAL_ROUTES: ReadonlyArray<readonly [method: string, 
   ...writes("/api/v2/authorization/**"),
   ...writes("/api/v2/orgauthorization/**"),
   ...writes("/api/v2/scim/**"),
+  // GroupsApi: add or remove members, and a dynamic group's membership rule. The group's own reads and its
+  // name, owners and visibility (PUT /api/v2/groups/{groupId}) stay available: they confer no roles.
+  ...writes("/api/v2/groups/{groupId}/members"),
+  ...writes("/api/v2/groups/{groupId}/dynamicsettings"),
+  // RecordingApi and ConversationsApi: encryption key configurations (KMS), local keys, recording keys and
+  // their rotation schedule.
+  ["*", "/api/v2/recording/keyconfigurations/**"],
+  ["*", "/api/v2/recording/localkeys/**"],
+  ["*", "/api/v2/recording/recordingkeys/**"],
+  ["*", "/api/v2/conversations/keyconfigurations/**"],
 ];
 
 function writes(path: string): (readonly [string, string])[] {
