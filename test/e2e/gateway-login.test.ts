@@ -17,6 +17,7 @@ import { waitFor } from "../support/ports.js";
 import { runSdkApp, type SdkLanguage, ALL_CALLS_OK, SDK_APP_PATHS } from "../support/sdk-apps.js";
 import { rawHeader, send, startStack, STACK_IDENTITY, STACK_NAMESPACE, type Stack } from "../support/stack.js";
 import { repoRoot } from "../support/tools.js";
+import { randomUUID } from "node:crypto";
 
 const OTHER_IDENTITY = `spiffe://cluster.local/ns/${STACK_NAMESPACE}/sa/other`;
 
@@ -34,10 +35,16 @@ async function writeKeys(current: string, keys: Record<string, Buffer>): Promise
 
 const basic = (id: string, secret = "anything"): string => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 
-async function login(envoy: Envoy, id: string, path = "/oauth/token", body = "grant_type=client_credentials"): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+async function login(
+  envoy: Envoy,
+  id: string,
+  path = "/oauth/token",
+  body = "grant_type=client_credentials",
+  extra: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${envoy.url}${path}`, {
     method: "POST",
-    headers: { authorization: basic(id), "content-type": "application/x-www-form-urlencoded" },
+    headers: { authorization: basic(id), "content-type": "application/x-www-form-urlencoded", ...extra },
     body,
     signal: AbortSignal.timeout(10_000),
   });
@@ -105,7 +112,10 @@ describe.each(["python", "javascript"] as SdkLanguage[])("the %s SDK logs in thr
 
 describe("gateway login answers", () => {
   it("is an RFC 6749 token response: bearer, expires_in, no-store", async () => {
-    const res = await login(stack.envoy, "acme");
+    // This login's line in Envoy's access log is found by its request id (Envoy flushes its log on its own
+    // schedule, so counting lines or taking the last one could pick another test's login).
+    const requestId = `login-${randomUUID()}`;
+    const res = await login(stack.envoy, "acme", "/oauth/token", "grant_type=client_credentials", { "x-request-id": requestId });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ token_type: "bearer", expires_in: expect.any(Number) });
     expect(String(res.json.access_token)).toMatch(/^sgw1\.k1\.[A-Za-z0-9_-]+$/);
@@ -115,15 +125,16 @@ describe("gateway login answers", () => {
     expect(res.headers.get("pragma")).toBe("no-cache");
     // Envoy answered it itself: its access log shows the login with no upstream, and never the token.
     const token = String(res.json.access_token);
-    const logged = () =>
+    const mine = () =>
       stack.envoy.process
         .stdout()
         .split("\n")
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.path === "/oauth/token" && l.method === "POST");
-    await waitFor(() => logged().length > 0, 10_000, { what: "the login in Envoy's access log" });
-    expect(logged().at(-1)).toMatchObject({ status: 200, upstream_cluster: null, upstream_host: null, response_flags: "UAEX" });
+        .filter((l) => l.request_id === requestId);
+    await waitFor(() => mine().length > 0, 10_000, { what: "the login in Envoy's access log" });
+    expect(mine()).toHaveLength(1);
+    expect(mine()[0]).toMatchObject({ path: "/oauth/token", method: "POST", status: 200, upstream_cluster: null, upstream_host: null, response_flags: "UAEX" });
     expect(stack.envoy.process.stdout()).not.toContain(token.slice(-24));
   });
 
