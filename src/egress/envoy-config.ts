@@ -43,11 +43,11 @@ function egressEnvironment(env: string | EgressEnvironment): EgressEnvironment {
   return typeof env === "string" ? { name: env, apiHost: GENESYS_CLOUD.apiHostFor(env)!, pathPrefix: GENESYS_CLOUD.apiPathPrefix } : env;
 }
 
-const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+export const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const EXT_AUTHZ = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz";
-const ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+export const ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+export const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 const DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
 const EARLY_MUTATION = "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation";
 const EXT_AUTHZ_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute";
@@ -91,7 +91,7 @@ function listener(layout: EgressLayout, header: string, environments: readonly E
 }
 
 /** Envoy's admin interface: loopback only; the readiness listener forwards GET /ready to it and nothing else. */
-const ADMIN = { address: "127.0.0.1", port: 9901 } as const;
+export const ADMIN = { address: "127.0.0.1", port: 9901 } as const;
 /** The kubelet's probe port (httpGet path /ready): the one admin path reachable at the pod IP. */
 export const READINESS_PORT = 9902;
 export const READINESS_PATH = "/ready";
@@ -103,7 +103,7 @@ const ADMIN_CLUSTER = "envoy_admin";
  * draining) and answers everything else with a local 404, so no other admin endpoint (/stats, /config_dump,
  * /quitquitquit, ...) is reachable from outside the pod. Paths are normalized first: /x/../stats is /stats, a 404.
  */
-function readinessListener(): object {
+export function readinessListener(): object {
   return {
     name: "ready",
     address: { socket_address: { address: "0.0.0.0", port_value: READINESS_PORT } },
@@ -145,7 +145,7 @@ function readinessListener(): object {
   };
 }
 
-function adminCluster(): object {
+export function adminCluster(): object {
   return {
     name: ADMIN_CLUSTER,
     type: "STATIC",

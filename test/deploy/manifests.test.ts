@@ -165,6 +165,8 @@ function withTestCertificates(text: string): string {
     ["/etc/envoy/tls/tls.crt", pki.serverCert],
     ["/etc/envoy/tls/tls.key", pki.serverKey],
     ["/etc/envoy/client-ca/ca.crt", pki.caFile],
+    // The forwarder's CA for the gateway's certificate (its client certificate is at the gateway's tls.* paths).
+    ["/etc/envoy/gateway-ca/ca.crt", pki.caFile],
   ];
   return swaps.reduce((t, [from, to]) => t.replaceAll(`filename: ${from}`, `filename: ${to}`), text);
 }
@@ -213,6 +215,7 @@ function endpointAddress(cluster: EnvoyCluster): Obj {
 }
 
 type Layout = "sidecar" | "gateway";
+type ShippedEnvoy = Layout | "forwarder";
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const AUTHZ_SOCKET = "/run/scopegate/authz.sock";
 
@@ -360,6 +363,60 @@ function assertEgressShape(config: Obj, layout: Layout): void {
   const format = Object.values(logs[0]!.typed_config.log_format.json_format).join(" ");
   for (const op of ["%RESPONSE_FLAGS%", "%RESPONSE_CODE_DETAILS%", "%UPSTREAM_TRANSPORT_FAILURE_REASON%"]) expect(format).toContain(op);
   expect(format.toLowerCase()).not.toContain("authorization");
+}
+
+/** Every HTTP filter of every listener's connection managers. */
+function httpFiltersOf(config: Obj): string[] {
+  return (config.static_resources as { listeners: Obj[] }).listeners.flatMap((l) =>
+    (l.filter_chains as { filters: { typed_config: Obj }[] }[]).flatMap((chain) =>
+      chain.filters.flatMap((f) => ((f.typed_config.http_filters as { name: string }[] | undefined) ?? []).map((h) => h.name)),
+    ),
+  );
+}
+
+/**
+ * What the shared gateway's per-workload forwarder must be, instead of an egress config: no ext_authz (it decides
+ * nothing; the gateway asks scopegate), so what it must have is what makes the gateway see the workload's identity
+ * and keeps anyone else off it:
+ *   - the forwarding listener on loopback (the workload in its pod is its one client; on the pod IP any pod could
+ *     borrow the workload's identity), plain HTTP, only the router;
+ *   - every forwarding route to one cluster: the gateway, over TLS with a client certificate, the gateway's
+ *     certificate checked against a CA with SNI and DNS SAN pinned to the gateway's name, port 8443;
+ *   - otherwise only the probe listener (GET /ready to the loopback admin).
+ */
+function assertForwarderShape(config: Obj): void {
+  const admin = config.admin as { address: SocketAddress };
+  expect(admin.address.socket_address.address).toBe("127.0.0.1");
+  expect(httpFiltersOf(config), "the forwarder runs no ext_authz; every filter is a router").toEqual(["envoy.filters.http.router", "envoy.filters.http.router"]);
+  const listeners = (config.static_resources as { listeners: Obj[] }).listeners;
+  expect(listeners.map((l) => l.name)).toEqual(["egress", "ready"]);
+  const [forward, ready] = listeners as [Obj, Obj];
+  expect(probeListenerProblem(config, ready)).toBe("");
+  expect((ready.address as SocketAddress).socket_address).toEqual({ address: "0.0.0.0", port_value: 9902 });
+  expect(isLoopback((forward.address as SocketAddress).socket_address.address), "the forwarding listener is loopback only").toBe(true);
+  expect((forward.filter_chains as Obj[])[0]!.transport_socket).toBeUndefined();
+  const routes = routesOfListener(forward);
+  expect(routes.length).toBeGreaterThan(0);
+  const targets = new Set(routes.map((r) => (r.route as { cluster?: string } | undefined)?.cluster));
+  expect(targets.size, "every route forwards, all to one cluster").toBe(1);
+  const gateway = clusterOf(config, [...targets][0]!);
+  const address = endpointAddress(gateway) as SocketAddress;
+  const host = address.socket_address.address;
+  expect(address.socket_address.port_value).toBe(8443);
+  expect(host).toMatch(/^scopegate-egress-gateway\.[a-z0-9-]+\.svc(\.cluster\.local)?$/);
+  expect(gateway.transport_socket).toMatchObject({
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+      sni: host,
+      common_tls_context: {
+        tls_certificates: [{ certificate_chain: { filename: expect.any(String) }, private_key: { filename: expect.any(String) } }],
+        validation_context: { trusted_ca: { filename: expect.any(String) }, match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: host } }] },
+      },
+    },
+  });
+  // The gateway and the admin cluster behind the probe listener; nothing else to reach.
+  expect(clustersOf(config).map((c) => c.name).sort()).toEqual([gateway.name, "envoy_admin"].sort());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,6 +614,7 @@ function benchmarkedShippedRss(): number {
 
 const SIDECAR_CONFIG = join(DEPLOY, "envoy/envoy-sidecar.yaml");
 const GATEWAY_CONFIG = join(DEPLOY, "envoy/envoy-gateway.yaml");
+const FORWARDER_CONFIG = join(DEPLOY, "envoy/envoy-forwarder.yaml");
 
 describe("deploy/ YAML", () => {
   it("finds the files it is meant to check", () => {
@@ -564,6 +622,7 @@ describe("deploy/ YAML", () => {
     for (const expected of [
       "deploy/envoy/envoy-sidecar.yaml",
       "deploy/envoy/envoy-gateway.yaml",
+      "deploy/envoy/envoy-forwarder.yaml",
       "deploy/kubernetes/base/kustomization.yaml",
       "deploy/kubernetes/overlays/shared-gateway/kustomization.yaml",
       "deploy/kubernetes/components/images/kustomization.yaml",
@@ -601,7 +660,8 @@ describe("deploy/ YAML", () => {
 
 describe("deploy/envoy egress configs", () => {
   const envoyFiles = yamlFiles.filter((f) => f.startsWith(join(DEPLOY, "envoy")));
-  const layoutOf = (file: string): Layout => (basename(file).includes("gateway") ? "gateway" : "sidecar");
+  const layoutOf = (file: string): ShippedEnvoy =>
+    basename(file).includes("forwarder") ? "forwarder" : basename(file).includes("gateway") ? "gateway" : "sidecar";
 
   it("a listener that forwards more than GET /ready to admin is no probe listener", () => {
     const config = parseYaml(readFileSync(SIDECAR_CONFIG, "utf8")) as Obj;
@@ -612,16 +672,32 @@ describe("deploy/envoy egress configs", () => {
     expect(probeListenerProblem(config, ready)).toMatch(/forwards/);
   });
 
-  it("ships exactly the sidecar and the gateway config", () => {
-    expect(envoyFiles.map(rel).sort()).toEqual(["deploy/envoy/envoy-gateway.yaml", "deploy/envoy/envoy-sidecar.yaml"]);
+  it("ships exactly the sidecar and the gateway config, and the gateway's per-workload forwarder", () => {
+    expect(envoyFiles.map(rel).sort()).toEqual(["deploy/envoy/envoy-forwarder.yaml", "deploy/envoy/envoy-gateway.yaml", "deploy/envoy/envoy-sidecar.yaml"]);
+  });
+
+  it("only the forwarder may lack ext_authz: an egress config that lost its ext_authz filter passes as neither", () => {
+    const config = parseYaml(readFileSync(SIDECAR_CONFIG, "utf8")) as Obj;
+    const hcm = hcmOf(config);
+    hcm.http_filters = (hcm.http_filters as { name: string }[]).filter((f) => f.name !== "envoy.filters.http.ext_authz");
+    expect(() => assertEgressShape(config, "sidecar")).toThrow();
+    expect(() => assertForwarderShape(config)).toThrow();
+    // Nor does a forwarder that sends to its gateway without a client certificate (the gateway would not know it).
+    const forwarder = parseYaml(readFileSync(FORWARDER_CONFIG, "utf8")) as Obj;
+    assertForwarderShape(forwarder);
+    delete ((clusterOf(forwarder, "gateway").transport_socket as { typed_config: { common_tls_context: Obj } }).typed_config.common_tls_context.tls_certificates);
+    expect(() => assertForwarderShape(forwarder)).toThrow();
   });
 
   it.each(envoyFiles.map((f) => [rel(f), f]))("%s passes envoy --mode validate", async (_n, file) => {
     expect(await envoyValidateText(readFileSync(file, "utf8"), basename(file))).toMatch(/configuration '.*' OK/);
   });
 
-  it.each(envoyFiles.map((f) => [rel(f), f]))("%s has the egress settings (TLS per environment, fail-closed ext_authz, access log)", (_n, file) => {
-    assertEgressShape(parseYaml(readFileSync(file, "utf8")) as Obj, layoutOf(file));
+  it.each(envoyFiles.map((f) => [rel(f), f]))("%s has the egress settings (TLS per environment, fail-closed ext_authz, access log), or a forwarder's", (_n, file) => {
+    const config = parseYaml(readFileSync(file, "utf8")) as Obj;
+    const layout = layoutOf(file);
+    if (layout === "forwarder") assertForwarderShape(config);
+    else assertEgressShape(config, layout);
   });
 
   it("the kustomize layouts carry byte-identical copies of deploy/envoy (kustomize reads only below a kustomization)", () => {
