@@ -1,23 +1,29 @@
 /**
  * npm run render:envoy: writes the shipped Envoy egress configs, deploy/envoy/envoy-{sidecar,gateway}.yaml, for every
- * Genesys Cloud region, and their copies in the kustomize layouts (kustomize's configMapGenerator reads files only
+ * Genesys Cloud region, the shared gateway's per-workload forwarder, deploy/envoy/envoy-forwarder.yaml, and the
+ * copies in the kustomize layouts (kustomize's configMapGenerator reads files only
  * below its kustomization). `--check` only compares (exit 1 when a file differs); test/deploy runs the same comparison.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderEgressConfig, type EgressLayout } from "../src/egress/envoy-config.js";
+import { renderForwarderConfig } from "../src/egress/forwarder-config.js";
 import { GENESYS_ENVIRONMENTS } from "../src/profiles/genesys/regions.js";
 import { repoRoot } from "../test/support/tools.js";
 
-export const SHIPPED_EGRESS_CONFIGS: readonly { layout: EgressLayout; file: string }[] = [
+/** The egress layouts, and the forwarder a workload runs to reach the shared gateway. */
+export type ShippedLayout = EgressLayout | "forwarder";
+
+export const SHIPPED_EGRESS_CONFIGS: readonly { layout: ShippedLayout; file: string }[] = [
   { layout: "sidecar", file: "deploy/envoy/envoy-sidecar.yaml" },
   { layout: "gateway", file: "deploy/envoy/envoy-gateway.yaml" },
+  { layout: "forwarder", file: "deploy/envoy/envoy-forwarder.yaml" },
   { layout: "sidecar", file: "deploy/kubernetes/base/envoy-sidecar.yaml" },
   { layout: "gateway", file: "deploy/kubernetes/overlays/shared-gateway/envoy-gateway.yaml" },
 ];
 
-export function renderShipped(layout: EgressLayout): string {
-  return renderEgressConfig({ layout, environments: GENESYS_ENVIRONMENTS });
+export function renderShipped(layout: ShippedLayout): string {
+  return layout === "forwarder" ? renderForwarderConfig() : renderEgressConfig({ layout, environments: GENESYS_ENVIRONMENTS });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

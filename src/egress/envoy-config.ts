@@ -43,11 +43,11 @@ function egressEnvironment(env: string | EgressEnvironment): EgressEnvironment {
   return typeof env === "string" ? { name: env, apiHost: GENESYS_CLOUD.apiHostFor(env)!, pathPrefix: GENESYS_CLOUD.apiPathPrefix } : env;
 }
 
-const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+export const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const EXT_AUTHZ = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz";
-const ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+export const ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+export const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 const DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
 const EARLY_MUTATION = "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation";
 const EXT_AUTHZ_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute";
@@ -64,10 +64,10 @@ export function renderEgressConfig(opts: EgressConfigOptions): string {
   const caBundle = opts.caBundle ?? "/etc/ssl/certs/ca-certificates.crt";
   const environments = opts.environments.map(egressEnvironment);
   const doc = new YAML.Document({
-    admin: { address: { socket_address: { address: "127.0.0.1", port_value: 9901 } } },
+    admin: { address: { socket_address: { address: ADMIN.address, port_value: ADMIN.port } } },
     static_resources: {
-      listeners: [listener(opts.layout, header, environments)],
-      clusters: [authzCluster(socket, opts.layout), ...environments.map((env) => environmentCluster(env, caBundle))],
+      listeners: [listener(opts.layout, header, environments), readinessListener()],
+      clusters: [authzCluster(socket, opts.layout), ...environments.map((env) => environmentCluster(env, caBundle)), adminCluster()],
     },
   });
   doc.commentBefore = headerComment(opts.layout, header);
@@ -87,6 +87,73 @@ function listener(layout: EgressLayout, header: string, environments: readonly E
         ...(sidecar ? {} : { transport_socket: downstreamMtls() }),
       },
     ],
+  };
+}
+
+/** Envoy's admin interface: loopback only; the readiness listener forwards GET /ready to it and nothing else. */
+export const ADMIN = { address: "127.0.0.1", port: 9901 } as const;
+/** The kubelet's probe port (httpGet path /ready): the one admin path reachable at the pod IP. */
+export const READINESS_PORT = 9902;
+export const READINESS_PATH = "/ready";
+const ADMIN_CLUSTER = "envoy_admin";
+
+/**
+ * The kubelet probes from the node, i.e. the pod IP, and the admin interface stays on loopback: this listener on the
+ * pod IP routes exactly `GET /ready` to admin /ready (200 LIVE once the listeners are up, 503 while initializing or
+ * draining) and answers everything else with a local 404, so no other admin endpoint (/stats, /config_dump,
+ * /quitquitquit, ...) is reachable from outside the pod. Paths are normalized first: /x/../stats is /stats, a 404.
+ */
+export function readinessListener(): object {
+  return {
+    name: "ready",
+    address: { socket_address: { address: "0.0.0.0", port_value: READINESS_PORT } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type": HCM,
+              stat_prefix: "ready",
+              codec_type: "HTTP1",
+              normalize_path: true,
+              merge_slashes: true,
+              path_with_escaped_slashes_action: "REJECT_REQUEST",
+              route_config: {
+                name: "ready",
+                virtual_hosts: [
+                  {
+                    name: "ready",
+                    domains: ["*"],
+                    routes: [
+                      {
+                        name: "ready",
+                        match: { path: READINESS_PATH, headers: [{ name: ":method", string_match: { exact: "GET" } }] },
+                        route: { cluster: ADMIN_CLUSTER, timeout: "1s" },
+                      },
+                      { name: "not-served", match: { prefix: "/" }, direct_response: { status: 404 } },
+                    ],
+                  },
+                ],
+              },
+              http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": ROUTER } }],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function adminCluster(): object {
+  return {
+    name: ADMIN_CLUSTER,
+    type: "STATIC",
+    connect_timeout: "1s",
+    load_assignment: {
+      cluster_name: ADMIN_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: ADMIN.address, port_value: ADMIN.port } } } }] }],
+    },
   };
 }
 
@@ -299,6 +366,10 @@ function headerComment(layout: EgressLayout, header: string): string {
     "   shorter than a token mint on a cache miss).",
     " * The authz cluster speaks HTTP/2, or every check fails (envoyproxy/envoy#19246, #11439).",
     " * scopegate overwrites Authorization with append: false (envoyproxy/envoy#43310) and never removes it.",
+    "",
+    " Readiness: the `ready` listener (0.0.0.0:9902, the kubelet's httpGet probe) forwards only GET /ready to the",
+    " loopback admin interface (cluster envoy_admin); every other path is a local 404, so /stats, /config_dump or",
+    " /quitquitquit are never reachable from outside the pod.",
     "",
     " Needs early_header_mutation_extensions (envoyproxy/envoy#23949, December 2022); tested with Envoy 1.40.",
   ].join("\n");

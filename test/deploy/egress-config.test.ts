@@ -1,5 +1,6 @@
 // The shipped Envoy egress configs are the generator's output for every Genesys Cloud region, and the real Envoy
-// accepts them (`envoy --mode validate`; the gateway's certificate paths pointed at test files, which validate reads).
+// accepts them (`envoy --mode validate`; the gateway's and the forwarder's certificate paths pointed at test files,
+// which validate reads). The forwarder resolves the gateway's name only when it runs, not to validate.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -32,6 +33,13 @@ describe("deploy/envoy egress configs", () => {
         .replace("/etc/envoy/tls/tls.crt", pki.serverCert)
         .replace("/etc/envoy/tls/tls.key", pki.serverKey)
         .replace("/etc/envoy/client-ca/ca.crt", pki.caFile);
+    } else if (layout === "forwarder") {
+      // The workload's client certificate and the gateway's CA: validate loads them.
+      const pki = makePki(dir);
+      text = text
+        .replace("filename: /etc/envoy/tls/tls.crt", `filename: ${pki.clientCert}`)
+        .replace("filename: /etc/envoy/tls/tls.key", `filename: ${pki.clientKey}`)
+        .replace("filename: /etc/envoy/gateway-ca/ca.crt", `filename: ${pki.caFile}`);
     }
     const path = join(dir, `${layout}.yaml`);
     await writeFile(path, text);

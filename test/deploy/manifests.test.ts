@@ -165,6 +165,8 @@ function withTestCertificates(text: string): string {
     ["/etc/envoy/tls/tls.crt", pki.serverCert],
     ["/etc/envoy/tls/tls.key", pki.serverKey],
     ["/etc/envoy/client-ca/ca.crt", pki.caFile],
+    // The forwarder's CA for the gateway's certificate (its client certificate is at the gateway's tls.* paths).
+    ["/etc/envoy/gateway-ca/ca.crt", pki.caFile],
   ];
   return swaps.reduce((t, [from, to]) => t.replaceAll(`filename: ${from}`, `filename: ${to}`), text);
 }
@@ -213,13 +215,57 @@ function endpointAddress(cluster: EnvoyCluster): Obj {
 }
 
 type Layout = "sidecar" | "gateway";
+type ShippedEnvoy = Layout | "forwarder";
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const AUTHZ_SOCKET = "/run/scopegate/authz.sock";
 
 function egressListener(config: Obj): Obj {
   const listeners = (config.static_resources as { listeners: Obj[] }).listeners;
-  expect(listeners.map((l) => l.name)).toEqual(["egress"]);
+  expect(listeners.map((l) => l.name)).toEqual(["egress", "ready"]);
   return listeners[0]!;
+}
+
+type SocketAddress = { socket_address: { address: string; port_value: number } };
+
+function routesOfListener(listener: Obj): Obj[] {
+  const hcm = (listener.filter_chains as { filters: { typed_config: Obj }[] }[])[0]!.filters[0]!.typed_config;
+  return (hcm.route_config as { virtual_hosts: { routes: Obj[] }[] }).virtual_hosts.flatMap((v) => v.routes);
+}
+
+/**
+ * A probe listener: it serves exactly GET /ready by routing it to Envoy's own admin interface (a STATIC cluster
+ * whose one endpoint is the admin address), runs no filter but the router, and answers every other request with a
+ * local 404, so nothing else of the admin API is reachable through it. Returns the reason it is not one, or "".
+ */
+function probeListenerProblem(config: Obj, listener: Obj): string {
+  const chains = listener.filter_chains as { filters: { name: string; typed_config: Obj }[]; transport_socket?: unknown }[];
+  if (chains.length !== 1 || chains[0]!.filters.length !== 1) return "not one filter chain with one filter";
+  const hcm = chains[0]!.filters[0]!.typed_config;
+  const filters = (hcm.http_filters as { name: string }[]).map((f) => f.name);
+  if (JSON.stringify(filters) !== JSON.stringify(["envoy.filters.http.router"])) return `http filters ${filters.join(",")}`;
+  if (hcm.normalize_path !== true) return "paths are not normalized";
+  const routes = routesOfListener(listener);
+  const forwarded = routes.filter((r) => r.route !== undefined);
+  if (forwarded.length !== 1) return `${forwarded.length} forwarding routes`;
+  const ready = forwarded[0]!;
+  const match = JSON.stringify(ready.match);
+  if (match !== JSON.stringify({ path: "/ready", headers: [{ name: ":method", string_match: { exact: "GET" } }] })) return `forwards ${match}`;
+  const cluster = clustersOf(config).find((c) => c.name === (ready.route as { cluster: string }).cluster);
+  if (!cluster || cluster.type !== "STATIC") return "the /ready route's cluster is not STATIC";
+  const admin = (config.admin as { address: SocketAddress }).address;
+  const eps = cluster.load_assignment.endpoints.flatMap((e) => e.lb_endpoints);
+  if (eps.length !== 1 || JSON.stringify(eps[0]!.endpoint.address) !== JSON.stringify(admin)) return "the /ready route does not lead to the admin address";
+  for (const r of routes.filter((x) => x !== ready)) {
+    if ((r.direct_response as { status?: number } | undefined)?.status !== 404) return `route ${String(r.name)} is not a local 404`;
+  }
+  if (JSON.stringify(routes.at(-1)!.match) !== JSON.stringify({ prefix: "/" })) return "no catch-all 404";
+  return "";
+}
+
+function readinessListener(config: Obj): Obj {
+  const found = (config.static_resources as { listeners: Obj[] }).listeners.find((l) => l.name === "ready");
+  if (!found) throw new Error("no listener ready");
+  return found;
 }
 
 function hcmOf(config: Obj): Obj {
@@ -302,14 +348,75 @@ function assertEgressShape(config: Obj, layout: Layout): void {
       },
     });
   }
-  // Every cluster but authz is an environment's, reached only through its route.
-  expect(clustersOf(config).length).toBe(environments.length + 1);
+  // Every cluster but authz and the admin one (behind the readiness listener) is an environment's, reached only
+  // through its route.
+  expect(clustersOf(config).length).toBe(environments.length + 2);
+
+  // The kubelet's probe port: on the pod IP, GET /ready to the loopback admin and nothing else.
+  const ready = readinessListener(config);
+  expect(ready.address).toEqual({ socket_address: { address: "0.0.0.0", port_value: 9902 } });
+  expect(probeListenerProblem(config, ready)).toBe("");
+  expect(probeListenerProblem(config, listener), "the egress listener is no probe listener").not.toBe("");
 
   const logs = hcm.access_log as { name: string; typed_config: { "@type": string; log_format: { json_format: Record<string, string> } } }[];
   expect(logs.map((l) => l.typed_config["@type"])).toEqual(["type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"]);
   const format = Object.values(logs[0]!.typed_config.log_format.json_format).join(" ");
   for (const op of ["%RESPONSE_FLAGS%", "%RESPONSE_CODE_DETAILS%", "%UPSTREAM_TRANSPORT_FAILURE_REASON%"]) expect(format).toContain(op);
   expect(format.toLowerCase()).not.toContain("authorization");
+}
+
+/** Every HTTP filter of every listener's connection managers. */
+function httpFiltersOf(config: Obj): string[] {
+  return (config.static_resources as { listeners: Obj[] }).listeners.flatMap((l) =>
+    (l.filter_chains as { filters: { typed_config: Obj }[] }[]).flatMap((chain) =>
+      chain.filters.flatMap((f) => ((f.typed_config.http_filters as { name: string }[] | undefined) ?? []).map((h) => h.name)),
+    ),
+  );
+}
+
+/**
+ * What the shared gateway's per-workload forwarder must be, instead of an egress config: no ext_authz (it decides
+ * nothing; the gateway asks scopegate), so what it must have is what makes the gateway see the workload's identity
+ * and keeps anyone else off it:
+ *   - the forwarding listener on loopback (the workload in its pod is its one client; on the pod IP any pod could
+ *     borrow the workload's identity), plain HTTP, only the router;
+ *   - every forwarding route to one cluster: the gateway, over TLS with a client certificate, the gateway's
+ *     certificate checked against a CA with SNI and DNS SAN pinned to the gateway's name, port 8443;
+ *   - otherwise only the probe listener (GET /ready to the loopback admin).
+ */
+function assertForwarderShape(config: Obj): void {
+  const admin = config.admin as { address: SocketAddress };
+  expect(admin.address.socket_address.address).toBe("127.0.0.1");
+  expect(httpFiltersOf(config), "the forwarder runs no ext_authz; every filter is a router").toEqual(["envoy.filters.http.router", "envoy.filters.http.router"]);
+  const listeners = (config.static_resources as { listeners: Obj[] }).listeners;
+  expect(listeners.map((l) => l.name)).toEqual(["egress", "ready"]);
+  const [forward, ready] = listeners as [Obj, Obj];
+  expect(probeListenerProblem(config, ready)).toBe("");
+  expect((ready.address as SocketAddress).socket_address).toEqual({ address: "0.0.0.0", port_value: 9902 });
+  expect(isLoopback((forward.address as SocketAddress).socket_address.address), "the forwarding listener is loopback only").toBe(true);
+  expect((forward.filter_chains as Obj[])[0]!.transport_socket).toBeUndefined();
+  const routes = routesOfListener(forward);
+  expect(routes.length).toBeGreaterThan(0);
+  const targets = new Set(routes.map((r) => (r.route as { cluster?: string } | undefined)?.cluster));
+  expect(targets.size, "every route forwards, all to one cluster").toBe(1);
+  const gateway = clusterOf(config, [...targets][0]!);
+  const address = endpointAddress(gateway) as SocketAddress;
+  const host = address.socket_address.address;
+  expect(address.socket_address.port_value).toBe(8443);
+  expect(host).toMatch(/^scopegate-egress-gateway\.[a-z0-9-]+\.svc(\.cluster\.local)?$/);
+  expect(gateway.transport_socket).toMatchObject({
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+      sni: host,
+      common_tls_context: {
+        tls_certificates: [{ certificate_chain: { filename: expect.any(String) }, private_key: { filename: expect.any(String) } }],
+        validation_context: { trusted_ca: { filename: expect.any(String) }, match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: host } }] },
+      },
+    },
+  });
+  // The gateway and the admin cluster behind the probe listener; nothing else to reach.
+  expect(clustersOf(config).map((c) => c.name).sort()).toEqual([gateway.name, "envoy_admin"].sort());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,7 +492,9 @@ function volumeAt(w: Workload, container: IContainer, path: string): { name: str
 // The pod's network surface: every TCP listener its containers' configs bind, and what the NetworkPolicies
 // admit. The app container is a placeholder: its declared ports count as what it binds on the pod IP.
 
-type Serves = "check" | "health" | "http" | "envoy" | "envoy-admin" | "app";
+type Serves = "check" | "health" | "http" | "envoy" | "envoy-admin" | "envoy-probe" | "app";
+/** Listeners the kubelet's probes dial at the pod IP; no NetworkPolicy admits them (the node always may). */
+const isProbePort = (b: Binding): boolean => b.serves === "health" || b.serves === "envoy-probe";
 interface Binding {
   readonly container: string;
   readonly host: string;
@@ -416,12 +525,11 @@ function bindingsOf(objects: K8sObject[], w: Workload): Binding[] {
       add(http.listen, "http");
     } else if (c.name === "envoy") {
       const config = parseYaml(envoyConfigTextOf(objects, w, c)) as Obj;
-      type SocketAddress = { socket_address: { address: string; port_value: number } };
       const admin = (config.admin as { address: SocketAddress }).address.socket_address;
       out.push({ container: c.name, host: admin.address, port: admin.port_value, serves: "envoy-admin" });
-      for (const l of (config.static_resources as { listeners: { address: SocketAddress }[] }).listeners) {
+      for (const l of (config.static_resources as { listeners: ({ address: SocketAddress } & Obj)[] }).listeners) {
         const { address, port_value } = l.address.socket_address;
-        out.push({ container: c.name, host: address, port: port_value, serves: "envoy" });
+        out.push({ container: c.name, host: address, port: port_value, serves: probeListenerProblem(config, l) === "" ? "envoy-probe" : "envoy" });
       }
     } else {
       for (const p of c.ports ?? []) out.push({ container: c.name, host: "0.0.0.0", port: p.containerPort, serves: "app" });
@@ -506,6 +614,7 @@ function benchmarkedShippedRss(): number {
 
 const SIDECAR_CONFIG = join(DEPLOY, "envoy/envoy-sidecar.yaml");
 const GATEWAY_CONFIG = join(DEPLOY, "envoy/envoy-gateway.yaml");
+const FORWARDER_CONFIG = join(DEPLOY, "envoy/envoy-forwarder.yaml");
 
 describe("deploy/ YAML", () => {
   it("finds the files it is meant to check", () => {
@@ -513,6 +622,7 @@ describe("deploy/ YAML", () => {
     for (const expected of [
       "deploy/envoy/envoy-sidecar.yaml",
       "deploy/envoy/envoy-gateway.yaml",
+      "deploy/envoy/envoy-forwarder.yaml",
       "deploy/kubernetes/base/kustomization.yaml",
       "deploy/kubernetes/overlays/shared-gateway/kustomization.yaml",
       "deploy/kubernetes/components/images/kustomization.yaml",
@@ -550,18 +660,44 @@ describe("deploy/ YAML", () => {
 
 describe("deploy/envoy egress configs", () => {
   const envoyFiles = yamlFiles.filter((f) => f.startsWith(join(DEPLOY, "envoy")));
-  const layoutOf = (file: string): Layout => (basename(file).includes("gateway") ? "gateway" : "sidecar");
+  const layoutOf = (file: string): ShippedEnvoy =>
+    basename(file).includes("forwarder") ? "forwarder" : basename(file).includes("gateway") ? "gateway" : "sidecar";
 
-  it("ships exactly the sidecar and the gateway config", () => {
-    expect(envoyFiles.map(rel).sort()).toEqual(["deploy/envoy/envoy-gateway.yaml", "deploy/envoy/envoy-sidecar.yaml"]);
+  it("a listener that forwards more than GET /ready to admin is no probe listener", () => {
+    const config = parseYaml(readFileSync(SIDECAR_CONFIG, "utf8")) as Obj;
+    const ready = readinessListener(config);
+    expect(probeListenerProblem(config, ready)).toBe("");
+    const route = routesOfListener(ready)[0]!;
+    route.match = { prefix: "/" };
+    expect(probeListenerProblem(config, ready)).toMatch(/forwards/);
+  });
+
+  it("ships exactly the sidecar and the gateway config, and the gateway's per-workload forwarder", () => {
+    expect(envoyFiles.map(rel).sort()).toEqual(["deploy/envoy/envoy-forwarder.yaml", "deploy/envoy/envoy-gateway.yaml", "deploy/envoy/envoy-sidecar.yaml"]);
+  });
+
+  it("only the forwarder may lack ext_authz: an egress config that lost its ext_authz filter passes as neither", () => {
+    const config = parseYaml(readFileSync(SIDECAR_CONFIG, "utf8")) as Obj;
+    const hcm = hcmOf(config);
+    hcm.http_filters = (hcm.http_filters as { name: string }[]).filter((f) => f.name !== "envoy.filters.http.ext_authz");
+    expect(() => assertEgressShape(config, "sidecar")).toThrow();
+    expect(() => assertForwarderShape(config)).toThrow();
+    // Nor does a forwarder that sends to its gateway without a client certificate (the gateway would not know it).
+    const forwarder = parseYaml(readFileSync(FORWARDER_CONFIG, "utf8")) as Obj;
+    assertForwarderShape(forwarder);
+    delete ((clusterOf(forwarder, "gateway").transport_socket as { typed_config: { common_tls_context: Obj } }).typed_config.common_tls_context.tls_certificates);
+    expect(() => assertForwarderShape(forwarder)).toThrow();
   });
 
   it.each(envoyFiles.map((f) => [rel(f), f]))("%s passes envoy --mode validate", async (_n, file) => {
     expect(await envoyValidateText(readFileSync(file, "utf8"), basename(file))).toMatch(/configuration '.*' OK/);
   });
 
-  it.each(envoyFiles.map((f) => [rel(f), f]))("%s has the egress settings (TLS per environment, fail-closed ext_authz, access log)", (_n, file) => {
-    assertEgressShape(parseYaml(readFileSync(file, "utf8")) as Obj, layoutOf(file));
+  it.each(envoyFiles.map((f) => [rel(f), f]))("%s has the egress settings (TLS per environment, fail-closed ext_authz, access log), or a forwarder's", (_n, file) => {
+    const config = parseYaml(readFileSync(file, "utf8")) as Obj;
+    const layout = layoutOf(file);
+    if (layout === "forwarder") assertForwarderShape(config);
+    else assertEgressShape(config, layout);
   });
 
   it("the kustomize layouts carry byte-identical copies of deploy/envoy (kustomize reads only below a kustomization)", () => {
@@ -668,7 +804,7 @@ describe.each(layouts)("kustomize layout $name", ({ dir, envoy, mode }) => {
         }
         const ports = new Set((c.ports ?? []).map((p) => p.containerPort));
         for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
-          const port = probe?.grpc?.port ?? probe?.tcpSocket?.port;
+          const port = probe?.grpc?.port ?? probe?.tcpSocket?.port ?? probe?.httpGet?.port;
           if (typeof port === "number") expect(ports.has(port), `${name}/${c.name} probe port ${port}`).toBe(true);
         }
       }
@@ -857,6 +993,26 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
     expect(c.ports?.find((p) => p.containerPort === health[0]!.port)?.name).toBe("grpc-health");
   });
 
+  it("probes Envoy through its readiness listener on the pod IP (GET /ready to the loopback admin), never through admin itself", () => {
+    const envoyPods = workloadsOf(objects).filter((w) => containerNamed(w, "envoy"));
+    for (const w of envoyPods) {
+      const envoy = containerNamed(w, "envoy")!;
+      const bindings = bindingsOf(objects, w).filter((b) => b.container === "envoy");
+      const probePorts = bindings.filter((b) => b.serves === "envoy-probe");
+      expect(probePorts, "one readiness listener").toHaveLength(1);
+      expect(onPodIp(probePorts[0]!), "the kubelet dials the pod IP").toBe(true);
+      for (const admin of bindings.filter((b) => b.serves === "envoy-admin")) expect(onPodIp(admin), "admin stays on loopback").toBe(false);
+      for (const [kind, probe] of [["startup", envoy.startupProbe], ["readiness", envoy.readinessProbe]] as const) {
+        expect(probe?.httpGet, `${kind}Probe is an httpGet`).toBeDefined();
+        expect(probe!.httpGet).toMatchObject({ port: probePorts[0]!.port, path: "/ready" });
+        expect(probe!.httpGet!.scheme ?? "HTTP").toBe("HTTP");
+      }
+      // Liveness, if any, never asks admin /ready: it turns 503 while Envoy drains, and a restart would cut the drain.
+      expect(envoy.livenessProbe?.httpGet).toBeUndefined();
+    }
+    if (envoyPods.length === 0) expect(bindingsOf(objects, scopegate.w).some((b) => b.serves === "envoy-probe")).toBe(false);
+  });
+
   it("declares as container ports exactly the listeners bound to the pod IP", () => {
     const bindings = bindingsOf(objects, scopegate.w).filter((b) => b.serves !== "app");
     for (const name of new Set(bindings.map((b) => b.container))) {
@@ -898,10 +1054,10 @@ describe.each(layouts)("pod network surface of $name", ({ dir, listeners }) => {
         const b = onIp.find((x) => x.port === a.port);
         expect(b, `${a.policy}: port ${a.port} is served on the pod IP of ${name}`).toBeDefined();
         // The kubelet's probes come from the node, which NetworkPolicy always admits.
-        expect(b!.serves, `${a.policy}: port ${a.port}`).not.toBe("health");
+        expect(isProbePort(b!), `${a.policy}: port ${a.port} (${b!.serves}) is a probe port`).toBe(false);
         if (!a.from?.length) expect(["app", "http"], `${a.policy}: port ${a.port} open to every pod`).toContain(b!.serves);
       }
-      for (const b of onIp.filter((x) => x.serves !== "health")) {
+      for (const b of onIp.filter((x) => !isProbePort(x))) {
         expect(admissions.some((a) => a.port === b.port), `${name}: ${b.container} :${b.port} (${b.serves}) is admitted`).toBe(true);
       }
     }

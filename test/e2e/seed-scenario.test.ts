@@ -1,8 +1,9 @@
 // The seed scenario (issue 12): an ETL worker per client company, each in its own namespace, each logging in as its
 // own tenant through ONE shared egress gateway (the shipped deploy/envoy/envoy-gateway.yaml: mutual TLS, scopegate
 // in callers.mode mesh), none holding a Genesys secret. Each worker is an unmodified app on an official SDK; it
-// reaches the gateway through a per-workload forwarder that presents its namespace's client certificate (what an
-// Istio sidecar does in a mesh). Two regions over TLS; what reaches each is read at the stand-ins.
+// reaches the gateway through the shipped per-workload forwarder (deploy/envoy/envoy-forwarder.yaml) that presents
+// its namespace's client certificate (what an Istio sidecar does in a mesh). Two regions over TLS; what reaches
+// each is read at the stand-ins.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -16,6 +16,8 @@ export interface Envoy {
   /** Port of the `public` listener (or the only listener), as bound. */
   readonly port: number;
   readonly adminPort: number;
+  /** Port of the `ready` listener (the kubelet's probe port in the shipped configs), when the config has one. */
+  readonly readyPort: number | undefined;
   /** http://127.0.0.1:<port> */
   readonly url: string;
   readonly process: ManagedProcess;
@@ -103,6 +105,14 @@ export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
   };
   const listener = listenerOf(config);
   listener.address = { socket_address: { address: "127.0.0.1", port_value: opts.listenerPort ?? 0 } };
+  // The probe listener: loopback, port 0; its admin cluster follows the admin port (port 1, nothing, when that is
+  // left to Envoy: the cluster cannot learn a port Envoy picks).
+  const ready = asArray((config.static_resources as Obj).listeners, "static_resources.listeners").find((l) => l.name === "ready");
+  if (ready) {
+    ready.address = { socket_address: { address: "127.0.0.1", port_value: 0 } };
+    const adminCluster = named(asArray((config.static_resources as Obj).clusters, "static_resources.clusters"), "envoy_admin", "cluster");
+    setEndpoint(adminCluster, tcpEndpoint("127.0.0.1", opts.adminPort ?? 1), "STATIC");
+  }
   if (opts.downstreamTls) {
     for (const chain of asArray(listener.filter_chains, "filter_chains")) {
       const ctx = ((chain.transport_socket as Obj | undefined)?.typed_config as Obj | undefined)?.common_tls_context as Obj | undefined;
@@ -258,9 +268,11 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<Envoy> {
     );
     const adminPort = parseHostPort(admin).port;
     const port = await listenerPort(`http://${admin}`);
+    const readyPort = await listenerPort(`http://${admin}`, "ready").catch(() => undefined);
     return {
       port,
       adminPort,
+      readyPort,
       url: `http://127.0.0.1:${port}`,
       process: proc,
       async stats(filter) {
@@ -276,14 +288,17 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<Envoy> {
   }
 }
 
-async function listenerPort(adminUrl: string): Promise<number> {
+async function listenerPort(adminUrl: string, name?: string): Promise<number> {
   const res = await fetch(`${adminUrl}/listeners?format=json`, { signal: AbortSignal.timeout(5_000) });
   const body = (await res.json()) as {
     listener_statuses?: { name: string; local_address?: { socket_address?: { port_value?: number } } }[];
   };
   const statuses = body.listener_statuses ?? [];
-  const status = statuses.find((s) => s.name === "egress" || s.name === "public") ?? (statuses.length === 1 ? statuses[0] : undefined);
+  const status =
+    name !== undefined
+      ? statuses.find((s) => s.name === name)
+      : (statuses.find((s) => s.name === "egress" || s.name === "public") ?? (statuses.length === 1 ? statuses[0] : undefined));
   const port = status?.local_address?.socket_address?.port_value;
-  if (port === undefined) throw new Error(`no "public" listener port in admin /listeners: ${JSON.stringify(body)}`);
+  if (port === undefined) throw new Error(`no "${name ?? "public"}" listener port in admin /listeners: ${JSON.stringify(body)}`);
   return port;
 }
