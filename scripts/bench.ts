@@ -95,6 +95,9 @@ try {
   const native = nativeMissing === undefined ? await startNative(dir, response) : undefined;
   if (native) {
     stops.push(() => native.stop());
+    context.notes.push(
+      "The native rows: scripts/bench/native-authz, a grpc-go server typed with the go-control-plane envoy.service.auth.v3 messages (built by `SCOPEGATE_BENCH_TOOLS=1 npm run tools`), answering every Check with the CheckResponse scopegate answered, like the trivial grpc-js server; unlike it, it decodes each request (grpc-go's proto codec), as any Go ext_authz does. It runs with Go's default GOMAXPROCS (both cores). It is the transport floor of this machine; the targets stay judged against the grpc-js server, the native ratios are shown beside them.",
+    );
     if (!native.sameBytes) context.notes.push("The native server's re-encoding of the CheckResponse differs from the bytes scopegate sent (same message, other byte order); it answers with its re-encoding.");
   } else {
     process.stderr.write(`bench: native rows skipped: ${nativeMissing}\n`);
