@@ -24,6 +24,7 @@ import { profilePhase } from "./bench/phase-profile.js";
 import { stagesPhase } from "./bench/phase-stages.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
+import { nativeUnavailable, startNative } from "./bench/native-process.js";
 import { startTrivial } from "./bench/trivial-process.js";
 import { startWorld, tenantIds } from "./bench/world.js";
 
@@ -89,6 +90,20 @@ try {
   const trivial = await startTrivial(dir, response);
   stops.push(() => trivial.stop());
   const sgTarget = asTarget("scopegate", sg);
+  // The native floor (grpc-go): its rows join the direct and through-Envoy phases when it is built.
+  const nativeMissing = nativeUnavailable();
+  const native = nativeMissing === undefined ? await startNative(dir, response) : undefined;
+  if (native) {
+    stops.push(() => native.stop());
+    context.notes.push(
+      "The native rows: scripts/bench/native-authz, a grpc-go server typed with the go-control-plane envoy.service.auth.v3 messages (built by `SCOPEGATE_BENCH_TOOLS=1 npm run tools`), answering every Check with the CheckResponse scopegate answered, like the trivial grpc-js server; unlike it, it decodes each request (grpc-go's proto codec), as any Go ext_authz does. It runs with Go's default GOMAXPROCS (both cores). It is the transport floor of this machine; the targets stay judged against the grpc-js server, the native ratios are shown beside them.",
+    );
+    if (!native.sameBytes) context.notes.push("The native server's re-encoding of the CheckResponse differs from the bytes scopegate sent (same message, other byte order); it answers with its re-encoding.");
+  } else {
+    process.stderr.write(`bench: native rows skipped: ${nativeMissing}\n`);
+    context.notes.push(`Native rows skipped: ${nativeMissing}.`);
+  }
+  const nativeTarget: LoadTarget | undefined = native && { name: "native (grpc-go)", tcpTarget: native.tcpTarget, udsTarget: native.udsTarget, pid: native.child.pid };
 
   if (withGhz && wanted("direct")) {
     await phase("direct Check load", async () => {
@@ -96,7 +111,7 @@ try {
       try {
         await expectAllAllowed(quiet.tcpTarget, requests, "scopegate (warn)");
         const quietBefore = world.standin.tokenRequests;
-        await directPhase(context, sgTarget, { name: "trivial", tcpTarget: trivial.tcpTarget, udsTarget: trivial.udsTarget, pid: trivial.child.pid }, asTarget("scopegate (logging warn)", quiet));
+        await directPhase(context, sgTarget, { name: "trivial", tcpTarget: trivial.tcpTarget, udsTarget: trivial.udsTarget, pid: trivial.child.pid }, asTarget("scopegate (logging warn)", quiet), nativeTarget);
         context.hotPathTokenRequests += world.standin.tokenRequests - quietBefore;
       } finally {
         await quiet.stop();
@@ -107,7 +122,7 @@ try {
   }
   if (wanted("envoy")) await phase("through Envoy", async () => {
     const before = world.standin.tokenRequests;
-    await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket });
+    await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, native && { pid: native.child.pid, unixSocket: native.unixSocket });
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
   if (wanted("cold")) await phase("cold paths", async () => {

@@ -58,40 +58,57 @@ export function ratioText(value: number, base: number, what: string): string {
   return `${(value / base).toFixed(2)}× ${what}`;
 }
 
-export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: LoadTarget, quiet: LoadTarget | undefined): Promise<void> {
+/**
+ * `native`: the grpc-go floor (scripts/bench/native-authz), when built; its rows are compared with the trivial
+ * grpc-js server, and scopegate's rows with both.
+ */
+export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: LoadTarget, quiet: LoadTarget | undefined, native?: LoadTarget): Promise<void> {
   const { plan } = ctx;
-  for (const s of [trivial, scopegate, ...(quiet ? [quiet] : [])]) await measure(ghzRun(ctx, s.tcpTarget, 16, plan.warmS), s.pid);
+  const peers = native ? [native] : [];
+  for (const s of [trivial, ...peers, scopegate, ...(quiet ? [quiet] : [])]) await measure(ghzRun(ctx, s.tcpTarget, 16, plan.warmS), s.pid);
   const cells: { transport: "tcp" | "uds"; c: number }[] = [];
   for (const transport of ["tcp", "uds"] as const) for (const c of plan.concurrencies) cells.push({ transport, c });
-  const ratios: { cell: string; rps: number; p99: number }[] = [];
+  const ratios: { cell: string; rps: number; p99: number; nativeRps?: number; nativeP99?: number }[] = [];
   for (const { transport, c } of cells) {
-    const servers = transport === "tcp" && c === 16 && quiet ? [trivial, scopegate, quiet] : [trivial, scopegate];
+    const servers = [trivial, ...peers, scopegate, ...(transport === "tcp" && c === 16 && quiet ? [quiet] : [])];
     const addr = (s: LoadTarget): string => (transport === "tcp" ? s.tcpTarget : s.udsTarget);
     const runs = await interleave(servers, plan.rounds, (s) => measure(ghzRun(ctx, addr(s), c, plan.loadS), s.pid));
     const base = medianLoad(runs.get(trivial)!);
+    const floor = native ? medianLoad(runs.get(native)!) : undefined;
     for (const s of servers) {
       const load = medianLoad(runs.get(s)!);
-      const versus = s === trivial ? "ceiling" : `${ratioText(load.rps, base.rps, "req/s")}, ${ratioText(load.p99, base.p99, "p99")}`;
+      const vs = (b: typeof base, what: string): string => `${ratioText(load.rps, b.rps, "req/s")}, ${ratioText(load.p99, b.p99, "p99")}${what}`;
+      const versus =
+        s === trivial ? "ceiling (grpc-js)" : s === native ? vs(base, " of grpc-js") : `${vs(base, "")}${floor && s === scopegate ? `; native: ${vs(floor, "")}` : ""}`;
       const row: Row = { section: "direct", label: `${s.name} ${transport} c=${c}`, load, versus, command: ghzCommand(ghzRun(ctx, addr(s), c, plan.loadS)) };
       ctx.rows.push(row);
-      if (s === scopegate) ratios.push({ cell: `${transport} c=${c}`, rps: load.rps / base.rps, p99: load.p99 / base.p99 });
+      if (s === scopegate) {
+        ratios.push({
+          cell: `${transport} c=${c}`,
+          rps: load.rps / base.rps,
+          p99: load.p99 / base.p99,
+          ...(floor ? { nativeRps: load.rps / floor.rps, nativeP99: load.p99 / floor.p99 } : {}),
+        });
+      }
     }
   }
   const worstRps = ratios.reduce((a, b) => (b.rps < a.rps ? b : a));
   const worstP99 = ratios.reduce((a, b) => (b.p99 > a.p99 ? b : a));
-  const list = (f: (r: (typeof ratios)[number]) => number): string => ratios.map((r) => `${r.cell} ${f(r).toFixed(2)}×`).join(", ");
+  const list = (f: (r: (typeof ratios)[number]) => number | undefined): string => ratios.map((r) => `${r.cell} ${(f(r) ?? Number.NaN).toFixed(2)}×`).join(", ");
+  // The targets are judged against the grpc-js server (same runtime, same library); the native floor is shown beside.
+  const nativeText = (f: (r: (typeof ratios)[number]) => number | undefined): string => (native ? `; of the native grpc-go floor: ${list(f)}` : "");
   ctx.targets.push(
     {
       name: "cached Check throughput",
       goal: "≥ 0.9× the trivial server's, every cell",
-      measured: list((r) => r.rps),
+      measured: `${list((r) => r.rps)}${nativeText((r) => r.nativeRps)}`,
       met: worstRps.rps >= 0.9,
       verdict: worstRps.rps >= 0.9 ? "met" : `missed: worst ${worstRps.cell} at ${worstRps.rps.toFixed(2)}×, ${((0.9 - worstRps.rps) * 100).toFixed(0)} points short`,
     },
     {
       name: "cached Check p99",
       goal: "≤ 1.2× the trivial server's p99, every cell",
-      measured: list((r) => r.p99),
+      measured: `${list((r) => r.p99)}${nativeText((r) => r.nativeP99)}`,
       met: worstP99.p99 <= 1.2,
       verdict: worstP99.p99 <= 1.2 ? "met" : `missed: worst ${worstP99.cell} at ${worstP99.p99.toFixed(2)}×, ${((worstP99.p99 / 1.2 - 1) * 100).toFixed(0)} % over`,
     },

@@ -22,7 +22,7 @@ export interface Row {
 export type Section = "direct" | "envoy" | "envoy-fixed" | "cold" | "memory" | "cluster" | "stages";
 
 export const SECTION_TITLES: Record<Section, string> = {
-  direct: "a/b. Direct gRPC Check load (ghz), scopegate vs the trivial grpc-js server",
+  direct: "a/b. Direct gRPC Check load (ghz), scopegate vs the trivial grpc-js server and the native grpc-go floor",
   envoy: "c. Through Envoy (wrk, unlimited rate)",
   "envoy-fixed": "c. Through Envoy at a fixed rate (~1,000 req/s)",
   cold: "d. Cold paths",

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ghzInstalled } from "../../scripts/bench/ghz.js";
+import { nativeUnavailable } from "../../scripts/bench/native-process.js";
 import type { Row, Target } from "../../scripts/bench/report.js";
 import { repoRoot } from "../support/tools.js";
 
@@ -15,6 +16,7 @@ interface SmokeReport {
   rows: Row[];
   targets: Target[];
   failures: string[];
+  notes: string[];
   burst?: { tokenRequests: number; maxPerTenant: number; allowed: number };
 }
 
@@ -49,6 +51,18 @@ describe("npm run bench -- --smoke", () => {
     for (const r of report.rows) {
       if (r.load) expect(r.load.requests).toBeGreaterThan(0);
       expect(r.command).not.toBe("");
+    }
+  });
+
+  it("has the native grpc-go rows when the native server is built, and says why they were skipped when not", () => {
+    const nativeRows = report.rows.filter((r) => r.label.includes("native"));
+    const missing = nativeUnavailable();
+    if (missing === undefined) {
+      expect(nativeRows.map((r) => r.section)).toEqual(expect.arrayContaining(["envoy", "envoy-fixed", ...(ghzInstalled() ? ["direct"] : [])]));
+      for (const r of nativeRows) expect(r.load?.errors).toBe(0);
+    } else {
+      expect(nativeRows).toEqual([]);
+      expect(report.notes).toContain(`Native rows skipped: ${missing}.`);
     }
   });
 
