@@ -119,11 +119,15 @@ install_wrk() {
   fi
 }
 
+# Benchmark-only tools are built only when SCOPEGATE_BENCH_TOOLS=1; says so otherwise.
+bench_tools_requested() {
+  [[ "${SCOPEGATE_BENCH_TOOLS:-0}" == 1 ]] && return 0
+  log "$1 not requested (set SCOPEGATE_BENCH_TOOLS=1 for benchmarks; skipped)"
+  return 1
+}
+
 install_ghz() {
-  if [[ "${SCOPEGATE_BENCH_TOOLS:-0}" != 1 ]]; then
-    log "ghz not requested (set SCOPEGATE_BENCH_TOOLS=1 for benchmarks; skipped)"
-    return
-  fi
+  bench_tools_requested ghz || return 0
   local bin="$ROOT/.tools/bin/ghz"
   # `ghz -v` prints "dev" for go-install builds; the module version is in the build info.
   local info=""
@@ -141,10 +145,7 @@ install_ghz() {
 # Rebuilt when its source changes: the stamp beside the binary is the sha256 of main.go, go.mod and go.sum.
 # A cold build (modules downloaded, empty build cache) takes about 40 s on this 2-core machine.
 install_native_authz() {
-  if [[ "${SCOPEGATE_BENCH_TOOLS:-0}" != 1 ]]; then
-    log "native-authz not requested (set SCOPEGATE_BENCH_TOOLS=1 for benchmarks; skipped)"
-    return
-  fi
+  bench_tools_requested native-authz || return 0
   local src="$ROOT/scripts/bench/native-authz"
   local bin="$ROOT/.tools/bin/native-authz"
   local stamp

@@ -2,6 +2,7 @@
 // is only ever called on a cold path) and a real OpenBao dev server holding one KV v2 record per tenant.
 import { startGenesysStandin, type GenesysStandin } from "../../test/support/genesys-standin.js";
 import { kvPut, startOpenBao, type OpenBao } from "../../test/support/openbao.js";
+import { TEST_ENV } from "../../test/support/environments.js";
 
 export interface World {
   readonly standin: GenesysStandin;
@@ -18,7 +19,7 @@ export interface World {
 export const divisionOf = (tenant: string): string => `div-${tenant}`;
 
 /** Every bench tenant's environment; its token URL is the plain-HTTP stand-in (see benchConfig). */
-export const BENCH_ENV = "mypurecloud.com";
+export const BENCH_ENV = TEST_ENV;
 
 export async function startWorld(): Promise<World> {
   const standin = await startGenesysStandin();

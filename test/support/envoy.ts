@@ -11,6 +11,7 @@ import YAML from "yaml";
 import { waitFor } from "./ports.js";
 import { spawnManaged, type ManagedProcess } from "./processes.js";
 import { toolPath } from "./tools.js";
+import { clusterNameFor } from "../../src/egress/envoy-config.js";
 
 export interface Envoy {
   /** Port of the `public` listener (or the only listener), as bound. */
@@ -137,7 +138,7 @@ export function envoyConfigFor(opts: EnvoyConfigForOptions): string {
   for (const cluster of clusters) {
     const name = String(cluster.name);
     if (!name.startsWith("genesys_")) continue;
-    const env = Object.keys(opts.upstreams).find((e) => `genesys_${e.replace(/[^a-z0-9]/g, "_")}` === name);
+    const env = Object.keys(opts.upstreams).find((e) => clusterNameFor(e) === name);
     const target = env === undefined ? { host: "127.0.0.1", port: 1 } : opts.upstreams[env]!;
     setEndpoint(cluster, tcpEndpoint(target.host, target.port), "STATIC");
     delete cluster.dns_lookup_family;

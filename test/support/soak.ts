@@ -12,9 +12,10 @@ import { kvPut, startOpenBao, type OpenBao } from "./openbao.js";
 import { waitFor } from "./ports.js";
 import { spawnManaged, type ManagedProcess } from "./processes.js";
 import { repoRoot } from "./tools.js";
+import { TEST_ENV } from "./environments.js";
 
 /** The environment of every soak tenant; its token URL is the plain-HTTP stand-in. */
-const SOAK_ENV = "mypurecloud.com";
+const SOAK_ENV = TEST_ENV;
 
 export interface SoakOptions {
   readonly durationMs: number;

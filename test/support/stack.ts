@@ -16,6 +16,7 @@ import { startGenesysStandin, type GenesysStandin } from "./genesys-standin.js";
 import { LogCapture } from "./log-capture.js";
 import { kvPut, startOpenBao, type OpenBao } from "./openbao.js";
 import { repoRoot } from "./tools.js";
+import { TEST_ENV } from "./environments.js";
 
 /** The workload the stack's Envoy stands for (callers.localIdentity), and the namespace Vault records bind. */
 export const STACK_NAMESPACE = "stack";
@@ -39,7 +40,7 @@ export interface StackTenant {
 }
 
 /** The environment stack tenants live in unless they name another region, and its stand-in's loopback address. */
-export const STACK_ENV = "mypurecloud.com";
+export const STACK_ENV = TEST_ENV;
 const STACK_IP = "127.0.0.2";
 
 /** A stand-in Genesys Cloud region: its environment, the loopback address it answers on, HTTP/2 offered or not. */
