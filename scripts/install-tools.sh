@@ -8,6 +8,8 @@
 #                                     (PYTHONPATH for the e2e tests and the demo; the JavaScript SDK is the npm
 #                                     devDependency purecloud-platform-client-v2)
 #   .tools/bin/kustomize              Go module sigs.k8s.io/kustomize/kustomize/v5 (test/deploy renders the layouts)
+#   redis-server, redis-cli           Debian package redis-server (apt-get, as root), REQUIRED: the fleet tests run
+#                                     a real Redis (test/support/redis.ts); exits 1 when missing and not installable
 #   wrk                               Debian package, benchmarks only (failure is a warning)
 #   .tools/bin/ghz                    Go module, benchmarks only, only when SCOPEGATE_BENCH_TOOLS=1
 #   .tools/bin/native-authz           go build of scripts/bench/native-authz (the native ext_authz floor of the
@@ -101,6 +103,36 @@ install_kustomize() {
   log "installed kustomize $KUSTOMIZE_VERSION"
 }
 
+# Required: the fleet token store's tests run real redis-server processes (any Redis >= 6.2 works; Debian's).
+install_redis() {
+  if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+    log "redis-server already installed ($(redis-server --version | grep -o 'v=[0-9.]*')) (skipped)"
+    return
+  fi
+  if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-tools: redis-server is missing and cannot be installed here (needs apt-get as root):" >&2
+    echo "install-tools: run 'sudo apt-get install redis-server' (Debian/Ubuntu) or put redis-server and redis-cli on PATH" >&2
+    exit 1
+  fi
+  log "apt-get installing redis-server (the fleet tests run a real Redis)"
+  # The package's service is never used: tests start their own servers on free loopback ports. policy-rc.d 101
+  # keeps the package scripts from starting one (https://manpages.debian.org/invoke-rc.d), then it is removed again.
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+  fi
+  local ok=0
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
+    && ok=1
+  [[ "$created_policy" == 1 ]] && rm -f "$policy"
+  if [[ "$ok" != 1 ]] || ! command -v redis-server >/dev/null 2>&1; then
+    echo "install-tools: apt-get could not install redis-server; the fleet tests need it" >&2
+    exit 1
+  fi
+  log "installed redis-server"
+}
+
 install_wrk() {
   if command -v wrk >/dev/null 2>&1; then
     log "wrk already installed (skipped)"
@@ -167,6 +199,7 @@ install_wheels
 install_python_sdk
 # `--wheels-only` (the demo): just what the data path needs, no Go builds, no Debian packages.
 if [[ "${1:-}" != "--wheels-only" ]]; then
+  install_redis
   install_kustomize
   install_wrk
   install_ghz

@@ -3,3 +3,4 @@ export type { Config, TenantConfig, RouteRuleConfig, VaultBackendConfig, VaultAu
 export { parseConfig, parseConfigText, loadConfigFile, ConfigError } from "./load.js";
 export { watchConfigFile, type ConfigWatcher } from "./watch.js";
 export { buildEnvironments, isAcceptableTokenUrl, type Environment, type Environments } from "./environments.js";
+export { fleetSchema, type FleetConfig, type FleetRedisConfig, type FleetTokensConfig } from "./fleet.js";

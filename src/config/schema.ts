@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_PROFILE, ENVIRONMENT_NAME, PROFILE_IDS, PROFILES } from "../profiles/index.js";
 import { defaultEnvironmentEntries, isAcceptableTokenUrl } from "./environments.js";
+import { fleetSchema } from "./fleet.js";
 
 /** Defaults for the Check and admin unix sockets (an emptyDir shared by Envoy and scopegate in the sidecar layout). */
 export const DEFAULT_CHECK_SOCKET = "/run/scopegate/authz.sock";
@@ -390,6 +391,11 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * What replicas share through Redis (src/config/fleet.ts, docs/operations.md "Running a fleet"). Unset: each
+     * process mints and caches its own tokens, as before.
+     */
+    fleet: fleetSchema.optional(),
     reload: z
       .object({
         /** Watch the config file (Kubernetes swaps ConfigMap files by symlink) and apply valid changes. */
@@ -497,6 +503,16 @@ export const configSchema = z
     }
     if (c.callers.localIdentity !== undefined && c.callers.mode !== "local") {
       ctx.addIssue({ code: "custom", path: ["callers", "localIdentity"], message: "applies to callers.mode local only" });
+    }
+    if (c.fleet?.tokens && c.fleet.tokens.lockLeaseMs <= c.tokens.requestTimeoutMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["fleet", "tokens", "lockLeaseMs"],
+        message: `must be longer than tokens.requestTimeoutMs (${c.tokens.requestTimeoutMs}): a lease must outlast a token request`,
+      });
+    }
+    if (c.budgets?.store === "redis" && c.fleet === undefined) {
+      ctx.addIssue({ code: "custom", path: ["budgets", "store"], message: "redis needs fleet.redis (the connection every replica shares)" });
     }
     if (c.tenants.length === 0 && !c.discovery.fromSecretStore) {
       ctx.addIssue({ code: "custom", path: ["tenants"], message: "no tenants: list some or enable discovery.fromSecretStore" });

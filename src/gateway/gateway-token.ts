@@ -14,6 +14,7 @@
  * Pure apart from the random IV; the clock is passed in.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { KEY_ID_PATTERN, type Keyring } from "../util/keyring-file.js";
 
 export const GATEWAY_TOKEN_PREFIX = "sgw1.";
 
@@ -26,14 +27,11 @@ export interface GatewayClaims {
   readonly exp: number;
 }
 
-/** The keys a process mints and verifies with: mint with `current`, accept any listed. */
-export interface GatewayKeyring {
-  readonly current: string;
-  readonly keys: ReadonlyMap<string, Buffer>;
-}
+/** The keys a process mints and verifies with: mint with `current`, accept any listed (util/keyring-file.ts). */
+export type GatewayKeyring = Keyring;
 
 /** Key ids appear in the token: letters, digits, '-' and '_' only (base64url-safe, no '.'). */
-export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+export { KEY_ID_PATTERN };
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Far above any real token (~150 bytes); a longer bearer is refused before any base64 work. */

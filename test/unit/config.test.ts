@@ -158,4 +158,34 @@ callers:
       expect(problems(`${minimal}admin: { socket: /run/scopegate/authz.sock }\n`).join()).toMatch(/admin\.socket: must differ from listen\.unixSocket/);
     });
   });
+
+  describe("fleet (issue 14)", () => {
+    it("is absent unless configured; fills its defaults when given", () => {
+      expect(parseConfigText(minimal).fleet).toBeUndefined();
+      const c = parseConfigText(`${minimal}fleet:\n  redis: { url: "redis://redis.fleet.svc:6379/0" }\n  tokens: { keysFile: /etc/scopegate/fleet-keys.json }\n`);
+      expect(c.fleet?.redis).toMatchObject({ keyPrefix: "scopegate:", connectTimeoutMs: 2000, commandTimeoutMs: 500 });
+      expect(c.fleet?.tokens).toMatchObject({ lockLeaseMs: 10_000, pollIntervalMs: 100 });
+      expect(parseConfigText(`${minimal}fleet: { redis: { url: "rediss://r:6380" } }\n`).fleet?.tokens).toBeUndefined();
+    });
+
+    it("lists every problem of the block: credentials in the URL, TLS without rediss, a lease shorter than a token request", () => {
+      const p = problems(`${minimal}tokens: { requestTimeoutMs: 3000 }
+fleet:
+  redis: { url: "redis://user:hunter2@r:6379/x?db=1", tls: { caFile: /ca.pem }, keyPrefix: "bad prefix", commandTimeoutMs: 0 }
+  tokens: { keysFile: "", lockLeaseMs: 2000, extra: 1 }
+`).join("\n");
+      expect(p).toMatch(/fleet\.redis\.url: must not carry credentials/);
+      expect(p).toMatch(/fleet\.redis\.url: the path, if any, is a database number/);
+      expect(p).toMatch(/fleet\.redis\.url: no query/);
+      expect(p).toMatch(/fleet\.redis\.keyPrefix/);
+      expect(p).toMatch(/fleet\.redis\.commandTimeoutMs/);
+      expect(p).toMatch(/fleet\.tokens\.keysFile/);
+      expect(p).toMatch(/fleet\.tokens.*extra|Unrecognized key.*extra/is);
+      expect(p).not.toMatch(/hunter2/);
+      expect(problems(`${minimal}fleet: { redis: { url: "redis://r", tls: {} }, tokens: { keysFile: /k, lockLeaseMs: 2000 } }\n`).join("\n")).toMatch(
+        /fleet\.redis\.tls: needs a rediss:\/\/ url[\s\S]*fleet\.tokens\.lockLeaseMs: must be longer than tokens\.requestTimeoutMs/,
+      );
+      expect(problems(`${minimal}fleet: { redis: { url: "http://r:6379" } }\n`).join()).toMatch(/scheme must be redis:\/\/ or rediss:\/\//);
+    });
+  });
 });

@@ -29,6 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["gateway"], //       gateway tokens scopegate issues itself
   ["authz"], //         the decision: maps every lower layer's codes to deny reasons
   ["egress"], //        renders the shipped Envoy egress config
+  ["fleet"], //         what replicas share through Redis: the connection, the token store adapter
   ["observability"], // logger, metrics, the decision log line
   ["server"], //        grpc-js and HTTP listeners
   ["app", "app.ts", "probe.ts"], // wiring of one process
