@@ -18,7 +18,7 @@ import type { TokenProvider } from "./tokens/token-provider.js";
 import { startCheckServing } from "./app/check-serving.js";
 import { evictTenant } from "./app/evict.js";
 import { buildMinting } from "./app/minting.js";
-import { budgetDetail, buildBudget } from "./app/budget.js";
+import { budgetDetail, startBudget } from "./app/budget.js";
 import type { RequestBudget } from "./budget/request-budget.js";
 import { AppReadiness } from "./app/readiness.js";
 import { buildRegistry } from "./app/registry.js";
@@ -67,7 +67,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const minting = await buildMinting(deps, metrics);
   const { secrets, tokens } = minting;
   const registry = buildRegistry(config, secrets);
-  const budget = buildBudget({ config, observer: metrics.budget });
+  const budgeting = await startBudget({ config, logger, observer: metrics.budget });
+  const { budget } = budgeting;
   const check = await startCheckServing({ config, logger, metrics, registry, tokens, budget });
   const { server } = check;
 
@@ -100,6 +101,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       watcher?.close();
       await check.stop(graceMs, drainMs);
       await http?.close();
+      await budgeting.close();
       minting.close();
     },
   };

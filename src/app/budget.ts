@@ -2,7 +2,10 @@
  * The per-tenant request budget, wired from config `budgets`: the store (this process's own counters, or leases
  * from Redis shared by the fleet) and the RequestBudget the authorizer spends from. Without `budgets`: none.
  */
+import type { Logger } from "pino";
 import type { Config } from "../config/index.js";
+import { connectFleetRedis, type FleetRedis } from "../fleet/redis.js";
+import { RedisBudgetStore } from "../fleet/redis-budget-store.js";
 import type { BudgetStore } from "../budget/budget-store.js";
 import { LocalBudgetStore } from "../budget/local-budget-store.js";
 import { RequestBudget, type BudgetObserver } from "../budget/request-budget.js";
@@ -42,4 +45,27 @@ export function buildBudget(w: BudgetWiring): RequestBudget | undefined {
 /** What /readyz says of the budget: per-replica (local counters), fleet (Redis answering), fallback (Redis down). */
 export function budgetDetail(budget: RequestBudget | undefined): Record<string, string> {
   return budget === undefined ? {} : { budget: budget.mode };
+}
+
+export interface StartedBudget {
+  readonly budget: RequestBudget | undefined;
+  /** The Redis connection this budget opened (store: redis), closed by close(). */
+  close(): Promise<void>;
+}
+
+/**
+ * The budget with its store: with `budgets.store: redis`, leases from fleet.redis (a connection of its own unless
+ * one is given; Redis down at start is a state, the fallback share applies until it answers).
+ */
+export async function startBudget(w: Omit<BudgetWiring, "store"> & { logger: Logger; redis?: FleetRedis | undefined }): Promise<StartedBudget> {
+  const b = w.config.budgets;
+  if (b?.store !== "redis" || !w.config.fleet) return { budget: buildBudget(w), close: async () => undefined };
+  const own = w.redis === undefined;
+  const redis = w.redis ?? (await connectFleetRedis(w.config.fleet.redis, { logger: w.logger, name: "scopegate-budget" }));
+  return {
+    budget: buildBudget({ ...w, store: new RedisBudgetStore(redis) }),
+    close: async () => {
+      if (own) await redis.close();
+    },
+  };
 }

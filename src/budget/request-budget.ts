@@ -8,9 +8,10 @@
  *
  * A store that fails or does not answer within `storeTimeoutMs` (Redis down) is left alone for `retryStoreAfterMs`
  * while this replica enforces its fallback share, `1 / fallbackReplicas` of the budget, in a local store, counting
- * against it what it had already leased in that window. What it lets through meanwhile is charged to the store's
- * window (`debt`) when the store answers again, so a store that returns mid-window does not hand that budget out
- * twice. Never an unbounded allow: every path ends in a grant counted somewhere or a refusal.
+ * against it what it had already leased in that window. A key that spent under the fallback share keeps to it until
+ * the window ends, even once the store answers again, and reports what it let through (`debt`) to the store's
+ * window, so the replicas leasing from the store count it and a store that returns mid-window does not hand that
+ * budget out twice. Never an unbounded allow: every path ends in a grant counted somewhere or a refusal.
  */
 import type { Tenant } from "../tenants/tenant.js";
 import type { BudgetStore, LeaseAnswer, LeaseRequest } from "./budget-store.js";
@@ -59,6 +60,8 @@ interface Lease {
   /** Let through under the fallback share, not yet charged to the store, and the end of the window they belong to. */
   debt: number;
   debtEndsAtMs: number;
+  /** A report of the debt to the store is in flight. */
+  reporting: boolean;
 }
 
 const MAX_ATTEMPTS = 4;
@@ -101,7 +104,7 @@ export class RequestBudget {
     let lease = this.#leases.get(key);
     if (lease === undefined) {
       if (this.#leases.size >= MAX_LEASES) this.#sweep(now);
-      lease = { remaining: 0, endsAtMs: 0, taken: 0, exhausted: undefined, pending: undefined, debt: 0, debtEndsAtMs: 0 };
+      lease = { remaining: 0, endsAtMs: 0, taken: 0, exhausted: undefined, pending: undefined, debt: 0, debtEndsAtMs: 0, reporting: false };
       this.#leases.set(key, lease);
     }
     if (now >= lease.endsAtMs && lease.pending === undefined) {
@@ -124,9 +127,16 @@ export class RequestBudget {
       windowMs: s.windowMs,
       want: s.maxChunk,
       divisor: s.divisor,
-      debt: now < lease.debtEndsAtMs ? lease.debt : 0,
+      debt: 0,
     };
     if (this.#down && now < this.#storeDownUntil) return this.#fromFallback(tenant.id, request, lease, now);
+    // This key spent under the fallback share in this window: it keeps to that share until the window ends (other
+    // replicas may have done the same, and the store cannot know until each reports), and reports what it let
+    // through so that the replicas leasing from the store count it.
+    if (now < lease.debtEndsAtMs) {
+      this.#report(request, lease);
+      return this.#fromFallback(tenant.id, request, lease, now);
+    }
     const started = now;
     let answer: LeaseAnswer | Promise<LeaseAnswer>;
     try {
@@ -168,8 +178,37 @@ export class RequestBudget {
     lease.taken += a.granted + request.debt;
     lease.remaining += a.granted;
     lease.exhausted = a.granted === 0 ? (a.limitedBy ?? "tenant") : undefined;
-    lease.debt = 0;
     this.#observer?.lease(a.granted > 0 ? "granted" : "exhausted", now - started);
+  }
+
+  /** Charge this key's fallback spend to the store's window (want 0: nothing is granted); one report in flight. */
+  #report(request: LeaseRequest, lease: Lease): void {
+    if (lease.reporting || lease.debt === 0) return;
+    const debt = lease.debt;
+    lease.reporting = true;
+    const started = this.#now();
+    let answer: LeaseAnswer | Promise<LeaseAnswer>;
+    try {
+      answer = this.#store.lease({ ...request, want: 0, debt });
+    } catch {
+      lease.reporting = false;
+      this.#markDown(started);
+      return;
+    }
+    void withTimeout(Promise.resolve(answer), this.#settings.storeTimeoutMs).then(
+      () => {
+        lease.debt -= debt;
+        lease.reporting = false;
+        if (this.#down) {
+          this.#down = false;
+          this.#observer?.fallback(false);
+        }
+      },
+      () => {
+        lease.reporting = false;
+        this.#markDown(this.#now());
+      },
+    );
   }
 
   #storeFailed(tenant: string, request: LeaseRequest, lease: Lease, started: number): BudgetVerdict {

@@ -43,7 +43,7 @@ export interface LeaseState {
   /** The caller's share (requests per window) and what its leases took, when the caller has a share of its own. */
   readonly callerLimit?: number | undefined;
   readonly callerUsed?: number | undefined;
-  /** The largest lease a replica asks for (budgets.lease.maxChunk). */
+  /** The largest lease a replica asks for (budgets.lease.maxChunk); 0 only reports a debt and takes nothing. */
   readonly want: number;
   /**
    * A lease takes at most 1/divisor of what is left (at least one request): leases shrink as the window fills, so
@@ -54,8 +54,10 @@ export interface LeaseState {
 
 /** A lease: how many requests the replica may now spend, or 0 and which limit is spent. */
 export type Grant = { readonly granted: number; readonly limitedBy?: undefined } | { readonly granted: 0; readonly limitedBy: "tenant" | "caller" };
+// (granted 0 without limitedBy: a report of debt, want 0.)
 
 export function grant(s: LeaseState): Grant {
+  if (s.want <= 0) return { granted: 0 };
   const tenantLeft = s.limit - s.used;
   const callerLeft = s.callerLimit === undefined ? Number.POSITIVE_INFINITY : s.callerLimit - (s.callerUsed ?? 0);
   if (tenantLeft <= 0) return { granted: 0, limitedBy: "tenant" };

@@ -244,18 +244,26 @@ describe("RequestBudget with a shared store", () => {
     expect(b.mode).toBe("fallback");
     expect(obs.fallbacks).toEqual([true]);
     expect(store.calls).toBe(2); // not asked again within retryStoreAfterMs
-    // Redis is back: what was let through meanwhile is charged to the store's window first.
+    // Redis is back: the key that spent under the fallback share keeps to it for the rest of the window, and
+    // reports what it let through so that replicas leasing from the store count it.
     store.state = "up";
     clock.ms += 1_000;
     const after = await b.take(acme, "c");
-    expect(after).toBe(SPENT);
+    expect(after).toMatchObject({ code: "exhausted" });
+    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
     expect(store.debts).toEqual([9]);
     expect(b.mode).toBe("fleet");
     expect(obs.fallbacks).toEqual([true, false]);
-    // 1 + 9 + this one of 20: 9 more from the store, then the budget is spent.
+    // The store's window holds 1 leased + 9 reported; another replica leasing from it gets the other 10.
+    const other = new RequestBudget({ store, settings: { ...SETTINGS, maxChunk: 1 }, now: clock.now });
     let more = 0;
-    while ((await b.take(acme, "c")) === SPENT) more++;
-    expect(more).toBe(9);
+    while ((await other.take(acme, "c")) === SPENT) more++;
+    expect(more).toBe(10);
+    // The next window: leases from the store again.
+    clock.ms = windowOf(T0, MINUTE).endsAtMs + 1;
+    expect(await b.take(acme, "c")).toBe(SPENT);
+    expect(store.debts).toEqual([9]);
   });
 
   it("a store that does not answer within storeTimeoutMs counts as down: the check is answered from the fallback", async () => {
