@@ -32,6 +32,8 @@ export interface ScopegateOptions {
   readonly nodeFlags?: readonly string[];
   /** Extra environment variables (e.g. MALLOC_ARENA_MAX as the Dockerfile sets it); shown in the command. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Top-level config blocks added to the generated config (e.g. budgets, fleet). */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
 }
 
 export interface Scopegate {
@@ -59,7 +61,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
     logLevel: opts.logLevel,
     maxTenants: opts.maxTenants ?? 10_000,
   });
-  const configYaml = YAML.stringify(config);
+  const configYaml = YAML.stringify({ ...config, ...opts.extraConfig });
   const configFile = join(opts.dir, `${opts.name}.yaml`);
   await writeFile(configFile, configYaml);
 
