@@ -50,7 +50,7 @@ beforeAll(async () => {
   const config = parseConfig({
     listen: { tcp: null, unixSocket: join(dir, "authz.sock"), healthTcp: null },
     ...standinEnvironments(standin.tokenUrl),
-    http: { listen: null },
+    http: { listen: "127.0.0.1:0" },
     admin: { socket: null },
     secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
     tenants: TENANTS.map((id) => ({ id, divisions: ["d"], environment: TEST_ENV })),
@@ -147,6 +147,9 @@ describe("request budget shared through Redis", () => {
     for (const a of apps) {
       expect(a.budget?.mode).toBe("fallback");
       expect(budgetDetail(a.budget)).toEqual({ budget: "fallback" });
+      const readyz = await fetch(`http://127.0.0.1:${a.http!.port}/readyz`);
+      expect(readyz.status).toBe(200); // still serving: the fallback is a state, not unreadiness
+      expect(await readyz.json()).toMatchObject({ status: "ready", budget: "fallback" });
       expect(await a.metrics.registry.getSingleMetricAsString("scopegate_budget_fallback")).toMatch(/scopegate_budget_fallback 1/);
       expect(await a.metrics.registry.getSingleMetricAsString("scopegate_budget_leases_total")).toMatch(/outcome="unavailable"/);
     }
@@ -156,6 +159,7 @@ describe("request budget shared through Redis", () => {
     await waitFor(async () => (await check(apps[0]!, "initech")).decision === "allow" && apps[0]!.budget?.mode === "fleet", 10_000, { what: "budget on redis again" });
     for (const a of apps) await check(a, "initech");
     for (const a of apps) expect(a.budget?.mode).toBe("fleet");
+    expect(await (await fetch(`http://127.0.0.1:${apps[1]!.http!.port}/readyz`)).json()).toMatchObject({ budget: "fleet" });
     // Each replica keeps globex to its fallback share for the rest of the window and reports the 10 it let through,
     // so the fresh Redis counts the whole budget as spent.
     const back = await burst("globex", REPLICAS * 2);
