@@ -12,7 +12,9 @@ export interface LeaseRequest {
   readonly limit: number;
   readonly callerLimit: number | undefined;
   readonly windowMs: number;
+  /** The chunk asked for ahead of demand (0: only charge the debt), and the checks waiting for it now. */
   readonly want: number;
+  readonly need: number;
   readonly divisor: number;
   /**
    * Requests this replica already let through in the store's current window without a lease of it (while the

@@ -34,7 +34,7 @@ export class LocalBudgetStore implements BudgetStore {
     c.used += r.debt;
     if (r.caller !== undefined && r.debt > 0) c.callers.set(r.caller, (c.callers.get(r.caller) ?? 0) + r.debt);
     const callerUsed = r.caller === undefined ? undefined : (c.callers.get(r.caller) ?? 0);
-    const g = grant({ limit: r.limit, used: c.used, callerLimit: r.callerLimit, callerUsed, want: r.want, divisor: r.divisor });
+    const g = grant({ limit: r.limit, used: c.used, callerLimit: r.callerLimit, callerUsed, want: r.want, need: r.need, divisor: r.divisor });
     c.used += g.granted;
     if (r.caller !== undefined && g.granted > 0) c.callers.set(r.caller, callerUsed! + g.granted);
     return { granted: g.granted, limitedBy: g.limitedBy, windowLeftMs: w.endsAtMs - now };

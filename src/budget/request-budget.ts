@@ -62,9 +62,15 @@ interface Lease {
   debtEndsAtMs: number;
   /** A report of the debt to the store is in flight. */
   reporting: boolean;
+  /** Checks waiting for the lease in flight: the next lease asks for at least that many. */
+  waiting: number;
 }
 
-const MAX_ATTEMPTS = 4;
+/**
+ * Lease rounds a check may wait through before it is refused (as exhausted, Retry-After 1 s): only a burst far
+ * larger than the leases it queues behind gets there, and each round is one store call (≤ storeTimeoutMs).
+ */
+const MAX_ATTEMPTS = 16;
 
 export class RequestBudget {
   readonly #store: BudgetStore;
@@ -104,7 +110,7 @@ export class RequestBudget {
     let lease = this.#leases.get(key);
     if (lease === undefined) {
       if (this.#leases.size >= MAX_LEASES) this.#sweep(now);
-      lease = { remaining: 0, endsAtMs: 0, taken: 0, exhausted: undefined, pending: undefined, debt: 0, debtEndsAtMs: 0, reporting: false };
+      lease = { remaining: 0, endsAtMs: 0, taken: 0, exhausted: undefined, pending: undefined, debt: 0, debtEndsAtMs: 0, reporting: false, waiting: 0 };
       this.#leases.set(key, lease);
     }
     if (now >= lease.endsAtMs && lease.pending === undefined) {
@@ -118,7 +124,10 @@ export class RequestBudget {
       return SPENT;
     }
     if (lease.exhausted !== undefined) return this.#refused(tenant.id, lease.exhausted, now, lease.endsAtMs);
-    if (lease.pending !== undefined) return lease.pending.then(() => this.#again(tenant, caller, attempt));
+    if (lease.pending !== undefined) {
+      lease.waiting++;
+      return lease.pending.then(() => this.#again(tenant, caller, attempt));
+    }
     const request: LeaseRequest = {
       tenant: tenant.id,
       caller: callerLimit === undefined ? undefined : caller,
@@ -126,9 +135,12 @@ export class RequestBudget {
       callerLimit,
       windowMs: s.windowMs,
       want: s.maxChunk,
+      // A burst that queued behind the last lease asks for all of it at once.
+      need: lease.waiting + 1,
       divisor: s.divisor,
       debt: 0,
     };
+    lease.waiting = 0;
     if (this.#down && now < this.#storeDownUntil) return this.#fromFallback(tenant.id, request, lease, now);
     // This key spent under the fallback share in this window: it keeps to that share until the window ends (other
     // replicas may have done the same, and the store cannot know until each reports), and reports what it let
@@ -189,7 +201,7 @@ export class RequestBudget {
     const started = this.#now();
     let answer: LeaseAnswer | Promise<LeaseAnswer>;
     try {
-      answer = this.#store.lease({ ...request, want: 0, debt });
+      answer = this.#store.lease({ ...request, want: 0, need: 0, debt });
     } catch {
       lease.reporting = false;
       this.#markDown(started);
@@ -238,6 +250,7 @@ export class RequestBudget {
       limit: Math.max(1, Math.floor(r.limit / n)),
       callerLimit: r.callerLimit === undefined ? undefined : Math.max(1, Math.floor(r.callerLimit / n)),
       want: 1,
+      need: 1,
       divisor: 1,
       debt: carried,
     });

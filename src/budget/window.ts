@@ -43,8 +43,13 @@ export interface LeaseState {
   /** The caller's share (requests per window) and what its leases took, when the caller has a share of its own. */
   readonly callerLimit?: number | undefined;
   readonly callerUsed?: number | undefined;
-  /** The largest lease a replica asks for (budgets.lease.maxChunk); 0 only reports a debt and takes nothing. */
+  /** The largest lease a replica asks for ahead of demand (budgets.lease.maxChunk); 0 only reports a debt. */
   readonly want: number;
+  /**
+   * Checks waiting for this lease right now (at least 1 unless reporting): they get what they need even past the
+   * chunk and the divisor, since it is spent at once and strands nothing.
+   */
+  readonly need: number;
   /**
    * A lease takes at most 1/divisor of what is left (at least one request): leases shrink as the window fills, so
    * near the end the budget is not stranded in another replica's unspent chunk.
@@ -57,12 +62,13 @@ export type Grant = { readonly granted: number; readonly limitedBy?: undefined }
 // (granted 0 without limitedBy: a report of debt, want 0.)
 
 export function grant(s: LeaseState): Grant {
-  if (s.want <= 0) return { granted: 0 };
+  if (s.want <= 0 && s.need <= 0) return { granted: 0 };
   const tenantLeft = s.limit - s.used;
   const callerLeft = s.callerLimit === undefined ? Number.POSITIVE_INFINITY : s.callerLimit - (s.callerUsed ?? 0);
   if (tenantLeft <= 0) return { granted: 0, limitedBy: "tenant" };
   if (callerLeft <= 0) return { granted: 0, limitedBy: "caller" };
   const left = Math.min(tenantLeft, callerLeft);
-  const granted = Math.min(Math.max(1, Math.floor(s.want)), Math.max(1, Math.ceil(left / s.divisor)), left);
+  const ahead = Math.min(Math.floor(s.want), Math.max(1, Math.ceil(left / s.divisor)));
+  const granted = Math.min(left, Math.max(1, Math.floor(s.need), ahead));
   return { granted };
 }

@@ -5,7 +5,8 @@
  * window comes from Redis's own clock (TIME), so replicas whose clocks disagree still agree on the window.
  *
  * KEYS[1]  the tenant's budget hash: w = window index, n = requests leased, c:<caller> = a caller's leases
- * ARGV     windowMs, limit, caller field ('' = no caller share), callerLimit, want (0: only charge the debt), divisor, debt
+ * ARGV     windowMs, limit, caller field ('' = no caller share), callerLimit, want (0 with need 0: only charge the
+ *          debt), divisor, debt, need
  * returns  {granted, limitedBy ('' | 'tenant' | 'caller'), ms left in the window}
  */
 export const LEASE_SCRIPT = `
@@ -28,7 +29,9 @@ if field ~= '' then callerUsed = redis.call('HINCRBY', key, field, debt) end
 local granted = 0
 local limitedBy = ''
 local left = tonumber(ARGV[2]) - used
-if tonumber(ARGV[5]) <= 0 then
+local want = math.floor(tonumber(ARGV[5]))
+local need = math.floor(tonumber(ARGV[8]))
+if want <= 0 and need <= 0 then
   -- want 0: a report of debt only
 elseif left <= 0 then
   limitedBy = 'tenant'
@@ -36,7 +39,8 @@ elseif field ~= '' and tonumber(ARGV[4]) - callerUsed <= 0 then
   limitedBy = 'caller'
 else
   if field ~= '' and tonumber(ARGV[4]) - callerUsed < left then left = tonumber(ARGV[4]) - callerUsed end
-  granted = math.min(math.max(1, math.floor(tonumber(ARGV[5]))), math.max(1, math.ceil(left / tonumber(ARGV[6]))), left)
+  local ahead = math.min(want, math.max(1, math.ceil(left / tonumber(ARGV[6]))))
+  granted = math.min(left, math.max(1, need, ahead))
   redis.call('HINCRBY', key, 'n', granted)
   if field ~= '' then redis.call('HINCRBY', key, field, granted) end
 end

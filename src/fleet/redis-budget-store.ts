@@ -26,7 +26,7 @@ export class RedisBudgetStore implements BudgetStore {
 
   async lease(r: LeaseRequest): Promise<LeaseAnswer> {
     if (!this.redis.isUp()) throw new Error("fleet redis is down");
-    const args = [r.windowMs, r.limit, r.caller === undefined ? "" : `c:${r.caller}`, r.callerLimit ?? 0, r.want, r.divisor, r.debt].map(String);
+    const args = [r.windowMs, r.limit, r.caller === undefined ? "" : `c:${r.caller}`, r.callerLimit ?? 0, r.want, r.divisor, r.debt, r.need].map(String);
     const key = this.keyOf(r.tenant);
     let reply: unknown;
     try {

@@ -100,12 +100,12 @@ describe("request budget shared through Redis", () => {
         fc.asyncProperty(
           fc.integer({ min: 1, max: 100 }),
           fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
-          fc.array(fc.record({ caller: fc.integer({ min: 0, max: 2 }), want: fc.integer({ min: 0, max: 30 }), divisor: fc.integer({ min: 1, max: 10 }), debt: fc.integer({ min: 0, max: 5 }) }), { maxLength: 40 }),
+          fc.array(fc.record({ caller: fc.integer({ min: 0, max: 2 }), want: fc.integer({ min: 0, max: 30 }), need: fc.integer({ min: 0, max: 30 }), divisor: fc.integer({ min: 1, max: 10 }), debt: fc.integer({ min: 0, max: 5 }) }), { maxLength: 40 }),
           async (limit, callerLimit, asks) => {
             const tenant = `t${run++}`;
             const local = new LocalBudgetStore();
             for (const a of asks) {
-              const r = { tenant, caller: callerLimit === undefined ? undefined : `c${a.caller}`, limit, callerLimit, windowMs: 3_600_000, want: a.want, divisor: a.divisor, debt: a.debt };
+              const r = { tenant, caller: callerLimit === undefined ? undefined : `c${a.caller}`, limit, callerLimit, windowMs: 3_600_000, want: a.want, need: a.need, divisor: a.divisor, debt: a.debt };
               const [x, y] = [local.lease(r), await remote.lease(r)];
               if (x.granted !== y.granted || x.limitedBy !== y.limitedBy) return false;
             }

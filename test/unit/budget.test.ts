@@ -74,13 +74,18 @@ describe("window arithmetic", () => {
   });
 
   it("a lease takes at most the chunk, 1/divisor of what is left, and never more than is left", () => {
-    expect(grant({ limit: 300, used: 0, want: 20, divisor: 8 })).toEqual({ granted: 20 });
-    expect(grant({ limit: 300, used: 280, want: 20, divisor: 8 })).toEqual({ granted: 3 });
-    expect(grant({ limit: 300, used: 299, want: 20, divisor: 8 })).toEqual({ granted: 1 });
-    expect(grant({ limit: 300, used: 300, want: 20, divisor: 8 })).toEqual({ granted: 0, limitedBy: "tenant" });
-    expect(grant({ limit: 300, used: 310, want: 20, divisor: 8 })).toEqual({ granted: 0, limitedBy: "tenant" });
-    expect(grant({ limit: 300, used: 100, callerLimit: 150, callerUsed: 148, want: 20, divisor: 1 })).toEqual({ granted: 2 });
-    expect(grant({ limit: 300, used: 100, callerLimit: 150, callerUsed: 150, want: 20, divisor: 1 })).toEqual({ granted: 0, limitedBy: "caller" });
+    expect(grant({ limit: 300, used: 0, want: 20, need: 1, divisor: 8 })).toEqual({ granted: 20 });
+    expect(grant({ limit: 300, used: 280, want: 20, need: 1, divisor: 8 })).toEqual({ granted: 3 });
+    expect(grant({ limit: 300, used: 299, want: 20, need: 1, divisor: 8 })).toEqual({ granted: 1 });
+    expect(grant({ limit: 300, used: 300, want: 20, need: 1, divisor: 8 })).toEqual({ granted: 0, limitedBy: "tenant" });
+    expect(grant({ limit: 300, used: 310, want: 20, need: 1, divisor: 8 })).toEqual({ granted: 0, limitedBy: "tenant" });
+    expect(grant({ limit: 300, used: 100, callerLimit: 150, callerUsed: 148, want: 20, need: 1, divisor: 1 })).toEqual({ granted: 2 });
+    expect(grant({ limit: 300, used: 100, callerLimit: 150, callerUsed: 150, want: 20, need: 1, divisor: 1 })).toEqual({ granted: 0, limitedBy: "caller" });
+    // Checks already waiting get what they need at once (it strands nothing), still never more than is left.
+    expect(grant({ limit: 300, used: 280, want: 20, need: 12, divisor: 8 })).toEqual({ granted: 12 });
+    expect(grant({ limit: 300, used: 295, want: 20, need: 12, divisor: 8 })).toEqual({ granted: 5 });
+    // A report (want 0, need 0) takes nothing.
+    expect(grant({ limit: 300, used: 0, want: 0, need: 0, divisor: 8 })).toEqual({ granted: 0 });
   });
 });
 
@@ -92,11 +97,12 @@ describe("fleet-wide: however leases interleave, a window never grants more than
         fc.option(fc.double({ min: 0.01, max: 1, noNaN: true }), { nil: undefined }),
         fc.integer({ min: 1, max: 50 }),
         fc.integer({ min: 1, max: 16 }),
-        fc.array(fc.record({ caller: fc.integer({ min: 0, max: 3 }), want: fc.integer({ min: 1, max: 60 }) }), { maxLength: 400 }),
+        fc.array(fc.record({ caller: fc.integer({ min: 0, max: 3 }), want: fc.integer({ min: 0, max: 60 }), need: fc.integer({ min: 0, max: 80 }), debt: fc.integer({ min: 0, max: 3 }) }), { maxLength: 400 }),
         (limit, share, maxChunk, divisor, asks) => {
           const store = new LocalBudgetStore(() => T0);
           const callerLimit = share === undefined ? undefined : callerLimitOf(limit, share);
           let total = 0;
+          let debts = 0;
           const perCaller = new Map<number, number>();
           for (const a of asks) {
             const r = store.lease({
@@ -106,14 +112,18 @@ describe("fleet-wide: however leases interleave, a window never grants more than
               callerLimit,
               windowMs: MINUTE,
               want: Math.min(a.want, maxChunk),
+              need: a.need,
               divisor,
-              debt: 0,
+              debt: a.debt,
             });
             if (r.granted < 0) return false;
-            total += r.granted;
+            // Debts are requests let through elsewhere: they count towards the window like grants.
+            total += r.granted + a.debt;
             perCaller.set(a.caller, (perCaller.get(a.caller) ?? 0) + r.granted);
+            debts += a.debt;
           }
-          if (total > limit) return false;
+          // Grants never exceed the budget; debts (requests let through without a lease) only leave less to grant.
+          if (total - debts > limit) return false;
           if (callerLimit !== undefined) for (const n of perCaller.values()) if (n > callerLimit) return false;
           return true;
         },
@@ -227,6 +237,17 @@ describe("RequestBudget with a shared store", () => {
     // The lease is spent: synchronous answers need no store at all until it runs out.
     expect(b.take(acme, "c")).toBeInstanceOf(Promise);
     expect(b.mode).toBe("fleet");
+  });
+
+  it("a burst of concurrent first checks on one replica is served by a few leases, none refused while budget is left", async () => {
+    const clock = new Clock();
+    const store = new FlakyStore(clock.now);
+    const b = new RequestBudget({ store, settings: { ...SETTINGS, requestsPerWindow: 300, maxChunk: 20, divisor: 8 }, now: clock.now });
+    const verdicts = await Promise.all(Array.from({ length: 250 }, () => b.take(acme, "c")));
+    expect(verdicts.filter((v) => v === SPENT)).toHaveLength(250);
+    expect(store.calls).toBeLessThanOrEqual(16);
+    const rest = await Promise.all(Array.from({ length: 100 }, () => b.take(acme, "c")));
+    expect(rest.filter((v) => v === SPENT)).toHaveLength(50);
   });
 
   it("store down: the replica falls back to its share (budget / fallbackReplicas), says so, and recovers", async () => {
