@@ -124,6 +124,11 @@ budgets: { requestsPerWindow: -1, windowSeconds: 0, callerShare: 0, store: memca
     expect(text).toMatch(/surprise/);
   });
 
+  it("store redis needs the fleet's Redis connection (fleet.redis)", () => {
+    expect(() => parseConfigText(`${base}budgets: { store: redis }\n`)).toThrow(/budgets\.store: redis needs fleet\.redis/);
+    expect(parseConfigText(`${base}budgets: { store: redis }\nfleet: { redis: { url: "redis://127.0.0.1:6379" } }\n`).budgets?.store).toBe("redis");
+  });
+
   it("a discovered tenant's record may carry its own budget; a malformed one defines no tenant", async () => {
     const records = {
       small: { client_id: "c", client_secret: "s", divisions: "d", environment: "mypurecloud.de", budget_requests_per_window: "3" },
