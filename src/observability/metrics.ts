@@ -173,14 +173,16 @@ function budgetObserver(
   fallback: Gauge,
   tenantLabel: (tenant: string) => string,
 ): BudgetObserver {
-  const children = new Map<string, { inc(): void }>();
+  // result -> tenant -> child: no key string is built per request.
+  const children = new Map<string, Map<string, { inc(): void }>>();
   return {
     spent(tenant, result) {
-      const key = `${tenant}\n${result}`;
-      let child = children.get(key);
+      let byTenant = children.get(result);
+      if (byTenant === undefined) children.set(result, (byTenant = new Map()));
+      let child = byTenant.get(tenant);
       if (child === undefined) {
         child = requests.labels({ tenant: tenantLabel(tenant), result });
-        if (children.size < 30_000) children.set(key, child);
+        if (byTenant.size < 10_000) byTenant.set(tenant, child);
       }
       child.inc();
     },
