@@ -14,6 +14,7 @@
  * budget out twice. Never an unbounded allow: every path ends in a grant counted somewhere or a refusal.
  */
 import type { Tenant } from "../tenants/tenant.js";
+import { raceSignal } from "../util/abort.js";
 import type { BudgetStore, LeaseAnswer, LeaseRequest } from "./budget-store.js";
 import { budgetError, SPENT, type BudgetVerdict } from "./budget-errors.js";
 import { LocalBudgetStore } from "./local-budget-store.js";
@@ -161,7 +162,7 @@ export class RequestBudget {
       return this.#again(tenant, caller, attempt);
     }
     const l = lease;
-    const pending = withTimeout(answer, s.storeTimeoutMs).then(
+    const pending = raceSignal(answer, AbortSignal.timeout(s.storeTimeoutMs)).then(
       (a) => this.#apply(l, request, a, started),
       () => {
         this.#markDown(started);
@@ -207,7 +208,7 @@ export class RequestBudget {
       this.#markDown(started);
       return;
     }
-    void withTimeout(Promise.resolve(answer), this.#settings.storeTimeoutMs).then(
+    void raceSignal(Promise.resolve(answer), AbortSignal.timeout(this.#settings.storeTimeoutMs)).then(
       () => {
         lease.debt -= debt;
         lease.reporting = false;
@@ -276,20 +277,3 @@ export class RequestBudget {
 
 /** Leases kept before those of ended windows are dropped (tenants × caller identities with shares). */
 const MAX_LEASES = 50_000;
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("budget store timeout")), ms);
-    timer.unref();
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
