@@ -18,6 +18,8 @@ import type { TokenProvider } from "./tokens/token-provider.js";
 import { startCheckServing } from "./app/check-serving.js";
 import { evictTenant } from "./app/evict.js";
 import { buildMinting } from "./app/minting.js";
+import { budgetDetail, startBudget } from "./app/budget.js";
+import type { RequestBudget } from "./budget/request-budget.js";
 import { AppReadiness } from "./app/readiness.js";
 import { buildRegistry } from "./app/registry.js";
 import { watchReload } from "./app/reload.js";
@@ -51,6 +53,8 @@ export interface App extends Running {
   readonly server: RunningServer;
   readonly http: RunningHttpServer | undefined;
   readonly metrics: Metrics;
+  /** The per-tenant request budget (config budgets), if any. */
+  readonly budget: RequestBudget | undefined;
   /** Resolves once the secret store has answered (readiness). */
   readonly ready: Promise<void>;
   /** Apply a new config: tenants and route/tenant-header rules swap atomically; other changes need a restart. */
@@ -63,11 +67,13 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const minting = await buildMinting(deps, metrics);
   const { secrets, tokens } = minting;
   const registry = buildRegistry(config, secrets);
-  const check = await startCheckServing({ config, logger, metrics, registry, tokens });
+  const budgeting = await startBudget({ config, logger, observer: metrics.budget });
+  const { budget } = budgeting;
+  const check = await startCheckServing({ config, logger, metrics, registry, tokens, budget });
   const { server } = check;
 
   // Ready (gRPC health SERVING, /readyz 200) once config is loaded and the secret store has answered once.
-  const readiness = new AppReadiness({ store: minting.store, logger, listen: config.listen });
+  const readiness = new AppReadiness({ store: minting.store, logger, listen: config.listen, budget: () => budgetDetail(budget) });
   const ready = readiness.storeAnswered.then(() => {
     if (!readiness.shuttingDown) server.setServing(true);
   });
@@ -86,6 +92,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     server,
     http,
     metrics,
+    budget,
     ready,
     applyConfig: (next) => check.applyConfig(next),
     evict: (tenantId) => evictTenant({ tokens, secrets, registry }, tenantId),
@@ -94,6 +101,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       watcher?.close();
       await check.stop(graceMs, drainMs);
       await http?.close();
+      await budgeting.close();
       minting.close();
     },
   };

@@ -14,6 +14,7 @@ import type { Metrics } from "../observability/metrics.js";
 import { startGrpcServer, type RunningServer } from "../server/grpc-server.js";
 import type { TenantRegistry } from "../tenants/registry.js";
 import type { TokenSource } from "../tokens/token-provider.js";
+import type { RequestBudget } from "../budget/request-budget.js";
 import { warnAboutCheckListener } from "./check-listener.js";
 import { policyFrom } from "./policy.js";
 
@@ -23,6 +24,8 @@ export interface CheckServingDeps {
   readonly metrics: Metrics;
   readonly registry: TenantRegistry;
   readonly tokens: TokenSource;
+  /** The per-tenant request budget (app/budget.ts); none without config budgets. */
+  readonly budget?: RequestBudget | undefined;
 }
 
 export interface CheckServing {
@@ -36,7 +39,7 @@ export interface CheckServing {
 export async function startCheckServing(deps: CheckServingDeps): Promise<CheckServing> {
   const { config, logger, metrics, registry } = deps;
   const gateway = await startGatewayTokens(config, logger);
-  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokens, gateway: gateway?.tokens });
+  const authorizer = new Authorizer({ ...policyFrom(config), registry, tokens: deps.tokens, gateway: gateway?.tokens, budget: deps.budget });
   const logDecision = decisionLogger(logger, config.logging.decisions);
   const server = await startGrpcServer({
     authorizer,

@@ -16,8 +16,17 @@ export class AppReadiness implements Readiness {
   /** Resolves once the secret store has answered (or shutdown began before it did). */
   readonly storeAnswered: Promise<void>;
 
-  constructor(opts: { readonly store: SecretStore; readonly logger: Logger; readonly listen: Config["listen"] }) {
+  readonly #budgetDetail: () => Record<string, string>;
+
+  constructor(opts: {
+    readonly store: SecretStore;
+    readonly logger: Logger;
+    readonly listen: Config["listen"];
+    /** The request budget's state for the /readyz body (app/budget.ts budgetDetail); a warning, not unreadiness. */
+    readonly budget?: () => Record<string, string>;
+  }) {
     this.#listenerDetail = checkListenerDetail(checkListenerAuth(opts.listen));
+    this.#budgetDetail = opts.budget ?? (() => ({}));
     this.storeAnswered = waitForStore(opts.store, opts.logger, () => this.#shuttingDown).then(() => {
       this.#storeAnswered = true;
     });
@@ -29,7 +38,7 @@ export class AppReadiness implements Readiness {
 
   detail(): Record<string, unknown> {
     const problems = this.#reloadProblems;
-    return { ...(problems ? { configReload: "rejected", problems } : {}), ...this.#listenerDetail };
+    return { ...(problems ? { configReload: "rejected", problems } : {}), ...this.#listenerDetail, ...this.#budgetDetail() };
   }
 
   /** The last reload: undefined when it was applied, else its problems (kept until a valid one). */

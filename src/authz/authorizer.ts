@@ -10,6 +10,8 @@
  * scopegate itself with a gateway token). Both bind the caller to the tenant with the same check (bindCaller).
  */
 import type { Deadline } from "../util/deadline.js";
+import { isBudgetError, SPENT, type BudgetVerdict } from "../budget/budget-errors.js";
+import type { RequestBudget } from "../budget/request-budget.js";
 import { GATEWAY_TOKEN_PREFIX } from "../gateway/gateway-token.js";
 import type { GatewayTokens } from "../gateway/gateway-tokens.js";
 import { bindCaller, callerIdentity, type CallerRules } from "../tenants/caller-binding.js";
@@ -42,6 +44,11 @@ export interface AuthorizerDeps extends AuthzPolicy {
   readonly tokens: TokenSource;
   /** Gateway login and gateway tokens (config gatewayTokens); without it logins are refused and no sgw1 token is accepted. */
   readonly gateway?: GatewayTokens | undefined;
+  /**
+   * The per-tenant request budget (config budgets): an API call that would be allowed spends one request of it,
+   * or is denied budget_exhausted / caller_share_exhausted (429). Logins never spend. Unset: no budget.
+   */
+  readonly budget?: RequestBudget | undefined;
   readonly now?: () => number;
 }
 
@@ -86,6 +93,8 @@ interface Claim {
   readonly id: string;
   readonly requestId: string;
   readonly principal: string;
+  /** The caller's identity (its principal, or callers.localIdentity): whose share of the budget it spends. */
+  readonly identity: string;
   /** The tenant the caller's principal is mapped to (principalTenants), if any. */
   readonly mapped: string | undefined;
   readonly method: string;
@@ -148,7 +157,10 @@ export class Authorizer {
     const bound = steps.bind(c, tenant, policy);
     if (isDenial(bound)) return this.#deny(bound, c.requestId, c.id, c.principal, steps.column === "api");
     const hit = this.deps.tokens.peek(tenant);
-    if (hit !== undefined) return steps.finish(c, tenant, bound, hit, "hit", policy, deadline);
+    if (hit !== undefined) {
+      const done = steps.finish(c, tenant, bound, hit, "hit", policy, deadline);
+      return done instanceof Promise ? this.#waiting(done, c, deadline) : done;
+    }
     return this.#waiting(
       this.deps.tokens.get(tenant, deadline.signal).then((lookup) =>
         isTokenSourceError(lookup)
@@ -211,7 +223,7 @@ export class Authorizer {
     } else {
       return this.#deny(denialOf(fromHeader), requestId, undefined, principal);
     }
-    return { id, requestId, principal, mapped, method: input.method, path: input.path, rawQuery: input.rawQuery, host: input.host };
+    return { id, requestId, principal, identity, mapped, method: input.method, path: input.path, rawQuery: input.rawQuery, host: input.host };
   }
 
   /** The caller may act for the tenant, and the route's division filter is planned within its divisions. */
@@ -244,10 +256,30 @@ export class Authorizer {
     return isDenial(query) ? query : planFor(query, policy.generation);
   }
 
-  /** The OK answer, encoded once per token, policy generation and division plan, then reused. */
-  #allow(claim: Claim, tenant: Tenant, entry: TokenEntry, cache: "hit" | "miss", plan: Plan, policy: ActivePolicy, deadline: Deadline): CheckOutcome {
+  /**
+   * The request would be allowed: it spends one request of the tenant's budget (from this replica's lease, or after
+   * asking the store for one), or is denied with the seconds left in the window. Only requests that would otherwise
+   * be allowed count, so denials never use up a tenant's budget.
+   */
+  #allow(claim: Claim, tenant: Tenant, entry: TokenEntry, cache: "hit" | "miss", plan: Plan, policy: ActivePolicy, deadline: Deadline): CheckOutcome | Promise<CheckOutcome> {
     // Authorino's rule: if Envoy has already given up on us, say so rather than answer late.
     if (deadline.expired) return this.#deny(deny("deadline_exceeded"), claim.requestId, claim.id, claim.principal, true);
+    const budget = this.deps.budget;
+    if (budget === undefined) return this.#ok(claim, tenant, entry, cache, plan, policy);
+    const spent = budget.take(tenant, claim.identity);
+    if (spent === SPENT) return this.#ok(claim, tenant, entry, cache, plan, policy);
+    if (!(spent instanceof Promise)) return this.#spent(spent, claim, tenant, entry, cache, plan, policy, deadline);
+    return spent.then((v) => this.#spent(v, claim, tenant, entry, cache, plan, policy, deadline));
+  }
+
+  #spent(v: BudgetVerdict, claim: Claim, tenant: Tenant, entry: TokenEntry, cache: "hit" | "miss", plan: Plan, policy: ActivePolicy, deadline: Deadline): CheckOutcome {
+    if (isBudgetError(v)) return this.#deny(denialOf(v), claim.requestId, claim.id, claim.principal, true);
+    if (deadline.expired) return this.#deny(deny("deadline_exceeded"), claim.requestId, claim.id, claim.principal, true);
+    return this.#ok(claim, tenant, entry, cache, plan, policy);
+  }
+
+  /** The OK answer, encoded once per token, policy generation and division plan, then reused. */
+  #ok(claim: Claim, tenant: Tenant, entry: TokenEntry, cache: "hit" | "miss", plan: Plan, policy: ActivePolicy): CheckOutcome {
     // A token belongs to one tenant and so to one environment: the cache key needs no environment of its own.
     let bytes = entry.encoded(plan.key);
     if (!bytes) {
@@ -351,8 +383,8 @@ interface Steps<C extends Named, P> {
   readonly column: "api" | "login";
   /** Once the tenant is known: bind the caller (and plan the route); a denial ends the check. */
   bind(c: C, tenant: Tenant, policy: ActivePolicy): P | Denial;
-  /** The tenant's token is at hand. */
-  finish(c: C, tenant: Tenant, bound: P, entry: TokenEntry, cache: "hit" | "miss", policy: ActivePolicy, deadline: Deadline): CheckOutcome;
+  /** The tenant's token is at hand; a promise only when the request budget has to ask its store for a lease. */
+  finish(c: C, tenant: Tenant, bound: P, entry: TokenEntry, cache: "hit" | "miss", policy: ActivePolicy, deadline: Deadline): CheckOutcome | Promise<CheckOutcome>;
 }
 
 /** A login whose client id has been read. */

@@ -25,6 +25,10 @@ export const DENY_REASONS = {
   // A bearer token of scopegate's own (sgw1.…) that is not valid for this caller: the app logs in again.
   gateway_token_invalid: { status: 401, retryable: false, level: "info", message: "the gateway token is expired, malformed, from a retired key or was issued to another caller; log in again", wwwAuthenticate: 'Bearer error="invalid_token"' },
   route_forbidden: { status: 403, retryable: false, level: "info", message: "this route is not allowed through scopegate" },
+  // The tenant's request budget (config budgets; src/budget): answered before the request reaches Genesys Cloud,
+  // whose own limit per token is 300 requests a minute by default. Retry-After: the seconds left in the window.
+  budget_exhausted: { status: 429, retryable: true, level: "info", message: "the tenant's request budget for this window is spent" },
+  caller_share_exhausted: { status: 429, retryable: true, level: "info", message: "this caller's share of the tenant's request budget for this window is spent" },
   credentials_missing: { status: 503, retryable: true, level: "error", message: "the tenant's client credentials are not in the secret store" },
   secrets_unavailable: { status: 503, retryable: true, level: "error", message: "the secret store could not be read" },
   token_rejected: { status: 503, retryable: true, level: "error", message: "the token endpoint rejected the tenant's client credentials" },
@@ -36,7 +40,7 @@ export const DENY_REASONS = {
 } as const satisfies Record<
   string,
   {
-    status: 400 | 401 | 403 | 404 | 500 | 503;
+    status: 400 | 401 | 403 | 404 | 429 | 500 | 503;
     retryable: boolean;
     level: "info" | "warn" | "error";
     message: string;

@@ -1,6 +1,6 @@
 /**
  * Where the layers below authz meet the deny reasons. Each lower layer speaks its own closed set of error codes
- * (tenant id, caller binding, tenant registry, token source) and imports nothing from authz; this one table says
+ * (tenant id, caller binding, tenant registry, token source, request budget) and imports nothing from authz; this one table says
  * which denial each code becomes, for an API call and for a gateway login, and nothing else does. A code added
  * below without a row here does not compile (`satisfies`).
  *
@@ -8,6 +8,7 @@
  * id the pattern refuses and a caller not bound to the tenant are all login_refused (docs/security.md "Gateway
  * login").
  */
+import type { BudgetError, BudgetErrorCode } from "../budget/budget-errors.js";
 import type { CallerBindingError, CallerBindingErrorCode } from "../tenants/caller-binding.js";
 import type { RegistryError, RegistryErrorCode } from "../tenants/registry.js";
 import type { TenantIdError, TenantIdErrorCode } from "../tenants/tenant-id.js";
@@ -46,15 +47,21 @@ export const LAYER_ERRORS = {
     tenant_unknown: { api: "tenant_unknown", login: "tenant_unknown" },
     internal: { api: "internal_error", login: "internal_error" },
   },
+  // Logins are never counted against the budget (they reach no API); the login column is never used.
+  budget: {
+    exhausted: { api: "budget_exhausted", login: "budget_exhausted" },
+    caller_share_exhausted: { api: "caller_share_exhausted", login: "caller_share_exhausted" },
+  },
 } as const satisfies {
   readonly tenant_id: { readonly [C in TenantIdErrorCode]: Row };
   readonly caller_binding: { readonly [C in CallerBindingErrorCode]: Row };
   readonly tenant_registry: { readonly [C in RegistryErrorCode]: Row };
   readonly token_source: { readonly [C in TokenSourceErrorCode]: Row };
+  readonly budget: { readonly [C in BudgetErrorCode]: Row };
 };
 
 /** Any lower layer's error value. */
-export type LayerError = TenantIdError | CallerBindingError | RegistryError | TokenSourceError;
+export type LayerError = TenantIdError | CallerBindingError | RegistryError | TokenSourceError | BudgetError;
 
 /**
  * The denial a lower layer's error becomes. Allocation-free unless the error carries its own Retry-After

@@ -13,6 +13,7 @@ import type { QueryMutation } from "./division-plan.js";
 const RPC_OK = 0;
 const RPC_INVALID_ARGUMENT = 3;
 const RPC_PERMISSION_DENIED = 7;
+const RPC_RESOURCE_EXHAUSTED = 8;
 const RPC_UNAVAILABLE = 14;
 const RPC_INTERNAL = 13;
 const RPC_NOT_FOUND = 5;
@@ -126,6 +127,8 @@ function rpcCodeFor(httpStatus: number): number {
       return RPC_INVALID_ARGUMENT;
     case 403:
       return RPC_PERMISSION_DENIED;
+    case 429:
+      return RPC_RESOURCE_EXHAUSTED;
     case 503:
       return RPC_UNAVAILABLE;
     default:

@@ -73,7 +73,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const appMetrics = createMetrics({ ...config.metrics, defaultMetrics: false });
   const minting = await buildMinting({ ...opts, logger: own }, appMetrics);
   const registry = buildRegistry(config, minting.secrets);
-  const readiness = new AppReadiness({ store: minting.store, logger: own, listen: config.listen });
+  // The workers hold the budget; the primary's /readyz names its scope (each worker's fallback is in its metrics).
+  const budgetScope: Record<string, string> = config.budgets ? { budget: config.budgets.store === "redis" ? "fleet" : "replica" } : {};
+  const readiness = new AppReadiness({ store: minting.store, logger: own, listen: config.listen, budget: () => budgetScope });
   const processMetrics = opts.defaultMetrics === false ? undefined : new Registry();
   if (processMetrics) collectProcessMetrics(processMetrics, { worker: "primary" });
   const broker = new TokenBroker({ registry, tokens: minting.tokens });

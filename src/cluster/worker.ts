@@ -9,6 +9,7 @@
 import type { DestinationStream, Logger } from "pino";
 import { Registry } from "prom-client";
 import { startCheckServing, type CheckServing } from "../app/check-serving.js";
+import { startBudget } from "../app/budget.js";
 import { buildSecretStore, cacheSecrets } from "../app/minting.js";
 import { buildRegistry } from "../app/registry.js";
 import { parseConfig, type Config } from "../config/index.js";
@@ -115,13 +116,16 @@ async function startWorkerApp(deps: { config: Config; logger: Logger; env: Worke
   // The registry reads records of discovered tenants only; without discovery this worker opens no secret store.
   const discovery = config.discovery.fromSecretStore ? await buildSecretStore({ config, logger, env: deps.env }) : undefined;
   const registry = buildRegistry(config, cacheSecrets(discovery?.store ?? NO_SECRET_STORE, config, metrics));
-  const check = await startCheckServing({ config, logger, metrics, registry, tokens: deps.tokens });
+  // Without a shared store each worker keeps its own counters: each enforces 1/workers of the budget.
+  const budgeting = await startBudget({ config, logger, observer: metrics.budget, localShares: config.workers });
+  const check = await startCheckServing({ config, logger, metrics, registry, tokens: deps.tokens, budget: budgeting.budget });
   logger.info({ tcpPort: check.server.tcpPort, unixSocket: check.server.unixSocket, tenants: config.tenants.length }, "scopegate listening");
   return {
     metrics,
     check,
     async stop(graceMs) {
       await check.stop(graceMs, config.shutdown.drainMs);
+      await budgeting.close();
       discovery?.vault?.close();
     },
   };

@@ -70,6 +70,14 @@ const fileBackend = z
   })
   .strict();
 
+/** A tenant's own request budget, where it differs from the `budgets` defaults. */
+const tenantBudget = z
+  .object({
+    requestsPerWindow: z.number().int().positive().max(1_000_000_000).optional(),
+    callerShare: z.number().gt(0).max(1).optional(),
+  })
+  .strict();
+
 const tenant = z
   .object({
     id: z.string().min(1),
@@ -94,6 +102,8 @@ const tenant = z
     allowedPrincipals: z.array(z.string().min(1)).default([]),
     /** Kubernetes namespaces whose workloads may act for this tenant (from spiffe://<td>/ns/<ns>/sa/<sa>). */
     allowedNamespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)).default([]),
+    /** This tenant's request budget where it differs from `budgets` (which must be set for any budget to apply). */
+    budget: tenantBudget.optional(),
   })
   .strict();
 
@@ -338,6 +348,50 @@ export const configSchema = z
       .strict()
       .optional(),
     /**
+     * The per-tenant request budget (docs/operations.md "Request budgets"): every API call scopegate would allow
+     * spends one request of its tenant's budget for the current window, and a call past it is denied 429
+     * (budget_exhausted, caller_share_exhausted) with Retry-After = the seconds left in the window. Genesys Cloud
+     * allows a client-credentials token 300 requests a minute by default (docs/genesys-facts.md), hence the
+     * defaults. Unset: no budget. Restart to change (tenants' own `budget` values follow reloads).
+     */
+    budgets: z
+      .object({
+        /** Requests per window per tenant; a tenant's own `budget.requestsPerWindow` (or record field) overrides it. */
+        requestsPerWindow: z.number().int().positive().max(1_000_000_000).default(300),
+        /** Window length; windows are aligned to the epoch (60: whole minutes, as Genesys Cloud counts). */
+        windowSeconds: z.number().int().min(1).max(3600).default(60),
+        /**
+         * Fraction of a tenant's budget one caller identity (mTLS principal, or callers.localIdentity) may spend
+         * per window, so one noisy workload cannot starve the tenant's others. 1: no limit per caller.
+         */
+        callerShare: z.number().gt(0).max(1).default(1),
+        /**
+         * local: this process's own counters (each replica enforces the whole budget). redis: leases from
+         * fleet.redis, so the budget holds for every replica sharing that Redis.
+         */
+        store: z.enum(["local", "redis"]).default("local"),
+        lease: z
+          .object({
+            /** The largest chunk of a window a replica leases at once (Redis: one round trip per chunk). */
+            maxChunk: z.number().int().min(1).max(10_000).default(20),
+            /** A lease takes at most 1/divisor of what is left of the window, so leases shrink as it fills. */
+            divisor: z.number().int().min(1).max(1000).default(8),
+          })
+          .strict()
+          .default({ maxChunk: 20, divisor: 8 }),
+        /** store redis: a lease not answered within this is a Redis failure (the check then uses the fallback). */
+        storeTimeoutMs: z.number().int().min(1).max(5000).default(100),
+        /**
+         * store redis, while Redis is unreachable: each replica enforces requestsPerWindow / fallbackReplicas on its
+         * own (set it to the replica count to keep the fleet within the budget), and tries Redis again after
+         * retryStoreAfterMs.
+         */
+        fallbackReplicas: z.number().int().min(1).max(10_000).default(1),
+        retryStoreAfterMs: z.number().int().min(100).max(60_000).default(1000),
+      })
+      .strict()
+      .optional(),
+    /**
      * What replicas share through Redis (src/config/fleet.ts, docs/operations.md "Running a fleet"). Unset: each
      * process mints and caches its own tokens, as before.
      */
@@ -456,6 +510,9 @@ export const configSchema = z
         path: ["fleet", "tokens", "lockLeaseMs"],
         message: `must be longer than tokens.requestTimeoutMs (${c.tokens.requestTimeoutMs}): a lease must outlast a token request`,
       });
+    }
+    if (c.budgets?.store === "redis" && c.fleet === undefined) {
+      ctx.addIssue({ code: "custom", path: ["budgets", "store"], message: "redis needs fleet.redis (the connection every replica shares)" });
     }
     if (c.tenants.length === 0 && !c.discovery.fromSecretStore) {
       ctx.addIssue({ code: "custom", path: ["tenants"], message: "no tenants: list some or enable discovery.fromSecretStore" });

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { CheckOutcome } from "../authz/authorizer.js";
+import type { BudgetObserver } from "../budget/request-budget.js";
 
 export interface Metrics {
   readonly registry: Registry;
@@ -16,6 +17,8 @@ export interface Metrics {
   setConfigValid(valid: boolean): void;
   /** 1 while a TCP Check listener accepts callers without a client certificate (config checkListenerAuth). */
   setCheckListenerUnauthenticated(unauthenticated: boolean): void;
+  /** The request budget's reports (config budgets): per-tenant spend, leases, fallback. */
+  readonly budget: BudgetObserver;
 }
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -97,6 +100,32 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     registers: [registry],
   });
 
+  const budgetRequests = new Counter({
+    name: "scopegate_budget_requests_total",
+    help: "API calls weighed against their tenant's request budget, by tenant and result (granted, budget_exhausted, caller_share_exhausted)",
+    labelNames: ["tenant", "result"],
+    registers: [registry],
+  });
+  const budgetLeases = new Counter({
+    name: "scopegate_budget_leases_total",
+    help: "Leases asked of the budget store, by outcome (granted, exhausted, unavailable)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const budgetLeaseDuration = new Histogram({
+    name: "scopegate_budget_lease_duration_seconds",
+    help: "Time to get a lease from the budget store",
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const budgetFallback = new Gauge({
+    name: "scopegate_budget_fallback",
+    help: "1 while the shared budget store (Redis) is unreachable and this process enforces its fallback share on its own",
+    aggregator: "max",
+    registers: [registry],
+  });
+  budgetFallback.set(0);
+
   const tenantsLabelled = new Set<string>();
   const tenantLabel = (tenant: string | undefined): string => {
     if (!tenant) return "";
@@ -128,5 +157,39 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     configReload: (result) => reloads.inc({ result }),
     setConfigValid: (valid) => configValid.set(valid ? 1 : 0),
     setCheckListenerUnauthenticated: (b) => unauthenticatedListener.set(b ? 1 : 0),
+    budget: budgetObserver(budgetRequests, budgetLeases, budgetLeaseDuration, budgetFallback, tenantLabel),
+  };
+}
+
+/**
+ * The budget's metrics. Its tenants are resolved ones (only allowed API calls reach the budget), labelled always:
+ * the per-tenant rate is the point. They share the capped label slots (metrics.maxTenantLabels) with
+ * scopegate_checks_total. One child counter per (tenant, result), kept: a granted request costs one increment.
+ */
+function budgetObserver(
+  requests: Counter<"tenant" | "result">,
+  leases: Counter<"outcome">,
+  duration: Histogram,
+  fallback: Gauge,
+  tenantLabel: (tenant: string) => string,
+): BudgetObserver {
+  // result -> tenant -> child: no key string is built per request.
+  const children = new Map<string, Map<string, { inc(): void }>>();
+  return {
+    spent(tenant, result) {
+      let byTenant = children.get(result);
+      if (byTenant === undefined) children.set(result, (byTenant = new Map()));
+      let child = byTenant.get(tenant);
+      if (child === undefined) {
+        child = requests.labels({ tenant: tenantLabel(tenant), result });
+        if (byTenant.size < 10_000) byTenant.set(tenant, child);
+      }
+      child.inc();
+    },
+    lease(outcome, durationMs) {
+      leases.inc({ outcome });
+      duration.observe(durationMs / 1000);
+    },
+    fallback: (active) => fallback.set(active ? 1 : 0),
   };
 }

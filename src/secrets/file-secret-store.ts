@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { recordFromFields } from "./record.js";
 import { isSafeStoreKey, type SecretReadResult, type SecretStore } from "./secret-store.js";
 
-const FIELDS = ["client_id", "client_secret", "access_key_id", "access_key_secret", "divisions", "environment", "profile", "token_url"] as const;
+const FIELDS = ["client_id", "client_secret", "access_key_id", "access_key_secret", "divisions", "environment", "profile", "token_url", "budget_requests_per_window", "budget_caller_share"] as const;
 
 export class FileSecretStore implements SecretStore {
   constructor(private readonly directory: string) {}

@@ -17,6 +17,9 @@ export function recordFromFields(fields: Record<string, unknown>, version?: stri
   // Caller binding of a discovered tenant (checked by the tenant registry, which refuses malformed entries).
   const allowedPrincipals = listOf(fields["allowed_principals"]);
   const allowedNamespaces = listOf(fields["allowed_namespaces"]);
+  // A discovered tenant's own request budget: numbers in KV v2 JSON, strings in files; checked by the registry.
+  const budgetRequestsPerWindow = scalar(fields["budget_requests_per_window"]);
+  const budgetCallerShare = scalar(fields["budget_caller_share"]);
   return {
     credentials: new ClientCredentials(clientId, clientSecret),
     ...(accessKeyId && accessKeySecret ? { accessKey: new AccessKey(accessKeyId, accessKeySecret) } : {}),
@@ -26,8 +29,17 @@ export function recordFromFields(fields: Record<string, unknown>, version?: stri
     ...(environment ? { environment } : {}),
     ...(profile ? { profile } : {}),
     ...(tokenUrl ? { tokenUrl } : {}),
+    ...(budgetRequestsPerWindow !== undefined ? { budgetRequestsPerWindow } : {}),
+    ...(budgetCallerShare !== undefined ? { budgetCallerShare } : {}),
     ...(version !== undefined ? { version } : {}),
   };
+}
+
+/** A string, or a number as its decimal text; anything else (an object, a list) as "" so the registry refuses it. */
+function scalar(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "number") return String(v);
+  return typeof v === "string" ? v.trim() : "";
 }
 
 function str(v: unknown): string | undefined {

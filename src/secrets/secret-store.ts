@@ -17,6 +17,12 @@ export interface TenantRecord {
   /** Caller binding of a discovered tenant (allowed_principals, allowed_namespaces). */
   readonly allowedPrincipals?: readonly string[];
   readonly allowedNamespaces?: readonly string[];
+  /**
+   * A discovered tenant's own request budget (budget_requests_per_window, budget_caller_share), as written; the
+   * tenant registry checks them (a malformed value defines no tenant).
+   */
+  readonly budgetRequestsPerWindow?: string;
+  readonly budgetCallerShare?: string;
   /** Store version (KV v2 metadata.version, file mtime), to notice rotation. */
   readonly version?: string;
 }

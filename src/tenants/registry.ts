@@ -17,7 +17,7 @@ import type { Environment, Environments, TenantConfig } from "../config/index.js
 import { profileById } from "../profiles/index.js";
 import type { CachedSecretStore } from "../secrets/cached-secret-store.js";
 import type { SecretReadResult, TenantRecord } from "../secrets/secret-store.js";
-import type { Tenant } from "./tenant.js";
+import type { Tenant, TenantBudget } from "./tenant.js";
 
 /**
  * Why the registry has no tenant for an id, as values of this layer (the authorizer maps them to deny reasons in
@@ -72,6 +72,7 @@ export function tenantFromConfig(t: TenantConfig, environments: Environments): T
     allowedPrincipals: Object.freeze([...t.allowedPrincipals]),
     allowedNamespaces: Object.freeze([...t.allowedNamespaces]),
     source: "config" as const,
+    ...(t.budget ? { budget: Object.freeze({ ...t.budget }) } : {}),
   });
 }
 
@@ -140,6 +141,9 @@ export class TenantRegistry {
     if (profileById(profile) !== env.profile) return UNKNOWN;
     const binding = this.#bindingOf(read.record);
     if (binding === undefined) return UNKNOWN;
+    // A malformed budget defines no tenant either: guessing a budget could let through more than the owner set.
+    const budget = budgetOf(read.record);
+    if (budget === "malformed") return UNKNOWN;
     // Shares the record's strings and (frozen) arrays, and one empty list for absent caller rules: a
     // discovered tenant adds one small object to its record, not copies of it.
     const tenant: Tenant = Object.freeze({
@@ -153,6 +157,7 @@ export class TenantRegistry {
       allowedPrincipals: binding.allowedPrincipals,
       allowedNamespaces: binding.allowedNamespaces,
       source: "discovered" as const,
+      ...(budget ? { budget } : {}),
     });
     this.#discovered.set(read.record, tenant);
     return tenant;
@@ -168,6 +173,16 @@ export class TenantRegistry {
     if (allowedNamespaces !== undefined && !allowedNamespaces.every((ns) => NAMESPACE.test(ns))) return undefined;
     return { allowedPrincipals: allowedPrincipals ?? NO_ONE, allowedNamespaces: allowedNamespaces ?? NO_ONE };
   }
+}
+
+/** A record's budget_requests_per_window (a positive integer) and budget_caller_share (0 < share ≤ 1). */
+export function budgetOf(record: Pick<TenantRecord, "budgetRequestsPerWindow" | "budgetCallerShare">): TenantBudget | undefined | "malformed" {
+  const { budgetRequestsPerWindow: n, budgetCallerShare: share } = record;
+  if (n === undefined && share === undefined) return undefined;
+  const requests = n === undefined ? undefined : /^[1-9][0-9]{0,8}$/.test(n) ? Number(n) : Number.NaN;
+  const fraction = share === undefined ? undefined : /^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/.test(share) ? Number(share) : Number.NaN;
+  if (Number.isNaN(requests) || Number.isNaN(fraction) || fraction === 0) return "malformed";
+  return Object.freeze({ ...(requests !== undefined ? { requestsPerWindow: requests } : {}), ...(fraction !== undefined ? { callerShare: fraction } : {}) });
 }
 
 function snapshot(tenants: readonly TenantConfig[], environments: Environments): Snapshot {

@@ -19,4 +19,14 @@ export interface Tenant {
   /** Kubernetes namespaces allowed to act for the tenant; empty (with no principals) = any caller. */
   readonly allowedNamespaces: readonly string[];
   readonly source: "config" | "discovered";
+  /** The tenant's own request budget (config tenants[].budget, or its record's budget_* fields); unset: budgets' defaults. */
+  readonly budget?: TenantBudget | undefined;
+}
+
+/** A tenant's own request budget, where it differs from the `budgets` defaults. */
+export interface TenantBudget {
+  /** Requests per budget window. */
+  readonly requestsPerWindow?: number | undefined;
+  /** Fraction of that one caller identity may spend per window (0 < share ≤ 1). */
+  readonly callerShare?: number | undefined;
 }

@@ -46,7 +46,7 @@ describe("npm run bench -- --smoke", () => {
   it("runs every phase without a failure and produces rows", () => {
     expect(report.failures).toEqual([]);
     const sections = new Set(report.rows.map((r) => r.section));
-    for (const s of ["envoy", "envoy-fixed", "cold", "memory", "stages"]) expect(sections).toContain(s);
+    for (const s of ["envoy", "envoy-fixed", "cold", "memory", "stages", "budget"]) expect(sections).toContain(s);
     if (ghzInstalled()) for (const s of ["direct", "cluster"]) expect(sections).toContain(s);
     for (const r of report.rows) {
       if (r.load) expect(r.load.requests).toBeGreaterThan(0);

@@ -39,7 +39,8 @@ beforeAll(async () => {
       { id: "ratey", divisions: ["div-r"], clientId: "ratey-client", clientSecret: "HYGIENE-ratey-secret", via: "vault" },
       { id: "flaky", divisions: ["div-f"], clientId: "flaky-client", clientSecret: "HYGIENE-flaky-secret", via: "vault" },
     ],
-    config: { http: { listen: "127.0.0.1:0" }, gatewayTokens: { keysFile } },
+    // A budget far above this test's traffic; the tenants "spendy" and "sharey" carry small ones of their own.
+    config: { http: { listen: "127.0.0.1:0" }, gatewayTokens: { keysFile }, budgets: { requestsPerWindow: 1_000_000 } },
   });
 });
 afterAll(async () => {
@@ -204,6 +205,19 @@ describe("secret hygiene", () => {
     expect(gatewayTokens).toHaveLength(1);
     await viaEnvoy("/api/v2/flows", { authorization: `Bearer ${gatewayTokens[0]!}` });
     await viaEnvoy("/api/v2/flows", { authorization: `Bearer ${gatewayTokens[0]!.slice(0, -3)}xyz` });
+    // Request budgets: a tenant whose budget is one request, and one whose one caller may spend half of two.
+    for (const [tenant, budget] of [["spendy", { budget_requests_per_window: 1 }], ["sharey", { budget_requests_per_window: 2, budget_caller_share: "0.5" }]] as const) {
+      stack.standin.addClient({ clientId: `${tenant}-client`, clientSecret: `HYGIENE-${tenant}-secret`, divisions: [`div-${tenant}`] });
+      await kvPut(stack.bao.address, stack.bao.rootToken, "secret", `scopegate/tenants/${tenant}`, {
+        client_id: `${tenant}-client`,
+        client_secret: `HYGIENE-${tenant}-secret`,
+        divisions: `div-${tenant}`,
+        environment: STACK_ENV,
+        allowed_namespaces: STACK_NAMESPACE,
+        ...budget,
+      });
+      for (let i = 0; i < 2; i++) await viaEnvoy("/api/v2/flows", { "x-tenant-id": tenant });
+    }
     // Allowed traffic too, so tokens exist to leak.
     await viaEnvoy("/api/v2/flows", { "x-tenant-id": "acme" });
 
@@ -222,6 +236,8 @@ describe("secret hygiene", () => {
       "HYGIENE-acme-secret",
       "HYGIENE-ratey-secret",
       "HYGIENE-flaky-secret",
+      "HYGIENE-spendy-secret",
+      "HYGIENE-sharey-secret",
       "HYGIENE-wrong-secret",
       "HYGIENE-late-secret",
       "HYGIENE-slow-secret",

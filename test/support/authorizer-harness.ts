@@ -15,6 +15,7 @@ import { CheckRequest, CheckResponse } from "../../src/gen/envoy/service/auth/v3
 import { Deadline } from "../../src/util/deadline.js";
 import type { CallerMode } from "../../src/tenants/caller-binding.js";
 import type { GatewayTokens } from "../../src/gateway/gateway-tokens.js";
+import type { RequestBudget } from "../../src/budget/request-budget.js";
 
 export const TENANTS = [
   { id: "acme", divisions: ["div-acme"], environment: "mypurecloud.de" },
@@ -69,6 +70,8 @@ export interface HarnessOptions {
   verifyHost?: boolean;
   /** Gateway login on, with this keyring (gatewayTokens). */
   gateway?: GatewayTokens;
+  /** The per-tenant request budget (config budgets). */
+  budget?: RequestBudget;
   now?: () => number;
 }
 
@@ -97,6 +100,7 @@ export function harness(opts: HarnessOptions = {}) {
     registry: new TenantRegistry(config.tenants, buildEnvironments(config.environments), { enabled: opts.records !== undefined, store, defaultBinding: opts.defaultBinding }),
     tokens,
     gateway: opts.gateway,
+    budget: opts.budget,
     ...(opts.now ? { now: opts.now } : {}),
   });
   /** A request as Envoy sends it: protobuf bytes (a CheckRequest object is encoded first). */

@@ -25,6 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["secrets"], //       the SecretStore adapters (Vault, file) and the cache in front of them
   ["tenants"], //       tenant id, caller binding, the registry
   ["tokens"], //        token endpoint and the token source (cache, provider)
+  ["budget"], //        the per-tenant request budget: window arithmetic, leases, the BudgetStore port and adapters
   ["gateway"], //       gateway tokens scopegate issues itself
   ["authz"], //         the decision: maps every lower layer's codes to deny reasons
   ["egress"], //        renders the shipped Envoy egress config

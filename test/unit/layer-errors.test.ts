@@ -8,12 +8,15 @@ import { CALLER_BINDING_ERRORS } from "../../src/tenants/caller-binding.js";
 import { REGISTRY_ERRORS } from "../../src/tenants/registry.js";
 import { TENANT_ID_ERRORS } from "../../src/tenants/tenant-id.js";
 import { TOKEN_SOURCE_ERRORS, tokenSourceError } from "../../src/tokens/token-source-errors.js";
+import { budgetError } from "../../src/budget/budget-errors.js";
 
 const ALL: readonly LayerError[] = [
   ...Object.values(TENANT_ID_ERRORS),
   ...Object.values(CALLER_BINDING_ERRORS),
   ...Object.values(REGISTRY_ERRORS),
   ...Object.values(TOKEN_SOURCE_ERRORS),
+  budgetError("exhausted", 1),
+  budgetError("caller_share_exhausted", 1),
 ];
 
 describe("layer errors -> deny reasons", () => {
@@ -37,6 +40,13 @@ describe("layer errors -> deny reasons", () => {
     expect(denialOf(error, "login")).toEqual({ kind: "deny", reason: login });
   });
 
+  it("a spent budget is a 429-class denial that carries the seconds left in the window", () => {
+    expect(denialOf(budgetError("exhausted", 17))).toEqual({ kind: "deny", reason: "budget_exhausted", retryAfterSeconds: 17 });
+    expect(denialOf(budgetError("caller_share_exhausted", 3))).toEqual({ kind: "deny", reason: "caller_share_exhausted", retryAfterSeconds: 3 });
+    expect(DENY_REASONS.budget_exhausted.status).toBe(429);
+    expect(DENY_REASONS.caller_share_exhausted.status).toBe(429);
+  });
+
   it("every code of every layer has a row, and every row names a deny reason", () => {
     for (const e of ALL) expect(Object.keys(LAYER_ERRORS[e.kind])).toContain(e.code);
     const rows = Object.values(LAYER_ERRORS).flatMap((codes) => Object.values(codes) as { api: string; login: string }[]);
@@ -45,7 +55,8 @@ describe("layer errors -> deny reasons", () => {
   });
 
   it("a code without a Retry-After becomes the same frozen denial every time", () => {
-    for (const e of ALL) {
+    // Budget errors always carry the seconds left in the window (they are frozen, one per code and pause).
+    for (const e of ALL.filter((x) => !("retryAfterSeconds" in x))) {
       expect(Object.isFrozen(e)).toBe(true);
       expect(denialOf(e)).toBe(denialOf(e));
       expect(denialOf(e)).toBe(deny(denialOf(e).reason));

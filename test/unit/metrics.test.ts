@@ -17,6 +17,24 @@ describe("metrics", () => {
     expect(text).not.toMatch(/junk-/);
   });
 
+  it("budget metrics: per tenant (capped like the check labels), per lease outcome, and the fallback state", async () => {
+    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 2, defaultMetrics: false });
+    for (let i = 0; i < 3; i++) m.budget.spent("acme", "granted");
+    m.budget.spent("acme", "budget_exhausted");
+    m.budget.spent("globex", "caller_share_exhausted");
+    m.budget.spent("initech", "granted");
+    m.budget.lease("granted", 2);
+    m.budget.lease("unavailable", 100);
+    m.budget.fallback(true);
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/scopegate_budget_requests_total\{tenant="acme",result="granted"\} 3/);
+    expect(text).toMatch(/scopegate_budget_requests_total\{tenant="acme",result="budget_exhausted"\} 1/);
+    expect(text).toMatch(/scopegate_budget_requests_total\{tenant="globex",result="caller_share_exhausted"\} 1/);
+    expect(text).toMatch(/scopegate_budget_requests_total\{tenant="_other",result="granted"\} 1/);
+    expect(text).toMatch(/scopegate_budget_leases_total\{outcome="unavailable"\} 1/);
+    expect(text).toMatch(/scopegate_budget_fallback 1/);
+  });
+
   it("registers nothing globally: two instances coexist", () => {
     createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false });
     expect(() => createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false })).not.toThrow();
