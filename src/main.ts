@@ -16,7 +16,7 @@ import { startCluster } from "./cluster/index.js";
 import { buildEnvironments, checkListenerAuth, ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile, unauthenticatedCheckListeners } from "./config/index.js";
 import { renderEgressConfig } from "./egress/envoy-config.js";
 import { GENESYS_ENVIRONMENTS } from "./profiles/genesys/regions.js";
-import { requestEviction, startAdminServer, type RunningAdminServer } from "./server/admin-server.js";
+import { requestEviction, startAdminServer, type EvictResult, type RunningAdminServer } from "./server/admin-server.js";
 import { compileTenantIdPattern } from "./tenants/tenant-id.js";
 import { bufferedStdout, createLogger } from "./observability/logger.js";
 import { probeKeysFile, probeTenants } from "./probe.js";
@@ -81,7 +81,13 @@ async function main(argv: string[]): Promise<number> {
         workers > 1
           ? await startCluster({ ...deps, workers, shareUnixSocket: true })
           : await startApp(deps);
-      const evictTenant = (id: string): boolean => running.evict(id);
+      // With a fleet token store, Redis first (so nothing here can adopt the old token again), then here; the
+      // other replicas drop theirs on the notice Redis publishes.
+      const evictTenant = async (id: string): Promise<EvictResult> => {
+        const fleet = running.evictInFleet ? await running.evictInFleet(id) : "no_store";
+        const evicted = running.evict(id);
+        return fleet === "no_store" ? { evicted } : { evicted, fleet };
+      };
       let admin: RunningAdminServer | undefined;
       try {
         admin = config.admin.socket

@@ -16,7 +16,16 @@ export class AppReadiness implements Readiness {
   /** Resolves once the secret store has answered (or shutdown began before it did). */
   readonly storeAnswered: Promise<void>;
 
-  constructor(opts: { readonly store: SecretStore; readonly logger: Logger; readonly listen: Config["listen"] }) {
+  readonly #fleet: { detail(): Record<string, unknown> } | undefined;
+
+  constructor(opts: {
+    readonly store: SecretStore;
+    readonly logger: Logger;
+    readonly listen: Config["listen"];
+    /** config fleet: Redis up or down, in the body only (a replica without Redis still serves: it mints locally). */
+    readonly fleet?: { detail(): Record<string, unknown> } | undefined;
+  }) {
+    this.#fleet = opts.fleet;
     this.#listenerDetail = checkListenerDetail(checkListenerAuth(opts.listen));
     this.storeAnswered = waitForStore(opts.store, opts.logger, () => this.#shuttingDown).then(() => {
       this.#storeAnswered = true;
@@ -29,7 +38,7 @@ export class AppReadiness implements Readiness {
 
   detail(): Record<string, unknown> {
     const problems = this.#reloadProblems;
-    return { ...(problems ? { configReload: "rejected", problems } : {}), ...this.#listenerDetail };
+    return { ...(problems ? { configReload: "rejected", problems } : {}), ...this.#listenerDetail, ...this.#fleet?.detail() };
   }
 
   /** The last reload: undefined when it was applied, else its problems (kept until a valid one). */
