@@ -19,7 +19,7 @@ export interface Row {
   readonly command: string;
 }
 
-export type Section = "direct" | "envoy" | "envoy-fixed" | "cold" | "memory" | "cluster" | "stages";
+export type Section = "direct" | "envoy" | "envoy-fixed" | "cold" | "memory" | "cluster" | "stages" | "fleet";
 
 export const SECTION_TITLES: Record<Section, string> = {
   direct: "a/b. Direct gRPC Check load (ghz), scopegate vs the trivial grpc-js server and the native grpc-go floor",
@@ -29,6 +29,7 @@ export const SECTION_TITLES: Record<Section, string> = {
   memory: "e. Memory",
   cluster: "Multi-worker mode (src/cluster)",
   stages: "Cost of each stage of a cached check, in-process (no transport)",
+  fleet: "Fleet token store on Redis (config fleet.tokens): cached Check on vs off, token requests per rollout",
 };
 
 export interface Target {

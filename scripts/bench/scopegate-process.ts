@@ -32,6 +32,8 @@ export interface ScopegateOptions {
   readonly nodeFlags?: readonly string[];
   /** Extra environment variables (e.g. MALLOC_ARENA_MAX as the Dockerfile sets it); shown in the command. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Top-level config blocks added to the generated config (e.g. fleet). */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
 }
 
 export interface Scopegate {
@@ -59,6 +61,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
     logLevel: opts.logLevel,
     maxTenants: opts.maxTenants ?? 10_000,
   });
+  Object.assign(config, opts.extraConfig ?? {});
   const configYaml = YAML.stringify(config);
   const configFile = join(opts.dir, `${opts.name}.yaml`);
   await writeFile(configFile, configYaml);
