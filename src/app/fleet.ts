@@ -36,6 +36,9 @@ export async function startFleet(config: Config, logger: Logger, metrics: Pick<M
   // Keys first: a bad keys file fails the start before any connection is made.
   let ring: Keyring | undefined = fleet.tokens ? await loadKeyringFile(fleet.tokens.keysFile, KEYS_WHAT) : undefined;
   const redis = await connectFleetRedis(fleet.redis, { logger: log });
+  // Give the first connection up to connectTimeoutMs before serving, so a replica that starts with the fleet (a
+  // rollout) adopts the fleet's tokens instead of minting its own; a Redis that is down only delays the start.
+  await redis.whenUp(fleet.redis.connectTimeoutMs);
   fleetMetrics.setRedisUp(redis.isUp());
   redis.onChange((up) => fleetMetrics.setRedisUp(up));
   const store =
@@ -82,7 +85,12 @@ export async function startFleet(config: Config, logger: Logger, metrics: Pick<M
       fleetMetrics.eviction(result);
       return result;
     },
-    detail: () => ({ fleet: { redis: redis.isUp() ? "up" : "down", ...(store ? { tokens: redis.isUp() ? "shared" : "local" } : {}) } }),
+    detail: () => ({
+      fleet: {
+        redis: redis.isUp() ? "up" : "down",
+        ...(store ? { tokens: redis.isUp() ? "shared" : "local", notices: store.subscribed ? "subscribed" : "down" } : {}),
+      },
+    }),
     async close() {
       watcher?.close();
       store?.close();

@@ -35,6 +35,8 @@ export interface FleetRedis {
   isUp(): boolean;
   /** Called on every change of isUp(); returns the unsubscribe. */
   onChange(listener: (up: boolean) => void): () => void;
+  /** Resolves true once connected, or false after `ms` (Redis down is a state, not an error). */
+  whenUp(ms: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,20 @@ export async function connectFleetRedis(config: FleetRedisConfig, deps: { logger
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    whenUp(ms) {
+      if (up) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (value: boolean): void => {
+          clearTimeout(timer);
+          listeners.delete(onUp);
+          resolve(value);
+        };
+        const onUp = (now: boolean): void => void (now && done(true));
+        const timer = setTimeout(() => done(false), ms);
+        timer.unref();
+        listeners.add(onUp);
+      });
     },
     async close() {
       listeners.clear();

@@ -78,6 +78,7 @@ export class RedisTokenStore implements SharedTokenStore {
   #converging: Promise<void> | undefined;
   #convergeAgain = false;
   #closed = false;
+  #subscribed = false;
 
   constructor(opts: FleetTokenStoreOptions) {
     this.#o = opts;
@@ -94,14 +95,29 @@ export class RedisTokenStore implements SharedTokenStore {
       const notice = decodeNotice(text);
       if (notice !== undefined && notice.replica !== this.replica) this.#onNotice(notice);
     });
-    // "ready" follows every (re)connection, after ioredis has resubscribed: notices may have been missed.
-    sub.on("ready", () => void this.converge());
-    void sub.subscribe(this.#channel).catch(() => undefined);
+    // Every (re)connection of the subscriber: subscribe (again; idempotent, ioredis also resubscribes), then
+    // converge, since notices published while it was away were missed.
+    const subscribe = (): void =>
+      void sub.subscribe(this.#channel).then(
+        () => {
+          this.#subscribed = true;
+          void this.converge();
+        },
+        () => undefined,
+      );
+    sub.on("ready", subscribe);
+    sub.on("close", () => (this.#subscribed = false));
+    subscribe();
     this.#o.redis.onChange((up) => up && void this.converge());
   }
 
   get up(): boolean {
     return this.#o.redis.isUp();
+  }
+
+  /** Notices (mints, evictions) are being received; false while the subscription is re-established. */
+  get subscribed(): boolean {
+    return this.#subscribed;
   }
 
   async obtain(req: SharedTokenRequest): Promise<TokenEntry> {

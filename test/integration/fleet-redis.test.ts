@@ -38,8 +38,11 @@ fleet: { redis: { url: "${redis.url}", commandTimeoutMs: 300, connectTimeoutMs: 
     await expect(fleet.client.get(`${fleet.keyPrefix}probe`)).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(300);
 
+    expect(await fleet.whenUp(100)).toBe(false);
+    const back = fleet.whenUp(10_000);
     await redis.restart();
-    await waitFor(() => fleet.isUp(), 10_000, { what: "redis up again" });
+    expect(await back).toBe(true);
+    expect(fleet.isUp()).toBe(true);
     expect(await fleet.client.get(`${fleet.keyPrefix}probe`)).toBeNull(); // a fresh server: nothing persisted
     expect(changes).toEqual([false, true]);
   });

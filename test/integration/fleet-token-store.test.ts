@@ -235,6 +235,22 @@ describe("fleet token store (three replicas, real Redis)", () => {
     expect(endpoint.calls).toBe(2);
   });
 
+  it("a replica that missed the eviction notice (subscription down) drops its copy when it resubscribes", async () => {
+    fresh();
+    const fleet = await Promise.all([replica(), replica(), replica()]);
+    await waitFor(() => fleet.every((r) => r.store.subscribed), 5000, { what: "subscribed" });
+    const t = tenantOf("missed-notice");
+    await Promise.all(fleet.map((r) => tokenOf(r, t)));
+    // Cut every subscriber connection and evict before they are back (reconnects wait >= 50 ms).
+    redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
+    expect(await fleet[0]!.store.evict(t.id)).toBe("evicted");
+    fleet[0]!.tokens.evict(t.id);
+    await waitFor(() => fleet.every((r) => r.tokens.peek(t) === undefined), 5000, { what: "every replica dropped it after resubscribing" });
+    expect(fleet[1]!.evicted).toEqual([]); // no notice reached them...
+    expect(fleet[1]!.events).toContain("converge_dropped"); // ...they re-validated on reconnect
+    expect(fleet[2]!.events).toContain("converge_dropped");
+  });
+
   it("never hands out a token minted for another OAuth client: a rotated client is another key", async () => {
     fresh();
     const [a, b] = await Promise.all([replica(), replica()]);

@@ -185,7 +185,7 @@ describe("a fleet of three scopegate processes sharing tokens through Redis", ()
 
     const ready = await http(1, "/readyz");
     expect(ready.status).toBe(200); // still serving: a replica without Redis mints locally
-    expect(JSON.parse(ready.body)).toMatchObject({ status: "ready", fleet: { redis: "down", tokens: "local" } });
+    expect(JSON.parse(ready.body)).toMatchObject({ status: "ready", fleet: { redis: "down", tokens: "local", notices: "down" } });
     const metrics = (await http(1, "/metrics")).body;
     expect(metric(metrics, "scopegate_fleet_redis_up")).toBe(0);
     expect(metric(metrics, 'scopegate_fleet_tokens_total{result="fallback"}')).toBe(cold.length);
@@ -210,7 +210,11 @@ describe("a fleet of three scopegate processes sharing tokens through Redis", ()
     expect(standin.tokenRequests).toBe(before);
     for (let i = 0; i < TENANTS; i++) expect(await check(i % REPLICAS, id(i))).toBe(first.get(id(i))); // the pre-outage tokens stayed
     expect(redis.cli("--scan", "--pattern", "scopegate:tok:*").trim().split("\n").length).toBe(TENANTS + 10);
-    for (let r = 0; r < REPLICAS; r++) expect(JSON.parse((await http(r, "/readyz")).body).fleet).toEqual({ redis: "up", tokens: "shared" });
+    // Both connections back (commands and notices) before the eviction below, whose bound is for connected replicas.
+    for (let r = 0; r < REPLICAS; r++) {
+      await waitFor(async () => JSON.parse((await http(r, "/readyz")).body).fleet?.notices === "subscribed", 10_000, { what: `replica ${r} subscribed again` });
+      expect(JSON.parse((await http(r, "/readyz")).body).fleet).toEqual({ redis: "up", tokens: "shared", notices: "subscribed" });
+    }
   });
 
   it("scopegate evict on one replica is seen by all within 1 s; the fleet mints one new token", async () => {
