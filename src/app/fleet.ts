@@ -9,6 +9,7 @@ import { connectFleetRedis, type FleetRedis } from "../fleet/redis.js";
 import { RedisTokenStore } from "../fleet/token-store.js";
 import { createFleetMetrics } from "../observability/fleet-metrics.js";
 import type { Metrics } from "../observability/metrics.js";
+import { compileTenantIdPattern } from "../tenants/tenant-id.js";
 import type { TokenProvider } from "../tokens/token-provider.js";
 import { loadKeyringFile, watchKeyringFile, type Keyring } from "../util/keyring-file.js";
 
@@ -64,6 +65,7 @@ export async function startFleet(config: Config, logger: Logger, metrics: Pick<M
           onInvalid: (problems) => log.error({ problems }, "fleet token keys file rejected; keeping the keys in use"),
         })
       : undefined;
+  const tenantIdPattern = compileTenantIdPattern(config.tenantIdPattern);
   return {
     redis,
     tokens: store,
@@ -74,6 +76,8 @@ export async function startFleet(config: Config, logger: Logger, metrics: Pick<M
         replaceShared: (id, current, token) => tokens.replaceShared(id, current, token),
         dropToken: (id) => void tokens.evict(id),
         evictLocal: (id) => {
+          // A notice names a tenant id; anything else on the channel (it is not authenticated) is ignored.
+          if (!tenantIdPattern.test(id)) return;
           evictLocal(id);
           log.warn({ tenant: id }, "tenant evicted by an operator on another replica");
         },

@@ -22,32 +22,16 @@ import type { SharedToken, SharedTokenRequest, SharedTokenStore } from "../token
 import type { TokenEntry } from "../tokens/token-provider.js";
 import type { Keyring } from "../util/keyring-file.js";
 import type { FleetRedis } from "./redis.js";
-import { openToken, sealToken, tokenId } from "./token-envelope.js";
-import { channelOf, fleetTokenKeys, originDigest, sameOrigin, tenantKeys, type FleetTokenKeys } from "./token-keys.js";
-import { decodeNotice, encodeNotice, EVICT, OBTAIN, OFFER, readObtainReply, readOfferReply, RELEASE, WRITE, type FleetNotice, type StoredToken } from "./token-scripts.js";
-import { runScript, script } from "./scripts-runner.js";
+import { openStored, S, sealShared, STATE_TTL_MS } from "./token-codec.js";
+import { adoptNewer, offerAll, type ConvergeDeps, type FleetTokenEvent, type LocalTokens } from "./token-converge.js";
+import { tokenId } from "./token-envelope.js";
+import { channelOf, fleetTokenKeys, sameOrigin, tenantKeys, type FleetTokenKeys } from "./token-keys.js";
+import { decodeNotice, encodeNotice, readObtainReply, type FleetNotice, type StoredToken } from "./token-scripts.js";
+import { runScript } from "./scripts-runner.js";
+
+export type { FleetTokenEvent, LocalTokens } from "./token-converge.js";
 
 export type FleetTokenResult = "hit" | "adopted" | "minted" | "fallback";
-export type FleetTokenEvent =
-  | "fence_rejected"
-  | "write_failed"
-  | "undecryptable"
-  | "refresh_adopted"
-  | "converge_published"
-  | "converge_adopted"
-  | "converge_dropped"
-  | "evicted_by_peer";
-
-/** What the store needs of this process's local cache (TokenProvider) and eviction (app/evict.ts). */
-export interface LocalTokens {
-  cachedEntry(tenantId: string): TokenEntry | undefined;
-  cachedEntries(): Iterable<[string, TokenEntry]>;
-  replaceShared(tenantId: string, current: TokenEntry, token: SharedToken): boolean;
-  /** Drop the tenant's token only (a token the fleet evicted while this replica was away). */
-  dropToken(tenantId: string): void;
-  /** An operator's eviction on another replica: what `scopegate evict` does locally. */
-  evictLocal(tenantId: string): void;
-}
 
 export interface FleetTokenStoreOptions {
   readonly redis: FleetRedis;
@@ -60,13 +44,8 @@ export interface FleetTokenStoreOptions {
   readonly onEvent?: (event: FleetTokenEvent) => void;
 }
 
-const S = { obtain: script(OBTAIN), write: script(WRITE), release: script(RELEASE), offer: script(OFFER), evict: script(EVICT) };
-/** Fences, the tenant index and eviction marks live this long: past any token's lifetime (Genesys: 24 h at most). */
-const STATE_TTL_MS = 48 * 3600 * 1000;
 /** A shared token with less left than this is replaced rather than adopted. */
 const MIN_LEFT_MS = 1000;
-/** Tokens offered to the fleet at once after an outage. */
-const OFFER_BATCH = 50;
 
 export class RedisTokenStore implements SharedTokenStore {
   readonly replica = randomUUID();
@@ -173,7 +152,7 @@ export class RedisTokenStore implements SharedTokenStore {
     this.#converging = (async () => {
       do {
         this.#convergeAgain = false;
-        await this.#offerAll();
+        if (this.#local) await offerAll(this.#convergeDeps(this.#local));
       } while (this.#convergeAgain && !this.#closed);
     })().finally(() => (this.#converging = undefined));
     return this.#converging;
@@ -182,6 +161,19 @@ export class RedisTokenStore implements SharedTokenStore {
   close(): void {
     this.#closed = true;
     for (const set of this.#waiters.values()) for (const wake of set) wake();
+  }
+
+  #convergeDeps(local: LocalTokens): ConvergeDeps {
+    return {
+      redis: this.#o.redis,
+      keyring: this.#o.keyring,
+      local,
+      replica: this.replica,
+      channel: this.#channel,
+      now: this.#now,
+      stopped: () => this.#closed,
+      ...(this.#o.onEvent ? { onEvent: this.#o.onEvent } : {}),
+    };
   }
 
   async #fallback(req: SharedTokenRequest): Promise<TokenEntry> {
@@ -226,16 +218,13 @@ export class RedisTokenStore implements SharedTokenStore {
   }
 
   #seal(keys: FleetTokenKeys, t: SharedToken): string {
-    return sealToken(this.#o.keyring(), { key: keys.token, mintedAtMs: t.mintedAtMs, expiresAtMs: t.expiresAtMs }, t.authorization);
+    return sealShared(this.#o.keyring(), keys, t);
   }
 
   #open(keys: FleetTokenKeys, stored: StoredToken): SharedToken | undefined {
-    const authorization = openToken(this.#o.keyring(), { key: keys.token, mintedAtMs: stored.mintedAtMs, expiresAtMs: stored.expiresAtMs }, stored.sealed);
-    if (authorization === undefined) {
-      this.#o.onEvent?.("undecryptable");
-      return undefined;
-    }
-    return { authorization, mintedAtMs: stored.mintedAtMs, expiresAtMs: stored.expiresAtMs };
+    const token = openStored(this.#o.keyring(), keys, stored);
+    if (token === undefined) this.#o.onEvent?.("undecryptable");
+    return token;
   }
 
   #wait(keys: FleetTokenKeys, ms: number): Promise<void> {
@@ -269,50 +258,6 @@ export class RedisTokenStore implements SharedTokenStore {
       return;
     }
     this.#wake(n.tenantId, n.origin);
-    if (n.type === "minted") void this.#adoptNewer(n.tenantId, n.origin, n.mintedAtMs);
-  }
-
-  /** Another replica minted (a refresh, or a token we missed): if we hold an older one of that origin, adopt. */
-  async #adoptNewer(tenantId: string, origin: string, mintedAtMs: number): Promise<void> {
-    const current = this.#local?.cachedEntry(tenantId);
-    if (current?.origin === undefined || current.mintedAtMs >= mintedAtMs || originDigest(current.origin) !== origin) return;
-    const keys = fleetTokenKeys(this.#o.redis.keyPrefix, tenantId, current.origin);
-    try {
-      const [v, m, x] = await this.#o.redis.client.hmget(keys.token, "v", "m", "x");
-      if (v == null || m == null || x == null) return;
-      const token = this.#open(keys, { sealed: v, mintedAtMs: Number(m), expiresAtMs: Number(x) });
-      if (token !== undefined && token.mintedAtMs > current.mintedAtMs && this.#local?.replaceShared(tenantId, current, token)) this.#o.onEvent?.("refresh_adopted");
-    } catch {
-      // Redis away: the next converge() settles it
-    }
-  }
-
-  async #offerAll(): Promise<void> {
-    const local = this.#local;
-    if (local === undefined) return;
-    const entries = [...local.cachedEntries()].filter(([, e]) => e.origin !== undefined && e.mintedAtMs > 0 && e.expiresAtMs > this.#now());
-    for (let i = 0; i < entries.length && this.up && !this.#closed; i += OFFER_BATCH) {
-      const results = await Promise.allSettled(entries.slice(i, i + OFFER_BATCH).map(([id, e]) => this.#offer(local, id, e)));
-      if (results.some((r) => r.status === "rejected")) return; // Redis went away again: the next "up" retries
-    }
-  }
-
-  async #offer(local: LocalTokens, tenantId: string, entry: TokenEntry): Promise<void> {
-    const keys = fleetTokenKeys(this.#o.redis.keyPrefix, tenantId, entry.origin!);
-    const shared: SharedToken = { authorization: entry.authorization, mintedAtMs: entry.mintedAtMs, expiresAtMs: entry.expiresAtMs };
-    const notice = encodeNotice({ type: "minted", replica: this.replica, tenantId, origin: keys.origin, mintedAtMs: shared.mintedAtMs });
-    const ttl = Math.max(1, shared.expiresAtMs - this.#now());
-    const reply = readOfferReply(
-      await runScript(this.#o.redis.client, S.offer, [keys.token, keys.fence, keys.evicted, keys.index], [this.#seal(keys, shared), shared.mintedAtMs, shared.expiresAtMs, ttl, keys.origin, STATE_TTL_MS, this.#channel, notice, tokenId(this.#o.keyring(), keys.token, shared.authorization)]),
-    );
-    if (reply.kind === "evicted") {
-      if (local.cachedEntry(tenantId) === entry) local.dropToken(tenantId);
-      this.#o.onEvent?.("converge_dropped");
-    } else if (reply.kind === "theirs") {
-      const token = this.#open(keys, reply.stored);
-      if (token !== undefined && local.replaceShared(tenantId, entry, token)) this.#o.onEvent?.("converge_adopted");
-    } else if (reply.kind === "stored") {
-      this.#o.onEvent?.("converge_published");
-    }
+    if (n.type === "minted" && this.#local) void adoptNewer(this.#convergeDeps(this.#local), n.tenantId, n.origin, n.mintedAtMs);
   }
 }
