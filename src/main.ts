@@ -19,7 +19,7 @@ import { GENESYS_ENVIRONMENTS } from "./profiles/genesys/regions.js";
 import { requestEviction, startAdminServer, type EvictResult, type RunningAdminServer } from "./server/admin-server.js";
 import { compileTenantIdPattern } from "./tenants/tenant-id.js";
 import { bufferedStdout, createLogger } from "./observability/logger.js";
-import { probeKeysFile, probeTenants } from "./probe.js";
+import { probeFleet, probeKeysFile, probeTenants } from "./probe.js";
 
 const DEFAULT_CONFIG = "/etc/scopegate/config.yaml";
 
@@ -52,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       const logger = createLogger("warn");
       const rows = await probeTenants({ config, logger, env: process.env });
       if (config.gatewayTokens) rows.push({ tenant: "gatewayTokens.keysFile", result: await probeKeysFile(config.gatewayTokens.keysFile) });
+      if (config.fleet) rows.push(...(await probeFleet(config.fleet)));
       for (const r of rows) process.stdout.write(`${r.tenant.padEnd(32)} ${r.result}\n`);
       return rows.every((r) => r.result === "ok" || r.result.startsWith("ok ")) ? 0 : 1;
     }

@@ -35,6 +35,8 @@ export interface FleetRedis {
   isUp(): boolean;
   /** Called on every change of isUp(); returns the unsubscribe. */
   onChange(listener: (up: boolean) => void): () => void;
+  /** The code of the last connection error (ECONNREFUSED, ETIMEDOUT, …), never a message that could hold a secret. */
+  lastError(): string | undefined;
   /** Resolves true once connected, or false after `ms` (Redis down is a state, not an error). */
   whenUp(ms: number): Promise<boolean>;
   close(): Promise<void>;
@@ -120,6 +122,7 @@ export async function connectFleetRedis(config: FleetRedisConfig, deps: { logger
       return sub;
     },
     isUp: () => up,
+    lastError: () => lastError,
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
