@@ -27,8 +27,10 @@ class CountingEndpoint implements TokenEndpoint {
   expiresInSeconds = 3600;
   #held: (() => void)[] = [];
   holding = false;
+  callTimes: number[] = [];
   async requestToken(_req: TokenRequest): Promise<TokenResult> {
     const n = ++this.calls;
+    this.callTimes.push(Date.now());
     if (this.holding) await new Promise<void>((r) => this.#held.push(r));
     return { kind: "token", token: { authorization: `Bearer fleet-${n}-${randomBytes(4).toString("hex")}`, expiresInSeconds: this.expiresInSeconds } };
   }
@@ -159,10 +161,10 @@ describe("fleet token store (three replicas, real Redis)", () => {
     endpoint.holding = true; // a's token request hangs: as good as a crashed minter for the lease
     const aToken = tokenOf(a, t);
     await waitFor(() => endpoint.calls === 1, 2000, { what: "a minting" });
-    const started = Date.now();
     const bPromise = tokenOf(b, t);
     await waitFor(() => endpoint.calls === 2, 3000, { what: "b took over" });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250); // not before a's lease ran out
+    // Not before a's lease ran out: a took it just before its token request, b minted no earlier than 400 ms later.
+    expect(endpoint.callTimes[1]! - endpoint.callTimes[0]!).toBeGreaterThanOrEqual(380);
     endpoint.release();
     const [fromA, fromB] = await Promise.all([aToken, bPromise]);
     // a's write came after b took the lease: refused; a then looked again and took b's token.
