@@ -24,7 +24,8 @@ export type FleetTokenEvent =
   | "converge_published"
   | "converge_adopted"
   | "converge_dropped"
-  | "evicted_by_peer";
+  | "evicted_by_peer"
+  | "paused_by_peer";
 
 /** What the store needs of this process's local cache (TokenProvider) and eviction (app/evict.ts). */
 export interface LocalTokens {

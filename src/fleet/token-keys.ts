@@ -5,6 +5,7 @@
  *   <prefix>tok:{<tenant>}:<origin>     hash {v: sealed token, m: minted at (ms), x: served until (ms)}, PX to x
  *   <prefix>lock:{<tenant>}:<origin>    the minting lease: SET NX PX, value = the holder's fencing token
  *   <prefix>fence:{<tenant>}:<origin>   INCR counter of fencing tokens: a write is accepted only with the latest
+ *   <prefix>pause:{<tenant>}:<origin>   the token endpoint answered 429: no replica asks again before it expires
  *   <prefix>idx:{<tenant>}              set of origin digests used for the tenant (eviction finds them here)
  *   <prefix>evicted:{<tenant>}          when the tenant was last evicted (ms): a token minted before is not republished
  *   <prefix>tokens                      pub/sub channel: minted, released, evicted notices
@@ -25,6 +26,7 @@ export interface FleetTokenKeys {
   readonly token: string;
   readonly lock: string;
   readonly fence: string;
+  readonly pause: string;
   readonly index: string;
   readonly evicted: string;
 }
@@ -59,6 +61,7 @@ export function fleetTokenKeys(prefix: string, tenantId: string, origin: TokenOr
     token: `${prefix}tok:${t.tenantTag}:${o}`,
     lock: `${prefix}lock:${t.tenantTag}:${o}`,
     fence: `${prefix}fence:${t.tenantTag}:${o}`,
+    pause: `${prefix}pause:${t.tenantTag}:${o}`,
   };
 }
 

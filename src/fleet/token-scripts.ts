@@ -2,20 +2,24 @@
  * The fleet token store's Lua scripts (EVALSHA; each runs atomically, https://redis.io/docs/latest/develop/interact/programmability/eval-intro/)
  * and their replies read into values (pure). Key names: token-keys.ts.
  *
- * obtain:  a token newer than the caller's -> found; else no lease held -> take it (INCR fence, SET lock PX lease)
- *          -> locked with the fencing token; else -> held, with the lease's remaining ms.
+ * obtain:  paused (a 429 less than Retry-After ago) -> paused; a token newer than the caller's -> found; else no
+ *          lease held -> take it (INCR fence, SET lock PX lease) -> locked with the fencing token; else -> held,
+ *          with the lease's remaining ms.
  * write:   accepted only if the caller's fencing token is still the latest (no one took over after its lease
  *          ran out, no eviction since): stores the sealed token with PX to its expiry, frees the lease, publishes.
- * release: frees the lease if it is still the caller's (a failed mint), publishes so that waiters look again.
+ * release: frees the lease if it is still the caller's (a failed mint), publishes so that waiters look again;
+ *          after a 429, first records the pause (PX Retry-After) so that no replica asks before it has passed.
  * offer:   after a Redis outage, a token this replica holds: dropped if the tenant was evicted since it was minted,
  *          the fleet's if Redis has another one (converge on it), else stored as the fleet's (publish-if-absent).
  *          Tokens are told apart by their id (token-envelope.ts tokenId), not by minting time: two replicas can
  *          mint in the same millisecond.
- * evict:   deletes every token and lease of the tenant, bumps their fences (an in-flight mint cannot write),
+ * evict:   deletes every token, lease and pause of the tenant, bumps their fences (an in-flight mint cannot write),
  *          records when, and publishes.
  */
 
 export const OBTAIN = `
+local pause = redis.call('PTTL', KEYS[5])
+if pause > 0 then return {3, pause} end
 local m = redis.call('HGET', KEYS[1], 'm')
 if m and tonumber(m) > tonumber(ARGV[1]) then
   local vx = redis.call('HMGET', KEYS[1], 'v', 'x')
@@ -43,6 +47,7 @@ return 1
 `;
 
 export const RELEASE = `
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[2], ARGV[3])
@@ -71,7 +76,7 @@ return {2}
 export const EVICT = `
 local origins = redis.call('SMEMBERS', KEYS[1])
 for _, o in ipairs(origins) do
-  redis.call('DEL', ARGV[1] .. 'tok:' .. ARGV[2] .. ':' .. o, ARGV[1] .. 'lock:' .. ARGV[2] .. ':' .. o)
+  redis.call('DEL', ARGV[1] .. 'tok:' .. ARGV[2] .. ':' .. o, ARGV[1] .. 'lock:' .. ARGV[2] .. ':' .. o, ARGV[1] .. 'pause:' .. ARGV[2] .. ':' .. o)
   local fence = ARGV[1] .. 'fence:' .. ARGV[2] .. ':' .. o
   redis.call('INCR', fence)
   redis.call('PEXPIRE', fence, ARGV[4])
@@ -91,7 +96,8 @@ export interface StoredToken {
 export type ObtainReply =
   | { readonly kind: "found"; readonly stored: StoredToken }
   | { readonly kind: "locked"; readonly fence: string }
-  | { readonly kind: "held"; readonly leaseLeftMs: number };
+  | { readonly kind: "held"; readonly leaseLeftMs: number }
+  | { readonly kind: "paused"; readonly leftMs: number };
 
 export type OfferReply =
   | { readonly kind: "evicted" }
@@ -117,6 +123,8 @@ export function readObtainReply(reply: unknown): ObtainReply {
       return { kind: "locked", fence: String(reply[1]) };
     case 0:
       return { kind: "held", leaseLeftMs: Math.max(0, Number(reply[1]) || 0) };
+    case 3:
+      return { kind: "paused", leftMs: Math.max(1, Number(reply[1]) || 1) };
     default:
       throw new ScriptReplyError("obtain: unknown reply");
   }

@@ -107,9 +107,14 @@ export class RedisTokenStore implements SharedTokenStore {
     for (let round = 0; this.#now() < deadline && !this.#closed; round++) {
       let reply;
       try {
-        reply = readObtainReply(await runScript(this.#o.redis.client, S.obtain, [keys.token, keys.lock, keys.fence, keys.index], [newerThan, this.#o.lockLeaseMs, keys.origin, STATE_TTL_MS]));
+        reply = readObtainReply(await runScript(this.#o.redis.client, S.obtain, [keys.token, keys.lock, keys.fence, keys.index, keys.pause], [newerThan, this.#o.lockLeaseMs, keys.origin, STATE_TTL_MS]));
       } catch {
         return this.#fallback(req);
+      }
+      if (reply.kind === "paused") {
+        // Another replica was answered 429: the tenant's client is rate limited fleet-wide until Retry-After.
+        this.#o.onEvent?.("paused_by_peer");
+        throw req.paused(Math.ceil(reply.leftMs / 1000));
       }
       if (reply.kind === "found") {
         const token = this.#open(keys, reply.stored);
@@ -187,7 +192,7 @@ export class RedisTokenStore implements SharedTokenStore {
     try {
       entry = await req.mint();
     } catch (err) {
-      this.#release(req.tenantId, keys, fence);
+      this.#release(req.tenantId, keys, fence, req.pauseOf(err));
       throw err;
     }
     if (!sameOrigin(entry.origin, req.origin)) {
@@ -212,9 +217,11 @@ export class RedisTokenStore implements SharedTokenStore {
     return entry;
   }
 
-  #release(tenantId: string, keys: FleetTokenKeys, fence: string): void {
+  /** Frees our lease; after a 429 (`pauseSeconds`), records the pause for the fleet first. */
+  #release(tenantId: string, keys: FleetTokenKeys, fence: string, pauseSeconds?: number): void {
     const notice = encodeNotice({ type: "released", replica: this.replica, tenantId, origin: keys.origin });
-    void runScript(this.#o.redis.client, S.release, [keys.lock], [fence, this.#channel, notice]).catch(() => undefined);
+    const pauseMs = pauseSeconds === undefined ? 0 : Math.max(1, pauseSeconds) * 1000;
+    void runScript(this.#o.redis.client, S.release, [keys.lock, keys.pause], [fence, this.#channel, notice, pauseMs]).catch(() => undefined);
   }
 
   #seal(keys: FleetTokenKeys, t: SharedToken): string {

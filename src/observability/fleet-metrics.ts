@@ -9,7 +9,7 @@ export interface FleetMetrics {
   setRedisUp(up: boolean): void;
   /** hit, adopted, minted, fallback (src/fleet/token-store.ts). */
   tokenResult(result: string): void;
-  /** fence_rejected, write_failed, undecryptable, refresh_adopted, converge_*, evicted_by_peer. */
+  /** fence_rejected, write_failed, undecryptable, refresh_adopted, converge_*, evicted_by_peer, paused_by_peer. */
   tokenEvent(event: string): void;
   /** evicted, unreachable: an operator's eviction as it reached the fleet. */
   eviction(result: string): void;
@@ -31,7 +31,7 @@ export function createFleetMetrics(registry: Registry): FleetMetrics {
   });
   const events = new Counter({
     name: "scopegate_fleet_token_events_total",
-    help: "Fleet token store events: fence_rejected, write_failed, undecryptable, refresh_adopted, converge_published, converge_adopted, converge_dropped, evicted_by_peer",
+    help: "Fleet token store events: fence_rejected, write_failed, undecryptable, refresh_adopted, converge_published, converge_adopted, converge_dropped, evicted_by_peer, paused_by_peer",
     labelNames: ["event"],
     registers: [registry],
   });

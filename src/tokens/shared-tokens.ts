@@ -3,7 +3,8 @@
  * TokenProvider's load step goes through on a local miss or refresh. The provider keeps its local cache in front:
  * a cached tenant never reaches the store. The store either hands back a token another replica minted for the
  * same origin, or lets this replica mint (`mint`, with the provider's own retries and budget) and shares it.
- * When the store cannot answer it mints locally: a check never fails because the store is away.
+ * When the store cannot answer it mints locally: a check never fails because the store is away. A 429 from the
+ * token endpoint pauses the tenant's token requests fleet-wide for its Retry-After (Genesys counts per client).
  */
 import type { TokenEntry, TokenOrigin } from "./token-provider.js";
 
@@ -24,6 +25,10 @@ export interface SharedTokenRequest {
   mint(): Promise<TokenEntry>;
   /** A local entry for a token another replica minted (the provider picks its refresh point). */
   adopt(token: SharedToken): TokenEntry;
+  /** Seconds the token endpoint asked to pause for (429 Retry-After), when `mint` failed that way; else undefined. */
+  pauseOf(err: unknown): number | undefined;
+  /** What to throw when another replica was answered 429: the provider pauses too and answers rate_limited. */
+  paused(seconds: number): Error;
 }
 
 export interface SharedTokenStore {

@@ -263,6 +263,11 @@ export class TokenProvider implements TokenSource {
       have,
       mint: () => this.#mint(tenant, options),
       adopt: (token) => this.#entryFromShared(token, originOf(tenant, secret.record)),
+      pauseOf: (err) => (err instanceof TokenFailure && err.error.code === "rate_limited" ? err.error.retryAfterSeconds : undefined),
+      paused: (seconds) => {
+        this.#pausedUntil.set(tenant.id, { until: this.#now() + seconds * 1000, reason: "rate_limited" });
+        return new TokenFailure(tokenSourceError("rate_limited", seconds));
+      },
     });
     options.ttl = Math.max(1, entry.expiresAtMs - this.#now());
     return entry;

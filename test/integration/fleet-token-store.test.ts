@@ -28,10 +28,14 @@ class CountingEndpoint implements TokenEndpoint {
   #held: (() => void)[] = [];
   holding = false;
   callTimes: number[] = [];
+  /** Answers given before minting tokens (e.g. a 429). */
+  script: TokenResult[] = [];
   async requestToken(_req: TokenRequest): Promise<TokenResult> {
     const n = ++this.calls;
     this.callTimes.push(Date.now());
     if (this.holding) await new Promise<void>((r) => this.#held.push(r));
+    const scripted = this.script.shift();
+    if (scripted) return scripted;
     return { kind: "token", token: { authorization: `Bearer fleet-${n}-${randomBytes(4).toString("hex")}`, expiresInSeconds: this.expiresInSeconds } };
   }
   release(): void {
@@ -251,6 +255,26 @@ describe("fleet token store (three replicas, real Redis)", () => {
     expect(fleet[1]!.evicted).toEqual([]); // no notice reached them...
     expect(fleet[1]!.events).toContain("converge_dropped"); // ...they re-validated on reconnect
     expect(fleet[2]!.events).toContain("converge_dropped");
+  });
+
+  it("a 429 pauses the tenant's token requests fleet-wide until Retry-After, then one replica mints for all", async () => {
+    fresh();
+    const fleet = await Promise.all([replica(), replica(), replica()]);
+    const t = tenantOf("limited");
+    endpoint.script.push({ kind: "error", error: { code: "rate_limited", httpStatus: 429, retryAfterSeconds: 1 } });
+    const first = await fleet[0]!.tokens.get(t, never);
+    expect("code" in first && first.code).toBe("rate_limited");
+    // The other replicas do not ask the token endpoint while the pause lasts: they answer rate_limited too.
+    for (const r of fleet.slice(1)) {
+      const got = await r.tokens.get(t, never);
+      expect("code" in got && got).toMatchObject({ code: "rate_limited", retryAfterSeconds: 1 });
+      expect(r.events).toContain("paused_by_peer");
+    }
+    expect(endpoint.calls).toBe(1);
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await Promise.all(fleet.map((r) => tokenOf(r, t)));
+    expect(new Set(after).size).toBe(1);
+    expect(endpoint.calls).toBe(2);
   });
 
   it("never hands out a token minted for another OAuth client: a rotated client is another key", async () => {

@@ -104,6 +104,7 @@ describe("fleet script replies and notices", () => {
     expect(readObtainReply([2, 7])).toEqual({ kind: "locked", fence: "7" });
     expect(readObtainReply([0, 1234])).toEqual({ kind: "held", leaseLeftMs: 1234 });
     expect(readObtainReply([0, -2])).toEqual({ kind: "held", leaseLeftMs: 0 });
+    expect(readObtainReply([3, 1500])).toEqual({ kind: "paused", leftMs: 1500 });
     expect(readOfferReply([-1])).toEqual({ kind: "evicted" });
     expect(readOfferReply([0])).toEqual({ kind: "same" });
     expect(readOfferReply([1, "v", "1", "2"])).toMatchObject({ kind: "theirs" });
