@@ -1,4 +1,4 @@
-// npm run bench [-- --smoke] [-- --only direct,envoy,cold,cluster,memory,stages,profile,budget] [-- --out <file.md>] [-- --json <file>]
+// npm run bench [-- --smoke] [-- --only direct,envoy,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
@@ -18,6 +18,7 @@ import { describeMachine } from "./bench/machine.js";
 import { coldPhase, type BurstResult } from "./bench/phase-cold.js";
 import { clusterPhase } from "./bench/phase-cluster.js";
 import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
+import { fleetPhase } from "./bench/phase-fleet.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
 import { memoryPhase } from "./bench/phase-memory.js";
 import { profilePhase } from "./bench/phase-profile.js";
@@ -32,7 +33,7 @@ import { startWorld, tenantIds } from "./bench/world.js";
 const { values } = parseArgs({
   options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" }, json: { type: "string" } },
 });
-const PHASES = ["direct", "envoy", "cold", "cluster", "memory", "stages", "profile", "budget"] as const;
+const PHASES = ["direct", "envoy", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
 const only = values.only?.split(",").map((p) => p.trim()).filter((p) => p !== "");
 const unknown = only?.filter((p) => !(PHASES as readonly string[]).includes(p)) ?? [];
 if (unknown.length > 0) {
@@ -131,6 +132,7 @@ try {
   });
   if (withGhz && wanted("cluster")) await phase("multi-worker mode", () => clusterPhase(context, sgTarget));
   if (wanted("memory")) await phase("memory", () => memoryPhase(context, withGhz));
+  if (wanted("fleet")) await phase("fleet token store", () => fleetPhase(context, sgTarget, withGhz));
   if (wanted("stages")) await phase("stage costs", () => stagesPhase(context));
   if (wanted("budget")) await phase("request budget", () => budgetPhase(context, sg));
   if (withGhz && wanted("profile")) {

@@ -103,7 +103,7 @@ install_kustomize() {
   log "installed kustomize $KUSTOMIZE_VERSION"
 }
 
-# Required: the fleet token store's tests run real redis-server processes (any Redis >= 6.2 works; Debian's).
+# Required: the fleet token store's tests run real redis-server processes (any Redis >= 6.0 works; Debian's).
 install_redis() {
   if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
     log "redis-server already installed ($(redis-server --version | grep -o 'v=[0-9.]*')) (skipped)"

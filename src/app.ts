@@ -40,6 +40,8 @@ export interface AppDeps {
 export interface Running {
   /** Operator eviction (admin socket): drop the tenant's cached token, its encoded answers and its secret record. */
   evict(tenantId: string): boolean;
+  /** With a fleet (config fleet.tokens): tell every replica (Redis); "unreachable" when Redis cannot be told. */
+  evictInFleet?(tenantId: string): Promise<"evicted" | "unreachable" | "no_store">;
   /** Stops within the config's shutdown.graceMs (and drainMs); tests may pass shorter ones. */
   stop(graceMs?: number, drainMs?: number): Promise<void>;
 }
@@ -67,13 +69,22 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const minting = await buildMinting(deps, metrics);
   const { secrets, tokens } = minting;
   const registry = buildRegistry(config, secrets);
-  const budgeting = await startBudget({ config, logger, observer: metrics.budget });
+  const evict = (tenantId: string): boolean => evictTenant({ tokens, secrets, registry }, tenantId);
+  minting.fleet?.bind(tokens, evict);
+  // One Redis connection per process: the budget's leases use the fleet's connection when there is one.
+  const budgeting = await startBudget({ config, logger, observer: metrics.budget, redis: minting.fleet?.redis });
   const { budget } = budgeting;
   const check = await startCheckServing({ config, logger, metrics, registry, tokens, budget });
   const { server } = check;
 
   // Ready (gRPC health SERVING, /readyz 200) once config is loaded and the secret store has answered once.
-  const readiness = new AppReadiness({ store: minting.store, logger, listen: config.listen, budget: () => budgetDetail(budget) });
+  const readiness = new AppReadiness({
+    store: minting.store,
+    logger,
+    listen: config.listen,
+    budget: () => budgetDetail(budget),
+    fleet: minting.fleet,
+  });
   const ready = readiness.storeAnswered.then(() => {
     if (!readiness.shuttingDown) server.setServing(true);
   });
@@ -95,14 +106,15 @@ export async function startApp(deps: AppDeps): Promise<App> {
     budget,
     ready,
     applyConfig: (next) => check.applyConfig(next),
-    evict: (tenantId) => evictTenant({ tokens, secrets, registry }, tenantId),
+    evict,
+    ...(minting.fleet ? { evictInFleet: (tenantId: string) => minting.fleet!.evict(tenantId) } : {}),
     async stop(graceMs = config.shutdown.graceMs, drainMs = config.shutdown.drainMs) {
       readiness.beginShutdown();
       watcher?.close();
       await check.stop(graceMs, drainMs);
       await http?.close();
       await budgeting.close();
-      minting.close();
+      await minting.close();
     },
   };
 }

@@ -16,10 +16,10 @@ import { startCluster } from "./cluster/index.js";
 import { buildEnvironments, checkListenerAuth, ConfigError, DEFAULT_ADMIN_SOCKET, loadConfigFile, unauthenticatedCheckListeners } from "./config/index.js";
 import { renderEgressConfig } from "./egress/envoy-config.js";
 import { GENESYS_ENVIRONMENTS } from "./profiles/genesys/regions.js";
-import { requestEviction, startAdminServer, type RunningAdminServer } from "./server/admin-server.js";
+import { requestEviction, startAdminServer, type EvictResult, type RunningAdminServer } from "./server/admin-server.js";
 import { compileTenantIdPattern } from "./tenants/tenant-id.js";
 import { bufferedStdout, createLogger } from "./observability/logger.js";
-import { probeKeysFile, probeTenants } from "./probe.js";
+import { probeFleet, probeKeysFile, probeTenants } from "./probe.js";
 
 const DEFAULT_CONFIG = "/etc/scopegate/config.yaml";
 
@@ -52,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       const logger = createLogger("warn");
       const rows = await probeTenants({ config, logger, env: process.env });
       if (config.gatewayTokens) rows.push({ tenant: "gatewayTokens.keysFile", result: await probeKeysFile(config.gatewayTokens.keysFile) });
+      if (config.fleet) rows.push(...(await probeFleet(config.fleet)));
       for (const r of rows) process.stdout.write(`${r.tenant.padEnd(32)} ${r.result}\n`);
       return rows.every((r) => r.result === "ok" || r.result.startsWith("ok ")) ? 0 : 1;
     }
@@ -81,7 +82,13 @@ async function main(argv: string[]): Promise<number> {
         workers > 1
           ? await startCluster({ ...deps, workers, shareUnixSocket: true })
           : await startApp(deps);
-      const evictTenant = (id: string): boolean => running.evict(id);
+      // With a fleet token store, Redis first (so nothing here can adopt the old token again), then here; the
+      // other replicas drop theirs on the notice Redis publishes.
+      const evictTenant = async (id: string): Promise<EvictResult> => {
+        const fleet = running.evictInFleet ? await running.evictInFleet(id) : "no_store";
+        const evicted = running.evict(id);
+        return fleet === "no_store" ? { evicted } : { evicted, fleet };
+      };
       let admin: RunningAdminServer | undefined;
       try {
         admin = config.admin.socket

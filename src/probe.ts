@@ -6,7 +6,9 @@ import type { Logger } from "pino";
 import { buildSecretStore, buildTokenEndpoint } from "./app.js";
 import { buildEnvironments, type Config } from "./config/index.js";
 import { KeysFileError, loadKeysFile } from "./gateway/keys-file.js";
+import { connectFleetRedis } from "./fleet/redis.js";
 import { tenantFromConfig } from "./tenants/registry.js";
+import { KeyringFileError, loadKeyringFile } from "./util/keyring-file.js";
 
 /** "ok (current <id>, <n> keys)" or the file's problems; never key material. */
 export async function probeKeysFile(path: string): Promise<string> {
@@ -49,6 +51,37 @@ export async function probeTenants(deps: {
   } finally {
     vault?.close();
     endpoint.close();
+  }
+  return rows;
+}
+
+/**
+ * `check-config --probe` with a fleet: can this process reach Redis (and authenticate: PING after AUTH), and read
+ * the fleet token keys. Rows name the config key and an outcome; never a password or key material.
+ */
+export async function probeFleet(fleet: NonNullable<Config["fleet"]>): Promise<{ tenant: string; result: string }[]> {
+  const rows: { tenant: string; result: string }[] = [];
+  const logger = { info: () => undefined, warn: () => undefined };
+  try {
+    const redis = await connectFleetRedis(fleet.redis, { logger, name: "scopegate-probe" });
+    try {
+      const up = await redis.whenUp(fleet.redis.connectTimeoutMs + fleet.redis.commandTimeoutMs);
+      const pong = up ? await redis.client.ping().catch(() => "") : "";
+      const error = redis.lastError();
+      rows.push({ tenant: "fleet.redis", result: pong === "PONG" ? "ok" : `unreachable${error ? ` (${error})` : ""}` });
+    } finally {
+      await redis.close();
+    }
+  } catch (err) {
+    rows.push({ tenant: "fleet.redis", result: (err as Error).message });
+  }
+  if (fleet.tokens) {
+    try {
+      const ring = await loadKeyringFile(fleet.tokens.keysFile, "fleet token keys file");
+      rows.push({ tenant: "fleet.tokens.keysFile", result: `ok (current ${ring.current}, ${ring.keys.size} key${ring.keys.size === 1 ? "" : "s"})` });
+    } catch (err) {
+      rows.push({ tenant: "fleet.tokens.keysFile", result: err instanceof KeyringFileError ? err.problems.join("; ") : "cannot be read" });
+    }
   }
   return rows;
 }

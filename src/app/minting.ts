@@ -14,6 +14,7 @@ import type { SecretStore } from "../secrets/secret-store.js";
 import type { SecretSource, VaultSession } from "../secrets/vault-session.js";
 import { HttpTokenEndpoint } from "../tokens/token-endpoint.js";
 import { TokenProvider } from "../tokens/token-provider.js";
+import { startFleet, type Fleet } from "./fleet.js";
 
 export interface MintingDeps {
   readonly config: Config;
@@ -27,7 +28,9 @@ export interface Minting {
   readonly secrets: CachedSecretStore;
   readonly vault: VaultSession | undefined;
   readonly tokens: TokenProvider;
-  close(): void;
+  /** config fleet: the Redis connection and the shared token store the provider mints through. */
+  readonly fleet: Fleet | undefined;
+  close(): Promise<void>;
 }
 
 /** The token endpoint client, with the configured CA bundle (serve and check-config --probe alike). */
@@ -72,6 +75,7 @@ export async function buildMinting(deps: MintingDeps, metrics: Metrics): Promise
   const { store, vault } = await buildSecretStore(deps);
   const secrets = cacheSecrets(store, config, metrics);
   const endpoint = await buildTokenEndpoint(config);
+  const fleet = await startFleet(config, logger, metrics);
   const tokens = new TokenProvider({
     endpoint,
     secrets,
@@ -86,6 +90,7 @@ export async function buildMinting(deps: MintingDeps, metrics: Metrics): Promise
       logger[outcome === "ok" ? "debug" : "warn"]({ tenant, outcome, durationMs: roundMs(durationMs) }, "token request");
     },
     onRefresh: () => metrics.tokenRefresh(),
+    ...(fleet?.tokens ? { shared: fleet.tokens } : {}),
   });
   if (config.allowPlainHttpLoopbackForTesting) {
     logger.warn("allowPlainHttpLoopbackForTesting is on: token URLs may be plain http to loopback. Never use this outside tests.");
@@ -95,9 +100,11 @@ export async function buildMinting(deps: MintingDeps, metrics: Metrics): Promise
     secrets,
     vault,
     tokens,
-    close() {
+    fleet,
+    async close() {
       vault?.close();
       endpoint.close();
+      await fleet?.close();
     },
   };
 }

@@ -17,6 +17,7 @@ export class AppReadiness implements Readiness {
   readonly storeAnswered: Promise<void>;
 
   readonly #budgetDetail: () => Record<string, string>;
+  readonly #fleet: { detail(): Record<string, unknown> } | undefined;
 
   constructor(opts: {
     readonly store: SecretStore;
@@ -24,7 +25,10 @@ export class AppReadiness implements Readiness {
     readonly listen: Config["listen"];
     /** The request budget's state for the /readyz body (app/budget.ts budgetDetail); a warning, not unreadiness. */
     readonly budget?: () => Record<string, string>;
+    /** config fleet: Redis up or down, in the body only (a replica without Redis still serves: it mints locally). */
+    readonly fleet?: { detail(): Record<string, unknown> } | undefined;
   }) {
+    this.#fleet = opts.fleet;
     this.#listenerDetail = checkListenerDetail(checkListenerAuth(opts.listen));
     this.#budgetDetail = opts.budget ?? (() => ({}));
     this.storeAnswered = waitForStore(opts.store, opts.logger, () => this.#shuttingDown).then(() => {
@@ -38,7 +42,7 @@ export class AppReadiness implements Readiness {
 
   detail(): Record<string, unknown> {
     const problems = this.#reloadProblems;
-    return { ...(problems ? { configReload: "rejected", problems } : {}), ...this.#listenerDetail, ...this.#budgetDetail() };
+    return { ...(problems ? { configReload: "rejected", problems } : {}), ...this.#listenerDetail, ...this.#budgetDetail(), ...this.#fleet?.detail() };
   }
 
   /** The last reload: undefined when it was applied, else its problems (kept until a valid one). */

@@ -43,7 +43,7 @@ export function watchReload(deps: ReloadDeps): ConfigWatcher | undefined {
 }
 
 /** Changing these needs a new process (listeners, secret backend, cache sizes). */
-const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers", "gatewayTokens", "budgets"] as const;
+const RESTART_ONLY_KEYS = ["listen", "admin", "http", "secrets", "tokens", "discovery", "metrics", "logging", "reload", "shutdown", "workers", "gatewayTokens", "budgets", "fleet"] as const;
 
 export function restartOnlyChanges(startedWith: Config, next: Config): string[] {
   return RESTART_ONLY_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(startedWith[k]));

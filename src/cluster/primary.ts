@@ -75,10 +75,16 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const registry = buildRegistry(config, minting.secrets);
   // The workers hold the budget; the primary's /readyz names its scope (each worker's fallback is in its metrics).
   const budgetScope: Record<string, string> = config.budgets ? { budget: config.budgets.store === "redis" ? "fleet" : "replica" } : {};
-  const readiness = new AppReadiness({ store: minting.store, logger: own, listen: config.listen, budget: () => budgetScope });
+  const readiness = new AppReadiness({ store: minting.store, logger: own, listen: config.listen, budget: () => budgetScope, fleet: minting.fleet });
   const processMetrics = opts.defaultMetrics === false ? undefined : new Registry();
   if (processMetrics) collectProcessMetrics(processMetrics, { worker: "primary" });
   const broker = new TokenBroker({ registry, tokens: minting.tokens });
+  // The primary's token and secret record, and every worker's local copy of the token.
+  const evictHere = (tenantId: string): boolean => {
+    const evicted = evictTenant({ tokens: minting.tokens, secrets: minting.secrets, registry }, tenantId);
+    for (const w of slots.values()) if (w.isConnected()) w.send(message<EvictMessage>({ type: "evict", tenantId }));
+    return evicted;
+  };
   // A stale socket from a previous run is removed once, here, when the workers share it (they must not).
   if (config.listen.unixSocket && opts.shareUnixSocket) await rm(config.listen.unixSocket, { force: true });
   cluster.setupPrimary({ exec: workerEntry() });
@@ -86,6 +92,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   let current: Config = config;
   const stopping = (): boolean => readiness.shuttingDown;
   const slots = new Map<number, Worker>();
+  // The primary mints, so it is the one that goes through the fleet store (workers ask the primary).
+  minting.fleet?.bind(minting.tokens, (id) => void evictHere(id));
   const listening = new Set<number>();
   let allListening: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
@@ -110,7 +118,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     http = config.http.listen ? await startHttpServer({ listen: config.http.listen, registry: metrics, readiness, isShuttingDown: stopping }) : undefined;
   } catch (err) {
     readiness.beginShutdown();
-    minting.close();
+    await minting.close();
     throw err;
   }
 
@@ -173,7 +181,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     clearTimeout(late);
     // /metrics stays up while the workers drain; /readyz has said shutting_down since the start.
     await http?.close();
-    minting.close();
+    await minting.close();
   };
 
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
@@ -190,11 +198,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     http,
     workers: opts.workers,
     workerPids: () => [...slots.values()].filter((w) => !w.isDead()).map((w) => w.process.pid ?? -1),
-    evict(tenantId) {
-      const evicted = evictTenant({ tokens: minting.tokens, secrets: minting.secrets, registry }, tenantId);
-      for (const w of slots.values()) if (w.isConnected()) w.send(message<EvictMessage>({ type: "evict", tenantId }));
-      return evicted;
-    },
+    evict: evictHere,
+    ...(minting.fleet ? { evictInFleet: (tenantId: string) => minting.fleet!.evict(tenantId) } : {}),
     stop,
   };
 }

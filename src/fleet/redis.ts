@@ -35,6 +35,10 @@ export interface FleetRedis {
   isUp(): boolean;
   /** Called on every change of isUp(); returns the unsubscribe. */
   onChange(listener: (up: boolean) => void): () => void;
+  /** The code of the last connection error (ECONNREFUSED, ETIMEDOUT, …), never a message that could hold a secret. */
+  lastError(): string | undefined;
+  /** Resolves true once connected, or false after `ms` (Redis down is a state, not an error). */
+  whenUp(ms: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -118,9 +122,24 @@ export async function connectFleetRedis(config: FleetRedisConfig, deps: { logger
       return sub;
     },
     isUp: () => up,
+    lastError: () => lastError,
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    whenUp(ms) {
+      if (up) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (value: boolean): void => {
+          clearTimeout(timer);
+          listeners.delete(onUp);
+          resolve(value);
+        };
+        const onUp = (now: boolean): void => void (now && done(true));
+        const timer = setTimeout(() => done(false), ms);
+        timer.unref();
+        listeners.add(onUp);
+      });
     },
     async close() {
       listeners.clear();

@@ -2,9 +2,11 @@
  * The operator's admin endpoint: HTTP on a unix socket only (never TCP), file mode 0600 so that only
  * scopegate's own uid can connect: an operator reaches it with `kubectl exec <pod> -c scopegate -- … evict`.
  *
- *   POST /tenants/<id>/evict  -> 200 {"tenant": "<id>", "evicted": true|false}
+ *   POST /tenants/<id>/evict  -> 200 {"tenant": "<id>", "evicted": true|false[, "fleet": "evicted"|"unreachable"]}
  *       drops the tenant's cached token, the answers encoded for it and its cached secret record; the next check
- *       mints a new token (e.g. after a caller revoked the shared one with DELETE /api/v2/tokens/me).
+ *       mints a new token (e.g. after a caller revoked the shared one with DELETE /api/v2/tokens/me). With a fleet
+ *       token store (config fleet.tokens) the token is also deleted from Redis and every replica drops its copy;
+ *       "fleet": "unreachable" says Redis could not be told (this replica only).
  *       A malformed id -> 400 {"error": "tenant_invalid"}.
  *
  * Bodies carry ids and codes only, never a token or a secret.
@@ -18,9 +20,14 @@ export interface AdminOptions {
   readonly socket: string;
   /** The configured tenant id pattern, anchored (tenant-id.ts compileTenantIdPattern). */
   readonly tenantIdPattern: RegExp;
-  /** true if something was cached for the tenant. */
-  evict(tenantId: string): boolean;
+  /** evicted: something was cached here for the tenant; fleet: how far the eviction reached, with a fleet store. */
+  evict(tenantId: string): Promise<EvictResult>;
   readonly logger: Logger;
+}
+
+export interface EvictResult {
+  readonly evicted: boolean;
+  readonly fleet?: "evicted" | "unreachable";
 }
 
 export interface RunningAdminServer {
@@ -47,14 +54,13 @@ export async function startAdminServer(opts: AdminOptions): Promise<RunningAdmin
       return json(400, { error: "tenant_invalid" });
     }
     if (id.length === 0 || id.length > MAX_TENANT_ID_LENGTH || !opts.tenantIdPattern.test(id)) return json(400, { error: "tenant_invalid" });
-    let evicted: boolean;
-    try {
-      evicted = opts.evict(id);
-    } catch {
-      return json(500, { error: "internal_error" });
-    }
-    opts.logger.warn({ tenant: id, evicted }, "tenant evicted by operator (admin socket)");
-    json(200, { tenant: id, evicted });
+    opts.evict(id).then(
+      (result) => {
+        opts.logger.warn({ tenant: id, ...result }, "tenant evicted by operator (admin socket)");
+        json(200, { tenant: id, ...result });
+      },
+      () => json(500, { error: "internal_error" }),
+    );
   });
   await mkdir(dirname(opts.socket), { recursive: true, mode: 0o700 });
   await rm(opts.socket, { force: true }); // a stale socket from a previous run

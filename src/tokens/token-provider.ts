@@ -20,6 +20,7 @@ import type { TenantRecord } from "../secrets/secret-store.js";
 import type { Tenant } from "../tenants/tenant.js";
 import { raceSignal } from "../util/abort.js";
 import { backoffDelay, sleepUnlessAborted } from "../util/backoff.js";
+import type { SharedToken, SharedTokenStore } from "./shared-tokens.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
 import { TOKEN_SOURCE_ERRORS, tokenSourceError, type TokenSourceError } from "./token-source-errors.js";
 
@@ -56,6 +57,8 @@ export class TokenEntry {
     readonly refreshAtMs: number,
     /** Unknown (undefined) for a token received from elsewhere (a cluster worker's copy of the primary's). */
     readonly origin?: TokenOrigin,
+    /** When the token endpoint issued it (by this process or, through the fleet store, another replica). */
+    readonly mintedAtMs: number = 0,
   ) {}
   encoded(key: string): Buffer | undefined {
     return key === this.#key0 ? this.#bytes0 : this.#more?.get(key);
@@ -95,6 +98,11 @@ export interface TokenProviderOptions {
   readonly rejectedBackoffSeconds: number;
   /** Serve no token longer than this after it was minted, whatever its expires_in (config tokens.maxAgeSeconds). */
   readonly maxAgeSeconds?: number;
+  /**
+   * Replicas' shared store (config fleet.tokens): a local miss or refresh goes through it, so one token per
+   * tenant is minted for the whole fleet. Unset: this process mints its own.
+   */
+  readonly shared?: SharedTokenStore;
   readonly now?: () => number;
   readonly random?: () => number;
   readonly onTokenRequest?: (tenantId: string, outcome: string, durationMs: number) => void;
@@ -140,7 +148,7 @@ export class TokenProvider implements TokenSource {
           // One call per refresh actually started, however many checks found it due.
           this.opts.onRefresh?.();
         }
-        return this.#load(context, options);
+        return this.#load(context, options, stale);
       },
     });
   }
@@ -241,7 +249,31 @@ export class TokenProvider implements TokenSource {
     return { reason: p.reason, seconds: Math.ceil(left / 1000) };
   }
 
-  async #load(tenant: Tenant, options: { ttl?: number }): Promise<TokenEntry> {
+  async #load(tenant: Tenant, options: { ttl?: number }, have: TokenEntry | undefined): Promise<TokenEntry> {
+    const shared = this.opts.shared;
+    if (shared === undefined) return this.#mint(tenant, options);
+    // The fleet needs the origin the token must have: the current secret record (cached; read if it is not).
+    const budget = new AbortController();
+    const timer = setTimeout(() => budget.abort(), this.opts.requestTimeoutMs).unref();
+    const secret = await this.opts.secrets.read(tenant.credentialsKey, budget.signal).finally(() => clearTimeout(timer));
+    if (secret.kind !== "found") return this.#mint(tenant, options); // the mint reports what is wrong
+    const entry = await shared.obtain({
+      tenantId: tenant.id,
+      origin: originOf(tenant, secret.record),
+      have,
+      mint: () => this.#mint(tenant, options),
+      adopt: (token) => this.#entryFromShared(token, originOf(tenant, secret.record)),
+      pauseOf: (err) => (err instanceof TokenFailure && err.error.code === "rate_limited" ? err.error.retryAfterSeconds : undefined),
+      paused: (seconds) => {
+        this.#pausedUntil.set(tenant.id, { until: this.#now() + seconds * 1000, reason: "rate_limited" });
+        return new TokenFailure(tokenSourceError("rate_limited", seconds));
+      },
+    });
+    options.ttl = Math.max(1, entry.expiresAtMs - this.#now());
+    return entry;
+  }
+
+  async #mint(tenant: Tenant, options: { ttl?: number }): Promise<TokenEntry> {
     // The load has its own budget and no caller's signal: callers stop waiting, the load goes on. The timer is
     // cleared when the load ends: an AbortSignal.timeout would keep its timer (and what the signal reaches)
     // for the whole budget after every mint, ~2 KB per tenant for 9 s after a burst of first requests.
@@ -268,12 +300,7 @@ export class TokenProvider implements TokenSource {
       const result = await this.opts.endpoint.requestToken(request, tenant.profile.parseTokenResponse, signal);
       this.opts.onTokenRequest?.(tenant.id, result.kind === "token" ? "ok" : result.error.code, this.#now() - started);
       if (result.kind === "token") {
-        const origin: TokenOrigin = {
-          tokenUrl: tenant.tokenUrl,
-          credentialsKey: tenant.credentialsKey,
-          clientId: secret.record.credentials.clientId,
-          subject: grantSubject(secret.record),
-        };
+        const origin = originOf(tenant, secret.record);
         const entry = this.#entryFor(result.token.authorization, result.token.expiresInSeconds, origin);
         options.ttl = Math.max(1, entry.expiresAtMs - this.#now());
         return entry;
@@ -314,6 +341,45 @@ export class TokenProvider implements TokenSource {
     const usableMs = Math.min(Math.max(lifetimeMs - this.opts.skewSeconds * 1000, lifetimeMs / 2), maxAgeMs);
     // Jitter the refresh point by up to 10% of the usable lifetime so tenants minted together spread out.
     const refreshMs = usableMs * this.opts.refreshAt * (1 - 0.1 * this.#random());
-    return new TokenEntry(authorization, now + usableMs, now + refreshMs, origin);
+    return new TokenEntry(authorization, now + usableMs, now + refreshMs, origin, now);
   }
+
+  /** A token another replica minted: served until the same moment, refreshed at this process's own (jittered) point. */
+  #entryFromShared(token: SharedToken, origin: TokenOrigin): TokenEntry {
+    const usableMs = Math.max(0, token.expiresAtMs - token.mintedAtMs);
+    const refreshAtMs = token.mintedAtMs + usableMs * this.opts.refreshAt * (1 - 0.1 * this.#random());
+    return new TokenEntry(token.authorization, token.expiresAtMs, refreshAtMs, origin, token.mintedAtMs);
+  }
+
+  /** The tenant's cached token, if any, without touching its recency or starting a refresh. */
+  cachedEntry(tenantId: string): TokenEntry | undefined {
+    return this.#cache.peek(tenantId);
+  }
+
+  /** Tenants with a cached token, and the token (the fleet store re-validates them after a Redis outage). */
+  *cachedEntries(): IterableIterator<[string, TokenEntry]> {
+    for (const [id, entry] of this.#cache.entries()) yield [id, entry];
+  }
+
+  /**
+   * Replace a cached tenant's token with one another replica minted for the same origin (the fleet store, when
+   * replicas converge after a Redis outage). Only a token for the cached one's origin, and only while it is cached.
+   */
+  replaceShared(tenantId: string, current: TokenEntry, token: SharedToken): boolean {
+    if (this.#cache.get(tenantId) !== current || current.origin === undefined) return false;
+    const now = this.#now();
+    if (token.expiresAtMs <= now) return false;
+    const entry = this.#entryFromShared(token, current.origin);
+    this.#cache.set(tenantId, entry, { ttl: Math.max(1, entry.expiresAtMs - now) });
+    return true;
+  }
+}
+
+function originOf(tenant: Tenant, record: TenantRecord): TokenOrigin {
+  return {
+    tokenUrl: tenant.tokenUrl,
+    credentialsKey: tenant.credentialsKey,
+    clientId: record.credentials.clientId,
+    subject: grantSubject(record),
+  };
 }

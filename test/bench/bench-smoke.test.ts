@@ -46,7 +46,7 @@ describe("npm run bench -- --smoke", () => {
   it("runs every phase without a failure and produces rows", () => {
     expect(report.failures).toEqual([]);
     const sections = new Set(report.rows.map((r) => r.section));
-    for (const s of ["envoy", "envoy-fixed", "cold", "memory", "stages", "budget"]) expect(sections).toContain(s);
+    for (const s of ["envoy", "envoy-fixed", "cold", "memory", "stages", "budget", "fleet"]) expect(sections).toContain(s);
     if (ghzInstalled()) for (const s of ["direct", "cluster"]) expect(sections).toContain(s);
     for (const r of report.rows) {
       if (r.load) expect(r.load.requests).toBeGreaterThan(0);
@@ -68,6 +68,13 @@ describe("npm run bench -- --smoke", () => {
 
   it("the burst of 1,000 first requests over 100 tenants made exactly 100 token requests", () => {
     expect(report.burst).toMatchObject({ tokenRequests: 100, maxPerTenant: 1, allowed: 1000 });
+  });
+
+  it("the fleet token store: one token request per tenant for 3 new replicas, none for a rollout to 3 more", () => {
+    const value = (label: string): string | undefined => report.rows.find((r) => r.section === "fleet" && r.label === label)?.value;
+    expect(value("token requests, 3 new replicas × 100 tenants, fleet store on")).toMatch(/^100 \(/);
+    expect(value("token requests, rollout to 3 more replicas, fleet store on")).toMatch(/^0 \(/);
+    expect(value("token requests, rollout to 3 more replicas, fleet store off")).toMatch(/^300 \(/);
   });
 
   it("the cached hot path made no token request", () => {

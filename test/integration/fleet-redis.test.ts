@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfigText } from "../../src/config/index.js";
 import { connectFleetRedis, type FleetRedis } from "../../src/fleet/redis.js";
+import { probeFleet } from "../../src/probe.js";
+import { freePort } from "../support/ports.js";
 import { waitFor } from "../support/ports.js";
 import { startRedis, type TestRedis } from "../support/redis.js";
 
@@ -38,9 +40,22 @@ fleet: { redis: { url: "${redis.url}", commandTimeoutMs: 300, connectTimeoutMs: 
     await expect(fleet.client.get(`${fleet.keyPrefix}probe`)).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(300);
 
+    expect(await fleet.whenUp(100)).toBe(false);
+    const back = fleet.whenUp(10_000);
     await redis.restart();
-    await waitFor(() => fleet.isUp(), 10_000, { what: "redis up again" });
+    expect(await back).toBe(true);
+    expect(fleet.isUp()).toBe(true);
     expect(await fleet.client.get(`${fleet.keyPrefix}probe`)).toBeNull(); // a fresh server: nothing persisted
     expect(changes).toEqual([false, true]);
+  });
+
+  it("check-config --probe says whether Redis answers and the keys file reads, naming no secret", async () => {
+    const ok = await probeFleet({ redis: { url: redis.url, keyPrefix: "scopegate:", connectTimeoutMs: 500, commandTimeoutMs: 300 }, tokens: { keysFile: "/nonexistent/keys.json", lockLeaseMs: 10_000, pollIntervalMs: 100 } });
+    expect(ok).toEqual([
+      { tenant: "fleet.redis", result: "ok" },
+      { tenant: "fleet.tokens.keysFile", result: "cannot be read (ENOENT)" },
+    ]);
+    const down = await probeFleet({ redis: { url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: "scopegate:", connectTimeoutMs: 200, commandTimeoutMs: 100 } });
+    expect(down).toEqual([{ tenant: "fleet.redis", result: "unreachable (ECONNREFUSED)" }]);
   });
 });
