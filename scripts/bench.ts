@@ -1,4 +1,4 @@
-// npm run bench [-- --smoke] [-- --only direct,envoy,cold,cluster,memory,stages,profile] [-- --out <file.md>] [-- --json <file>]
+// npm run bench [-- --smoke] [-- --only direct,envoy,tail,cold,cluster,memory,stages,profile] [-- --out <file.md>] [-- --json <file>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
@@ -22,6 +22,7 @@ import { envoyPhase } from "./bench/phase-envoy.js";
 import { memoryPhase } from "./bench/phase-memory.js";
 import { profilePhase } from "./bench/phase-profile.js";
 import { stagesPhase } from "./bench/phase-stages.js";
+import { tailPhase } from "./bench/phase-tail.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { nativeUnavailable, startNative } from "./bench/native-process.js";
@@ -31,7 +32,7 @@ import { startWorld, tenantIds } from "./bench/world.js";
 const { values } = parseArgs({
   options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" }, json: { type: "string" } },
 });
-const PHASES = ["direct", "envoy", "cold", "cluster", "memory", "stages", "profile"] as const;
+const PHASES = ["direct", "envoy", "tail", "cold", "cluster", "memory", "stages", "profile"] as const;
 const only = values.only?.split(",").map((p) => p.trim()).filter((p) => p !== "");
 const unknown = only?.filter((p) => !(PHASES as readonly string[]).includes(p)) ?? [];
 if (unknown.length > 0) {
@@ -125,6 +126,7 @@ try {
     await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, native && { pid: native.child.pid, unixSocket: native.unixSocket });
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
+  if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response));
   if (wanted("cold")) await phase("cold paths", async () => {
     burst = await coldPhase(context, sg.tcpTarget);
   });

@@ -41,11 +41,16 @@ export async function withCpu(pid: number, load: () => Promise<LoadResult>): Pro
 
 export const measure = (run: GhzRun, pid: number): Promise<Measured> => withCpu(pid, () => runGhz(run));
 
-/** Alternates the subjects round by round (A B C, then C B A, …) and returns each one's runs. */
-export async function interleave<T>(subjects: readonly T[], rounds: number, runOne: (s: T) => Promise<Measured>): Promise<Map<T, Measured[]>> {
-  const results = new Map(subjects.map((s) => [s, [] as Measured[]]));
+/**
+ * Rotates the subjects round by round (A B C D, then B C D A, C D A B, …; with two, A B then B A) and returns
+ * each one's runs: every subject takes every place in the order, so a drift of the machine's speed during the
+ * rounds falls on all of them alike.
+ */
+export async function interleave<T, M extends Measured = Measured>(subjects: readonly T[], rounds: number, runOne: (s: T) => Promise<M>): Promise<Map<T, M[]>> {
+  const results = new Map(subjects.map((s) => [s, [] as M[]]));
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? subjects : [...subjects].reverse();
+    const shift = round % subjects.length;
+    const order = [...subjects.slice(shift), ...subjects.slice(0, shift)];
     for (const s of order) {
       results.get(s)!.push(await runOne(s));
       await sleepMs(200);

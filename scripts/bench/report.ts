@@ -19,12 +19,13 @@ export interface Row {
   readonly command: string;
 }
 
-export type Section = "direct" | "envoy" | "envoy-fixed" | "cold" | "memory" | "cluster" | "stages";
+export type Section = "direct" | "envoy" | "envoy-fixed" | "tail" | "cold" | "memory" | "cluster" | "stages";
 
 export const SECTION_TITLES: Record<Section, string> = {
   direct: "a/b. Direct gRPC Check load (ghz), scopegate vs the trivial grpc-js server and the native grpc-go floor",
   envoy: "c. Through Envoy (wrk, unlimited rate)",
   "envoy-fixed": "c. Through Envoy at a fixed rate (~1,000 req/s)",
+  tail: "Where the tail through Envoy comes from (issue 15): GC pauses, event-loop delay, CPU profile at ~1,000 req/s",
   cold: "d. Cold paths",
   memory: "e. Memory",
   cluster: "Multi-worker mode (src/cluster)",
@@ -159,6 +160,15 @@ export function median(values: readonly number[]): number {
   if (s.length === 0) return Number.NaN;
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** How far apart the repetitions of one row came out: max − min of p50, p99 (ms) and CPU µs/req. */
+export function spreadOf(runs: readonly (LoadResult & { cpuUsPerReq?: number })[]): { p50: number; p99: number; p999: number; cpu: number } {
+  const range = (f: (r: LoadResult & { cpuUsPerReq?: number }) => number | undefined): number => {
+    const v = runs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x));
+    return v.length === 0 ? Number.NaN : Math.max(...v) - Math.min(...v);
+  };
+  return { p50: range((r) => r.p50), p99: range((r) => r.p99), p999: range((r) => r.p999), cpu: range((r) => r.cpuUsPerReq) };
 }
 
 /** The median of each measure over several runs (rounds). */
