@@ -19,7 +19,7 @@ import { coldPhase, type BurstResult } from "./bench/phase-cold.js";
 import { clusterPhase } from "./bench/phase-cluster.js";
 import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
-import { memoryPhase } from "./bench/phase-memory.js";
+import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js";
 import { profilePhase } from "./bench/phase-profile.js";
 import { stagesPhase } from "./bench/phase-stages.js";
 import { tailPhase } from "./bench/phase-tail.js";
@@ -82,7 +82,8 @@ try {
   ctx = context;
   const withGhz = ghzInstalled();
 
-  const sg = await startScopegate({ world, dir, name: "scopegate", configuredTenants: hot, logLevel: "info" });
+  // As the image runs it: the heap flags and environment of the Dockerfile (scripts/bench/phase-memory.ts).
+  const sg = await startScopegate({ world, dir, name: "scopegate", configuredTenants: hot, logLevel: "info", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
   stops.push(() => sg.stop());
   await expectAllAllowed(sg.tcpTarget, requests, "scopegate"); // one token per hot tenant, every route's response encoded
   const probe = new CheckClient(sg.tcpTarget);
@@ -108,7 +109,7 @@ try {
 
   if (withGhz && wanted("direct")) {
     await phase("direct Check load", async () => {
-      const quiet = await startScopegate({ world, dir, name: "scopegate-warn", configuredTenants: hot, logLevel: "warn" });
+      const quiet = await startScopegate({ world, dir, name: "scopegate-warn", configuredTenants: hot, logLevel: "warn", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
       try {
         await expectAllAllowed(quiet.tcpTarget, requests, "scopegate (warn)");
         const quietBefore = world.standin.tokenRequests;

@@ -162,6 +162,27 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/**
+ * A target judged on paired per-repetition values (each repetition's difference or ratio with the reference row
+ * of the same rotation round): met when the median is on the goal's side of `limit` ("at most" or "at least"),
+ * missed when not, and "cannot judge on this run" when the repetitions spread more widely than the median's
+ * distance from the limit, so that another run could as well land on the other side.
+ */
+export function judged(t: { name: string; goal: string; measured: string; values: readonly number[]; limit: number; unit: "ms" | "×"; atLeast?: boolean }): Target {
+  const values = t.values.filter((d) => !Number.isNaN(d));
+  const fmt = (v: number): string => (t.unit === "ms" ? `${v.toFixed(2)} ms` : `${v.toFixed(2)}×`);
+  if (values.length === 0) return { name: t.name, goal: t.goal, measured: t.measured, met: undefined, verdict: "cannot judge on this run: not measured" };
+  const m = median(values);
+  const spread = Math.max(...values) - Math.min(...values);
+  const margin = Math.abs(m - t.limit);
+  const measured = `${t.measured}; per repetition ${values.map((v) => v.toFixed(2)).join(", ")} (median ${fmt(m)}, spread ${fmt(spread)}, margin to the goal ${fmt(margin)})`;
+  if (values.length < 2 || spread > margin) {
+    return { name: t.name, goal: t.goal, measured, met: undefined, verdict: `cannot judge on this run: ${values.length < 2 ? "one repetition" : "the repetitions disagree by more than the margin"}` };
+  }
+  const met = t.atLeast ? m >= t.limit : m <= t.limit;
+  return { name: t.name, goal: t.goal, measured, met, verdict: met ? "met" : `missed by ${fmt(Math.abs(m - t.limit))}` };
+}
+
 /** How far apart the repetitions of one row came out: max − min of p50, p99 (ms) and CPU µs/req. */
 export function spreadOf(runs: readonly (LoadResult & { cpuUsPerReq?: number })[]): { p50: number; p99: number; p999: number; cpu: number } {
   const range = (f: (r: LoadResult & { cpuUsPerReq?: number }) => number | undefined): number => {

@@ -1,39 +1,50 @@
 // Loaded into a server under test with `node --import <this file>` (the tail phase, scripts/bench/phase-tail.ts):
-// an event-loop delay histogram (perf_hooks.monitorEventLoopDelay) and every GC pause (PerformanceObserver
-// "gc" entries, the pauses --trace-gc prints), counted between two SIGUSR2 signals: the first opens the window,
-// the second writes what it saw as JSON to $SCOPEGATE_TAIL_PROBE_OUT and opens the next window.
-// Nothing here touches the server's own code; the same file is loaded into the trivial grpc-js server.
+// an event-loop delay histogram (perf_hooks.monitorEventLoopDelay) and every GC with its pause and the heap
+// before and after it (v8.GCProfiler: what --trace-gc prints, as data), counted between two SIGUSR2 signals:
+// the first opens the window, the second writes what it saw as JSON to $SCOPEGATE_TAIL_PROBE_OUT and opens the
+// next one. Nothing here touches the server's own code; the same file is loaded into the trivial grpc-js server.
 import { writeFileSync } from "node:fs";
-import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import v8 from "node:v8";
 
 const out = process.env.SCOPEGATE_TAIL_PROBE_OUT;
 const resolutionMs = Number(process.env.SCOPEGATE_TAIL_PROBE_RESOLUTION_MS ?? "2");
 if (out) {
   const eld = monitorEventLoopDelay({ resolution: resolutionMs });
   eld.enable();
-  const kinds = {
-    [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
-    [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
-    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
-    [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
-  };
-  let gcs = [];
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcs.push({ kind: kinds[e.detail?.kind] ?? String(e.detail?.kind), ms: e.duration });
-  });
-  obs.observe({ entryTypes: ["gc"] });
-  let opened = performance.now();
+  let profiler = new v8.GCProfiler();
+  profiler.start();
+  let usedAtOpen = v8.getHeapStatistics().used_heap_size;
+  const space = (stats, name) => stats.heapSpaceStatistics.find((s) => s.spaceName === name)?.spaceUsedSize ?? 0;
   process.on("SIGUSR2", () => {
-    const now = performance.now();
-    const ns = (p) => eld.percentile(p) / 1e6;
-    const report = {
-      windowMs: now - opened,
-      eld: { resolutionMs, count: eld.count, p50: ns(50), p99: ns(99), p999: ns(99.9), max: eld.max / 1e6, mean: eld.mean / 1e6 },
-      gc: gcs,
-    };
-    writeFileSync(out, JSON.stringify(report));
+    const { statistics } = profiler.stop();
+    const usedNow = v8.getHeapStatistics().used_heap_size;
+    // Bytes allocated in the window: heap growth between one GC's end and the next one's start, summed.
+    let allocated = 0;
+    let prev = usedAtOpen;
+    const gc = statistics.map((s) => {
+      allocated += Math.max(0, s.beforeGC.heapStatistics.usedHeapSize - prev);
+      prev = s.afterGC.heapStatistics.usedHeapSize;
+      return {
+        kind: s.gcType,
+        ms: s.cost / 1000,
+        promoted: s.gcType === "Scavenge" ? Math.max(0, space(s.afterGC, "old_space") - space(s.beforeGC, "old_space")) : 0,
+        newSpace: s.beforeGC.heapSpaceStatistics.find((x) => x.spaceName === "new_space")?.spaceSize ?? 0,
+      };
+    });
+    allocated += Math.max(0, usedNow - prev);
+    const ms = (p) => eld.percentile(p) / 1e6;
+    writeFileSync(
+      out,
+      JSON.stringify({
+        eld: { resolutionMs, count: eld.count, p50: ms(50), p99: ms(99), p999: ms(99.9), max: eld.max / 1e6 },
+        allocatedBytes: allocated,
+        gc,
+      }),
+    );
     eld.reset();
-    gcs = [];
-    opened = now;
+    profiler = new v8.GCProfiler();
+    profiler.start();
+    usedAtOpen = usedNow;
   });
 }
