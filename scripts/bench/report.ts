@@ -95,7 +95,7 @@ export function markdown(report: Report, kept: string): string {
     `| ghz | ${m.ghz} |`,
     `| wrk | ${m.wrk} |`,
     "",
-    "## Targets (issue 5), from this run",
+    "## Targets (issues 5 and 15), from this run",
     "",
     "| target | goal | measured | verdict |",
     "|---|---|---|---|",
