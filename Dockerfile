@@ -47,9 +47,9 @@ WORKDIR /app
 # Heap limits: V8's defaults let RSS grow to ~400 MB under load although the live heap stays under ~40 MB
 # with 10,000 tenants cached (docs/benchmarks.md, memory rows). A capped old generation keeps a sidecar's RSS
 # near its working set; raise it for very large tenant counts. The young generation is 16 MB per semi-space, not
-# smaller: at 4 MB, a scavenge every ~140 ms promoted objects that live a few hundred milliseconds (~4 KB per
-# check through Envoy) and the old generation needed a mark-compact about once a second, the main source of
-# scopegate's p99 (docs/benchmarks.md, "Issue 15"; `npm run bench -- --only tail` reproduces it). These are
+# 4: at 4 MB ~4 KB per check through Envoy was promoted and the old generation needed a mark-compact about once a
+# second; 16 MB cut GC pause time and CPU per check in both measured runs, by an amount that varied
+# (docs/benchmarks.md, "Issue 15"; `npm run bench -- --only tail` reproduces it). These are
 # the flags `npm run bench` measures (BOUNDED_HEAP in scripts/bench/phase-memory.ts) and the Kubernetes
 # manifests set (their NODE_OPTIONS replaces this one); test/deploy/heap-flags.test.ts keeps them equal.
 # MALLOC_ARENA_MAX=2: glibc otherwise gives each thread that allocates (V8's workers, libuv's pool) its own

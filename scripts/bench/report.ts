@@ -175,7 +175,8 @@ export function judged(t: { name: string; goal: string; measured: string; values
   const m = median(values);
   const spread = Math.max(...values) - Math.min(...values);
   const margin = Math.abs(m - t.limit);
-  const measured = `${t.measured}; per repetition ${values.map((v) => v.toFixed(2)).join(", ")} (median ${fmt(m)}, spread ${fmt(spread)}, margin to the goal ${fmt(margin)})`;
+  const onGoal = values.filter((v) => (t.atLeast ? v >= t.limit : v <= t.limit)).length;
+  const measured = `${t.measured}; per repetition ${values.map((v) => v.toFixed(2)).join(", ")} (median ${fmt(m)}, spread ${fmt(spread)}, margin to the goal ${fmt(margin)}; ${onGoal} of ${values.length} within the goal)`;
   if (values.length < 2 || spread > margin) {
     return { name: t.name, goal: t.goal, measured, met: undefined, verdict: `cannot judge on this run: ${values.length < 2 ? "one repetition" : "the repetitions disagree by more than the margin"}` };
   }
