@@ -45,8 +45,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 FROM gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a AS runtime
 WORKDIR /app
 # Heap limits: V8's defaults let RSS grow to ~400 MB under load although the live heap stays under ~40 MB
-# with 10,000 tenants cached (docs/benchmarks.md, memory rows). A small young generation and a capped old
-# generation keep a sidecar's RSS near its working set; raise them for very large tenant counts. These are
+# with 10,000 tenants cached (docs/benchmarks.md, memory rows). A capped old generation keeps a sidecar's RSS
+# near its working set; raise it for very large tenant counts. The young generation is 16 MB per semi-space, not
+# 4: at 4 MB ~4 KB per check through Envoy was promoted and the old generation needed a mark-compact about once a
+# second; 16 MB cut GC pause time and CPU per check in both measured runs, by an amount that varied
+# (docs/benchmarks.md, "Issue 15"; `npm run bench -- --only tail` reproduces it). These are
 # the flags `npm run bench` measures (BOUNDED_HEAP in scripts/bench/phase-memory.ts) and the Kubernetes
 # manifests set (their NODE_OPTIONS replaces this one); test/deploy/heap-flags.test.ts keeps them equal.
 # MALLOC_ARENA_MAX=2: glibc otherwise gives each thread that allocates (V8's workers, libuv's pool) its own
@@ -54,7 +57,7 @@ WORKDIR /app
 ENV NODE_ENV=production \
     SCOPEGATE_CONFIG=/etc/scopegate/config.yaml \
     MALLOC_ARENA_MAX=2 \
-    NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=128"
+    NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=128"
 # package.json is needed at run time: its "type": "module" makes Node load dist/*.js as ES modules.
 # No --chown: root owns the code; the runtime user only reads it.
 COPY package.json ./

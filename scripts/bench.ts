@@ -1,4 +1,4 @@
-// npm run bench [-- --smoke] [-- --only direct,envoy,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
+// npm run bench [-- --smoke] [-- --only direct,envoy,tail,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
@@ -20,10 +20,11 @@ import { clusterPhase } from "./bench/phase-cluster.js";
 import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
 import { fleetPhase } from "./bench/phase-fleet.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
-import { memoryPhase } from "./bench/phase-memory.js";
+import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js";
 import { profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
 import { stagesPhase } from "./bench/phase-stages.js";
+import { tailPhase } from "./bench/phase-tail.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { nativeUnavailable, startNative } from "./bench/native-process.js";
@@ -33,7 +34,7 @@ import { startWorld, tenantIds } from "./bench/world.js";
 const { values } = parseArgs({
   options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" }, json: { type: "string" } },
 });
-const PHASES = ["direct", "envoy", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
+const PHASES = ["direct", "envoy", "tail", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
 const only = values.only?.split(",").map((p) => p.trim()).filter((p) => p !== "");
 const unknown = only?.filter((p) => !(PHASES as readonly string[]).includes(p)) ?? [];
 if (unknown.length > 0) {
@@ -83,7 +84,8 @@ try {
   ctx = context;
   const withGhz = ghzInstalled();
 
-  const sg = await startScopegate({ world, dir, name: "scopegate", configuredTenants: hot, logLevel: "info" });
+  // As the image runs it: the heap flags and environment of the Dockerfile (scripts/bench/phase-memory.ts).
+  const sg = await startScopegate({ world, dir, name: "scopegate", configuredTenants: hot, logLevel: "info", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
   stops.push(() => sg.stop());
   await expectAllAllowed(sg.tcpTarget, requests, "scopegate"); // one token per hot tenant, every route's response encoded
   const probe = new CheckClient(sg.tcpTarget);
@@ -109,7 +111,7 @@ try {
 
   if (withGhz && wanted("direct")) {
     await phase("direct Check load", async () => {
-      const quiet = await startScopegate({ world, dir, name: "scopegate-warn", configuredTenants: hot, logLevel: "warn" });
+      const quiet = await startScopegate({ world, dir, name: "scopegate-warn", configuredTenants: hot, logLevel: "warn", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
       try {
         await expectAllAllowed(quiet.tcpTarget, requests, "scopegate (warn)");
         const quietBefore = world.standin.tokenRequests;
@@ -127,6 +129,7 @@ try {
     await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, native && { pid: native.child.pid, unixSocket: native.unixSocket });
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
+  if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response));
   if (wanted("cold")) await phase("cold paths", async () => {
     burst = await coldPhase(context, sg.tcpTarget);
   });
@@ -151,7 +154,7 @@ try {
   context.notes.push(
     "Every server is its own process on 127.0.0.1: scopegate runs as `node dist/main.js serve --config <generated yaml>` (Vault token from an environment variable, tenants configured or discovered from OpenBao, tokens from the Genesys stand-in, which runs in the harness process and is only called on cold paths). Its stdout (one JSON line per check at the default `info` level) goes to /dev/null so no pipe is drained during a measurement.",
     `ghz runs with --cpus=${GHZ_CPUS} (GOMAXPROCS): on 2 cores, a load generator allowed both cores takes CPU from the server it measures by a varying amount. Consequence: the trivial server is limited by ghz rather than by its own CPU (see its CPU µs/req and req/s), so the ceiling is this machine's ceiling, which is what scopegate is compared with.`,
-    `Load rows are the median of ${plan.rounds} interleaved ${plan.loadS}-second rounds (A B, then B A, …): the machine is shared and its speed drifts, so rows measured side by side are compared, never rows from different runs. p99.9 comes from ghz's per-request details; CPU µs/req is the server process's user+system time (/proc/<pid>/stat, all workers in cluster mode) divided by the requests it answered.`,
+    `Direct and unlimited-rate load rows are the median of ${plan.rounds} interleaved ${plan.loadS}-second rounds, rotated (A B C, then B C A, …): the machine is shared and its speed drifts, so rows measured side by side are compared, never rows from different runs. p99.9 comes from ghz's per-request details; CPU µs/req is the server process's user+system time (/proc/<pid>/stat, all workers in cluster mode) divided by the requests it answered.`,
     "Requests: 100 cached tenants × 5 Genesys routes (catalogued ones get the division filter set, one gets a caller-supplied divisionId checked), 19 headers, about 1 KB per CheckRequest, sent round-robin from a count-delimited file (ghz -B). Every distinct request is checked to be an allow before any load, so no row measures fast denials.",
   );
 } catch (err) {

@@ -3,7 +3,7 @@
 // the harness drain a pipe during a measurement) or captured whole (a load generator's report).
 // Whatever is still running when the harness exits is killed.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const KEEP_BYTES = 64 * 1024;
@@ -41,14 +41,17 @@ export function startChild(
   name: string,
   command: string,
   args: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdout: "ignore" | "capture" | "tail" },
+  /** stdout `{ file }`: written straight to that file (e.g. --trace-gc output), not through the harness. */
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdout: "ignore" | "capture" | "tail" | { readonly file: string } },
 ): Child {
   hookExit();
+  const fd = typeof opts.stdout === "object" ? openSync(opts.stdout.file, "w") : undefined;
   const child = spawn(command, args, {
     env: opts.env ?? process.env,
     cwd: opts.cwd,
-    stdio: ["ignore", opts.stdout === "ignore" ? "ignore" : "pipe", "pipe"],
+    stdio: ["ignore", fd ?? (opts.stdout === "ignore" ? "ignore" : "pipe"), "pipe"],
   });
+  if (fd !== undefined) closeSync(fd);
   live.add(child);
   const out: Buffer[] = [];
   let outBytes = 0;

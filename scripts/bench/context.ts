@@ -16,6 +16,10 @@ export interface Plan {
   readonly envoyS: number;
   readonly fixedS: number;
   readonly fixedRate: number;
+  /** Rotated repetitions of each through-Envoy fixed-rate row (medians and spread reported), and of the tail rows. */
+  readonly fixedReps: number;
+  readonly tailS: number;
+  readonly tailReps: number;
   readonly coldFirst: number;
   readonly burstTenants: number;
   readonly burstRequests: number;
@@ -35,6 +39,9 @@ export const FULL: Plan = {
   envoyS: 5,
   fixedS: 10,
   fixedRate: 1000,
+  fixedReps: 5,
+  tailS: 15,
+  tailReps: 3,
   coldFirst: 20,
   burstTenants: 100,
   burstRequests: 1000,
@@ -55,6 +62,9 @@ export const SMOKE: Plan = {
   envoyS: 1,
   fixedS: 2,
   fixedRate: 1000,
+  fixedReps: 1,
+  tailS: 2,
+  tailReps: 1,
   coldFirst: 3,
   burstTenants: 100,
   burstRequests: 1000,

@@ -19,12 +19,13 @@ export interface Row {
   readonly command: string;
 }
 
-export type Section = "direct" | "envoy" | "envoy-fixed" | "cold" | "memory" | "cluster" | "stages" | "budget" | "fleet";
+export type Section = "direct" | "envoy" | "envoy-fixed" | "tail" | "cold" | "memory" | "cluster" | "stages" | "budget" | "fleet";
 
 export const SECTION_TITLES: Record<Section, string> = {
   direct: "a/b. Direct gRPC Check load (ghz), scopegate vs the trivial grpc-js server and the native grpc-go floor",
   envoy: "c. Through Envoy (wrk, unlimited rate)",
   "envoy-fixed": "c. Through Envoy at a fixed rate (~1,000 req/s)",
+  tail: "Where the tail through Envoy comes from (issue 15): GC pauses, event-loop delay, CPU profile at ~1,000 req/s",
   cold: "d. Cold paths",
   memory: "e. Memory",
   cluster: "Multi-worker mode (src/cluster)",
@@ -96,7 +97,7 @@ export function markdown(report: Report, kept: string): string {
     `| ghz | ${m.ghz} |`,
     `| wrk | ${m.wrk} |`,
     "",
-    "## Targets (issue 5), from this run",
+    "## Targets (issues 5 and 15), from this run",
     "",
     "| target | goal | measured | verdict |",
     "|---|---|---|---|",
@@ -161,6 +162,37 @@ export function median(values: readonly number[]): number {
   if (s.length === 0) return Number.NaN;
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * A target judged on paired per-repetition values (each repetition's difference or ratio with the reference row
+ * of the same rotation round): met when the median is on the goal's side of `limit` ("at most" or "at least"),
+ * missed when not, and "cannot judge on this run" when the repetitions spread more widely than the median's
+ * distance from the limit, so that another run could as well land on the other side.
+ */
+export function judged(t: { name: string; goal: string; measured: string; values: readonly number[]; limit: number; unit: "ms" | "×"; atLeast?: boolean }): Target {
+  const values = t.values.filter((d) => !Number.isNaN(d));
+  const fmt = (v: number): string => (t.unit === "ms" ? `${v.toFixed(2)} ms` : `${v.toFixed(2)}×`);
+  if (values.length === 0) return { name: t.name, goal: t.goal, measured: t.measured, met: undefined, verdict: "cannot judge on this run: not measured" };
+  const m = median(values);
+  const spread = Math.max(...values) - Math.min(...values);
+  const margin = Math.abs(m - t.limit);
+  const onGoal = values.filter((v) => (t.atLeast ? v >= t.limit : v <= t.limit)).length;
+  const measured = `${t.measured}; per repetition ${values.map((v) => v.toFixed(2)).join(", ")} (median ${fmt(m)}, spread ${fmt(spread)}, margin to the goal ${fmt(margin)}; ${onGoal} of ${values.length} within the goal)`;
+  if (values.length < 2 || spread > margin) {
+    return { name: t.name, goal: t.goal, measured, met: undefined, verdict: `cannot judge on this run: ${values.length < 2 ? "one repetition" : "the repetitions disagree by more than the margin"}` };
+  }
+  const met = t.atLeast ? m >= t.limit : m <= t.limit;
+  return { name: t.name, goal: t.goal, measured, met, verdict: met ? "met" : `missed by ${fmt(Math.abs(m - t.limit))}` };
+}
+
+/** How far apart the repetitions of one row came out: max − min of p50, p99 (ms) and CPU µs/req. */
+export function spreadOf(runs: readonly (LoadResult & { cpuUsPerReq?: number })[]): { p50: number; p99: number; p999: number; cpu: number } {
+  const range = (f: (r: LoadResult & { cpuUsPerReq?: number }) => number | undefined): number => {
+    const v = runs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x));
+    return v.length === 0 ? Number.NaN : Math.max(...v) - Math.min(...v);
+  };
+  return { p50: range((r) => r.p50), p99: range((r) => r.p99), p999: range((r) => r.p999), cpu: range((r) => r.cpuUsPerReq) };
 }
 
 /** The median of each measure over several runs (rounds). */

@@ -21,6 +21,8 @@ export interface ScopegateOptions {
   /** Tenants listed in the config (their Vault records hold credentials only); others are discovered. */
   readonly configuredTenants: readonly string[];
   readonly logLevel: "info" | "warn";
+  /** logging.decisions: "denials" leaves allows out of the decision log (default "all", as shipped). */
+  readonly logDecisions?: "all" | "denials";
   readonly maxTenants?: number;
   /** node --cpu-prof into this folder (written when the process exits). */
   readonly cpuProfDir?: string;
@@ -30,6 +32,8 @@ export interface ScopegateOptions {
   readonly distDir?: string;
   /** Extra node flags, e.g. heap limits or --inspect=127.0.0.1:0. */
   readonly nodeFlags?: readonly string[];
+  /** Write its stdout (decision lines, --trace-gc) to this file instead of discarding it. */
+  readonly stdoutFile?: string;
   /** Extra environment variables (e.g. MALLOC_ARENA_MAX as the Dockerfile sets it); shown in the command. */
   readonly env?: Readonly<Record<string, string>>;
   /** Top-level config blocks added to the generated config (e.g. fleet). */
@@ -60,6 +64,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
     configuredTenants: opts.configuredTenants,
     logLevel: opts.logLevel,
     maxTenants: opts.maxTenants ?? 10_000,
+    ...(opts.logDecisions ? { logDecisions: opts.logDecisions } : {}),
   });
   Object.assign(config, opts.extraConfig ?? {});
   const configYaml = YAML.stringify(config);
@@ -74,7 +79,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
   const child = startChild(opts.name, process.execPath, args, {
     cwd: repoRoot,
     env: { ...opts.env, PATH: process.env.PATH ?? "/usr/bin:/bin", [VAULT_TOKEN_ENV]: opts.world.bao.rootToken },
-    stdout: "ignore",
+    stdout: opts.stdoutFile ? { file: opts.stdoutFile } : "ignore",
   });
   try {
     await waitForTcp("127.0.0.1", port, 20_000);
@@ -107,7 +112,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
 /** The config every benchmarked scopegate runs with (before parsing): Vault secrets, discovery on, no HTTP. */
 export function benchConfig(
   world: World,
-  o: { tcp: string; unixSocket?: string; configuredTenants: readonly string[]; logLevel: string; maxTenants: number },
+  o: { tcp: string; unixSocket?: string; configuredTenants: readonly string[]; logLevel: string; maxTenants: number; logDecisions?: "all" | "denials" },
 ): Record<string, unknown> {
   return {
     listen: { tcp: o.tcp, unixSocket: o.unixSocket ?? null },
@@ -125,6 +130,6 @@ export function benchConfig(
     callers: { localIdentity: "spiffe://cluster.local/ns/bench/sa/app" },
     tokens: { maxTenants: o.maxTenants },
     reload: { watch: false },
-    logging: { level: o.logLevel },
+    logging: { level: o.logLevel, ...(o.logDecisions ? { decisions: o.logDecisions } : {}) },
   };
 }

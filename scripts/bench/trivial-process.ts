@@ -12,18 +12,26 @@ export interface TrivialServer {
   stop(): Promise<void>;
 }
 
-/** `response`: the exact bytes scopegate answered for a hot request, so both servers send the same message. */
-export async function startTrivial(dir: string, response: Buffer): Promise<TrivialServer> {
-  const unixSocket = join(dir, "trivial.sock");
-  const args = [join(repoRoot, "scripts/bench/trivial-server.ts"), "--tcp", "127.0.0.1:0", "--uds", unixSocket, "--response", response.toString("base64")];
-  const child = startChild("trivial-server", process.execPath, args, { cwd: repoRoot, stdout: "tail" });
+/**
+ * `response`: the exact bytes scopegate answered for a hot request, so both servers send the same message.
+ * `opts`: another name (socket file) for a second instance, node flags and environment (the tail phase's probe).
+ */
+export async function startTrivial(
+  dir: string,
+  response: Buffer,
+  opts: { name?: string; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>> } = {},
+): Promise<TrivialServer> {
+  const name = opts.name ?? "trivial";
+  const unixSocket = join(dir, `${name}.sock`);
+  const args = [...(opts.nodeFlags ?? []), join(repoRoot, "scripts/bench/trivial-server.ts"), "--tcp", "127.0.0.1:0", "--uds", unixSocket, "--response", response.toString("base64")];
+  const child = startChild(name === "trivial" ? "trivial-server" : name, process.execPath, args, { cwd: repoRoot, stdout: "tail", ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const port = (await waitForLine(child, /ready tcp=(\d+)/, 15_000))[1];
   return {
     child,
     tcpTarget: `127.0.0.1:${port}`,
     udsTarget: `unix://${unixSocket}`,
     unixSocket,
-    command: `node scripts/bench/trivial-server.ts --tcp 127.0.0.1:0 --uds $BENCH_DIR/trivial.sock --response <${response.length} bytes>`,
+    command: `node ${(opts.nodeFlags ?? []).map((f) => `${f.replace(repoRoot.replace(/\/?$/, "/"), "")} `).join("")}scripts/bench/trivial-server.ts --tcp 127.0.0.1:0 --uds $BENCH_DIR/${name}.sock --response <${response.length} bytes>`,
     stop: () => child.stop(5_000),
   };
 }

@@ -6,13 +6,23 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BOUNDED_HEAP, SHIPPED_ENV } from "../../scripts/bench/phase-memory.js";
+import { BOUNDED_HEAP, K8S_MEMORY, SHIPPED_ENV } from "../../scripts/bench/phase-memory.js";
 import { kustomizeBuild } from "../support/kustomize.js";
 import { repoRoot } from "../support/tools.js";
 
 const heapFlags = (nodeOptions: string): string[] => nodeOptions.split(/\s+/).filter((f) => /^--max-(old|semi)-space-size=/.test(f)).sort();
 
-type Container = { name: string; env?: { name: string; value?: string }[] };
+type Container = { name: string; env?: { name: string; value?: string }[]; resources?: { requests?: { memory?: string }; limits?: { memory?: string } } };
+
+/** Every scopegate container (init or regular) in a rendered layout. */
+function scopegateContainers(layout: string): Container[] {
+  const found: Container[] = [];
+  for (const doc of kustomizeBuild(join(repoRoot, layout))) {
+    const pod = (doc as { spec?: { template?: { spec?: { containers?: Container[]; initContainers?: Container[] } } } })?.spec?.template?.spec;
+    for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) if (c.name === "scopegate") found.push(c);
+  }
+  return found;
+}
 
 /** NODE_OPTIONS of every scopegate container (init or regular) in a rendered layout. */
 function manifestNodeOptions(layout: string): string[] {
@@ -48,4 +58,14 @@ describe("heap flags", () => {
       for (const v of values) expect(heapFlags(v)).toEqual(bench);
     },
   );
+
+  // The bench's "RSS under load, as shipped" row prints these next to the RSS it measured.
+  it.each(["deploy/kubernetes/base", "deploy/kubernetes/overlays/shared-gateway"])("%s requests and limits the memory the bench row names", (layout) => {
+    const containers = scopegateContainers(layout);
+    expect(containers.length).toBeGreaterThan(0);
+    for (const c of containers) {
+      expect(c.resources?.requests?.memory).toBe(K8S_MEMORY.request);
+      expect(c.resources?.limits?.memory).toBe(K8S_MEMORY.limit);
+    }
+  });
 });

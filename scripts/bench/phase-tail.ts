@@ -1,0 +1,231 @@
+// Where scopegate's tail through Envoy comes from (issue 15): scopegate and the trivial grpc-js server, each in a
+// fresh process with scripts/bench/tail-probe.mjs loaded (an event-loop delay histogram and every GC pause, per
+// measured window), behind their own edge Envoy, under the same constant-rate load (rate-http, ~1,000 req/s).
+// Variants of scopegate isolate the candidates: the heap flags the image ships against a larger young
+// generation, and the decision log line on and off. Repetitions rotate (A B C, B C A, C A B); medians and the
+// spread between repetitions are reported. Then one --cpu-prof run of scopegate and of the trivial server under
+// the same load, summarised side by side.
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { repoRoot } from "../../test/support/tools.js";
+import { httpHeadersFor, requestSpecs } from "./check-requests.js";
+import { cpuMs } from "./child.js";
+import { sleepMs, type Context } from "./context.js";
+import { startEdge, startUpstream } from "./envoys.js";
+import { interleave, type Measured } from "./phase-direct.js";
+import { BOUNDED_HEAP, PREVIOUS_HEAP, SHIPPED_ENV } from "./phase-memory.js";
+import { summariseProfile } from "./profile.js";
+import { buildRateHttp, rateCommand, runRate, writeRateRequests, type RateRun } from "./rate-http.js";
+import { median, medianLoad, spreadOf } from "./report.js";
+import { startScopegate } from "./scopegate-process.js";
+import { startTrivial } from "./trivial-process.js";
+import type { Envoy } from "../../test/support/envoy.js";
+
+const PROBE = join(repoRoot, "scripts/bench/tail-probe.mjs");
+const PROBE_ENV = "SCOPEGATE_TAIL_PROBE_OUT";
+
+interface Running {
+  readonly pid: number;
+  readonly unixSocket: string;
+  readonly command: string;
+  stop(): Promise<void>;
+}
+
+interface Subject {
+  readonly name: string;
+  start(extraFlags: readonly string[], env: Readonly<Record<string, string>>): Promise<Running>;
+}
+
+/** What scripts/bench/tail-probe.mjs writes for one window. */
+interface ProbeReport {
+  readonly eld: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number; readonly count: number; readonly resolutionMs: number };
+  readonly allocatedBytes: number;
+  /** kind: v8.GCProfiler's gcType (Scavenge, MarkSweepCompact, …); promoted: old space growth over a scavenge. */
+  readonly gc: readonly { readonly kind: string; readonly ms: number; readonly promoted: number; readonly newSpace: number }[];
+}
+
+type Window = Measured & { readonly probe: ProbeReport };
+
+export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
+  const { plan } = ctx;
+  const generator = buildRateHttp(ctx.dir);
+  if ("missing" in generator) throw new Error(`the tail phase needs the constant-rate generator: ${generator.missing}`);
+  const rateHttp = generator.path;
+  const subjects: Subject[] = [
+    {
+      name: "trivial grpc-js (V8 defaults)",
+      start: async (flags, env) => {
+        const t = await startTrivial(ctx.dir, response, { name: "tail-trivial", nodeFlags: flags, env });
+        return { pid: t.child.pid, unixSocket: t.unixSocket, command: t.command, stop: () => t.stop() };
+      },
+    },
+    scopegateSubject(ctx, `scopegate, before: ${PREVIOUS_HEAP.join(" ")}`, PREVIOUS_HEAP),
+    scopegateSubject(ctx, `scopegate as shipped: ${BOUNDED_HEAP.join(" ")}`, BOUNDED_HEAP),
+    // Not shipped (V8 flags other than the heap sizes are refused in NODE_OPTIONS, which the manifests set): the
+    // scavenge on the main thread only, no hand-off to V8's helper threads.
+    scopegateSubject(ctx, "scopegate as shipped + --no-parallel-scavenge", [...BOUNDED_HEAP, "--no-parallel-scavenge"]),
+  ];
+
+
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const upstream = await startUpstream();
+    stops.push(() => upstream.stop());
+    const requestsFile = join(ctx.dir, "tail-requests.json");
+    await writeRateRequests(requestsFile, requestSpecs(ctx.hot, 100).map((s) => ({ path: s.path, headers: httpHeadersFor(s) })));
+
+    const running = new Map<Subject, { server: Running; edge: Envoy; probeFile: string }>();
+    for (const s of subjects) {
+      const probeFile = join(ctx.dir, `tail-probe-${subjects.indexOf(s)}.json`);
+      const server = await s.start([`--import=${PROBE}`], { [PROBE_ENV]: probeFile });
+      stops.push(() => server.stop());
+      const edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
+      stops.push(() => edge.stop());
+      running.set(s, { server, edge, probeFile });
+    }
+    const runFor = (s: Subject, durationS: number): RateRun => ({
+      binary: rateHttp,
+      url: running.get(s)!.edge.url,
+      requestsFile,
+      rate: plan.fixedRate,
+      connections: 20,
+      durationS,
+    });
+    for (const s of subjects) await runRate(runFor(s, plan.warmS));
+
+    const windows = await interleave(subjects, plan.tailReps, async (s) => {
+      const { server, probeFile } = running.get(s)!;
+      process.kill(server.pid, "SIGUSR2"); // opens the window
+      await sleepMs(50);
+      const cpuBefore = cpuMs(server.pid);
+      const r = await runRate(runFor(s, plan.tailS));
+      const cpu = cpuMs(server.pid) - cpuBefore;
+      await rm(probeFile, { force: true });
+      process.kill(server.pid, "SIGUSR2"); // closes it: the probe writes its report
+      const probe = await readProbe(probeFile);
+      return { ...r, cpuUsPerReq: (cpu * 1000) / r.requests, probe } satisfies Window;
+    });
+
+    const base = medianLoad(windows.get(subjects[0]!)!);
+    for (const s of subjects) {
+      const w = windows.get(s)!;
+      const load = medianLoad(w);
+      const spread = spreadOf(w);
+      const m = (f: (x: Window) => number): number => median(w.map(f));
+      const scavenges = (p: ProbeReport) => p.gc.filter((g) => g.kind === "Scavenge");
+      const perReq = (x: Window): number => x.requests + x.errors;
+      const stats = {
+        scavenges: m((x) => scavenges(x.probe).length),
+        scavengeMean: m((x) => mean(scavenges(x.probe).map((g) => g.ms))),
+        marks: m((x) => x.probe.gc.filter((g) => g.kind === "MarkSweepCompact").length),
+        otherGc: m((x) => x.probe.gc.filter((g) => g.kind !== "Scavenge" && g.kind !== "MarkSweepCompact").length),
+        maxPause: m((x) => Math.max(0, ...x.probe.gc.map((g) => g.ms))),
+        over1ms: m((x) => x.probe.gc.filter((g) => g.ms >= 1).length),
+        pausedPer1k: m((x) => (x.probe.gc.reduce((a, g) => a + g.ms, 0) * 1000) / perReq(x)),
+        allocKb: m((x) => x.probe.allocatedBytes / 1024 / perReq(x)),
+        promotedB: m((x) => scavenges(x.probe).reduce((a, g) => a + g.promoted, 0) / perReq(x)),
+        newSpaceMb: m((x) => Math.max(0, ...x.probe.gc.map((g) => g.newSpace)) / 2 ** 20),
+        eldP99: m((x) => x.probe.eld.p99),
+        eldMax: m((x) => x.probe.eld.max),
+      };
+      const vsBase = s === subjects[0] ? "baseline" : `${signed(load.p99 - base.p99)} ms p99, ${(load.cpuUsPerReq! / base.cpuUsPerReq!).toFixed(2)}× CPU`;
+      ctx.rows.push({
+        section: "tail",
+        label: s.name,
+        load,
+        versus:
+          `${vsBase}; spread p99 ${spread.p99.toFixed(2)} ms, CPU ${spread.cpu.toFixed(0)} µs/req; ` +
+          `allocated ${stats.allocKb.toFixed(1)} KB/req, promoted ${stats.promotedB.toFixed(0)} B/req, new space ${stats.newSpaceMb.toFixed(0)} MB; ` +
+          `per ${plan.tailS} s: ${stats.scavenges} scavenges (mean ${stats.scavengeMean.toFixed(2)} ms), ${stats.marks} mark-compacts, ${stats.otherGc} other GC callbacks, ` +
+          `max pause ${stats.maxPause.toFixed(1)} ms, ${stats.over1ms} pauses ≥ 1 ms, ${stats.pausedPer1k.toFixed(1)} ms paused per 1,000 req; ` +
+          `event-loop delay p99 ${stats.eldP99.toFixed(2)} ms, max ${stats.eldMax.toFixed(1)} ms`,
+        command: `${running.get(s)!.server.command} behind ${rateCommand(runFor(s, plan.tailS))}`,
+      });
+    }
+    // The shipped flags' effect, paired per repetition (the same rotation round): after ÷ before.
+    const before = windows.get(subjects[1]!)!;
+    const after = windows.get(subjects[2]!)!;
+    const pairedMedian = (f: (x: Window) => number, g: (a: number, b: number) => number): number => median(after.map((a, i) => g(f(a), f(before[i]!))));
+    const promoted = (x: Window): number => x.probe.gc.filter((g) => g.kind === "Scavenge").reduce((a, g) => a + g.promoted, 0) / (x.requests + x.errors);
+    const marks = (x: Window): number => x.probe.gc.filter((g) => g.kind === "MarkSweepCompact").length;
+    const paused = (x: Window): number => x.probe.gc.reduce((a, g) => a + g.ms, 0);
+    ctx.rows.push({
+      section: "tail",
+      label: "  effect of the shipped heap flags (as shipped against before, paired per repetition, median)",
+      value: `p99 ${signed(pairedMedian((x) => x.p99, (a, b) => a - b))} ms, p99.9 ${signed(pairedMedian((x) => x.p999, (a, b) => a - b))} ms, CPU ${pairedMedian((x) => x.cpuUsPerReq ?? Number.NaN, (a, b) => a / b).toFixed(2)}×, promoted ${pairedMedian(promoted, (a, b) => a / b).toFixed(2)}×, mark-compacts ${pairedMedian(marks, (a, b) => a - b).toFixed(0)} per ${plan.tailS} s, GC pause time ${pairedMedian(paused, (a, b) => a / b).toFixed(2)}×`,
+      command: "the two scopegate rows above",
+    });
+    // One profile each of the trivial server and scopegate as shipped; left out of a smoke run.
+    if (plan.mode === "full") await profiles(ctx, [subjects[0]!, subjects[2]!], upstream, requestsFile, rateHttp);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  }
+  ctx.notes.push(
+    `Tail rows: each server a fresh process with \`--import=scripts/bench/tail-probe.mjs\` (perf_hooks.monitorEventLoopDelay at 2 ms resolution; v8.GCProfiler: every GC --trace-gc would print, with its pause and the heap before and after, from which bytes allocated and promoted per request), behind its own edge Envoy, ${plan.tailReps} rotated repetitions of ${plan.tailS} s at ${plan.fixedRate.toLocaleString("en-US")} req/s (rate-http); GC and event-loop figures are medians over the repetitions of what the probe saw in each measured window.`,
+  );
+}
+
+function scopegateSubject(ctx: Context, name: string, heap: readonly string[]): Subject {
+  return {
+    name,
+    start: async (flags, env) => {
+      const sg = await startScopegate({
+        world: ctx.world,
+        dir: ctx.dir,
+        name: `tail-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.slice(0, 48),
+        configuredTenants: ctx.hot,
+        logLevel: "info",
+        nodeFlags: [...heap, ...flags],
+        env: { ...SHIPPED_ENV, ...env },
+      });
+      return { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length), command: sg.command.replace(/--import=\S+/, "--import=scripts/bench/tail-probe.mjs"), stop: () => sg.stop() };
+    },
+  };
+}
+
+async function readProbe(file: string): Promise<ProbeReport> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      return JSON.parse(await readFile(file, "utf8")) as ProbeReport;
+    } catch {
+      await sleepMs(20);
+    }
+  }
+  throw new Error(`no probe report in ${file}`);
+}
+
+/** One --cpu-prof run of each subject under the same load; self time by module, side by side. */
+async function profiles(ctx: Context, subjects: readonly Subject[], upstream: Envoy, requestsFile: string, rateHttp: string): Promise<void> {
+  for (const s of subjects) {
+    const profDir = join(ctx.dir, `tail-prof-${subjects.indexOf(s)}`);
+    await mkdir(profDir, { recursive: true });
+    const server = await s.start(["--cpu-prof", `--cpu-prof-dir=${profDir}`], {});
+    let edge: Envoy | undefined;
+    try {
+      edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
+      const run = { binary: rateHttp, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS: ctx.plan.tailS };
+      await runRate({ ...run, durationS: ctx.plan.warmS });
+      await runRate(run);
+    } finally {
+      await edge?.stop();
+      await server.stop();
+    }
+    const file = (await readdir(profDir)).find((f) => f.endsWith(".cpuprofile"));
+    if (!file) throw new Error(`${s.name}: no .cpuprofile written`);
+    const summary = await summariseProfile(join(profDir, file), 12);
+    ctx.rows.push({
+      section: "tail",
+      label: `  CPU profile: ${s.name}`,
+      value: `idle ${summary.idlePercent.toFixed(0)} % of its life; non-idle self time: ${summary.groups.slice(0, 10).map((g) => `${g.name} ${g.percent.toFixed(1)} %`).join(", ")}; top functions: ${summary.functions.slice(0, 8).map((f) => `\`${f.name}\` ${f.percent.toFixed(1)} %`).join(", ")}`,
+      command: `node --cpu-prof … (as above) behind rate-http at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
+    });
+  }
+}
+
+function mean(v: readonly number[]): number {
+  return v.length === 0 ? 0 : v.reduce((a, b) => a + b, 0) / v.length;
+}
+
+function signed(v: number): string {
+  return `${v < 0 ? "−" : "+"}${Math.abs(v).toFixed(2)}`;
+}

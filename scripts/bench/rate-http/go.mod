@@ -1,0 +1,3 @@
+module scopegate.local/bench/rate-http
+
+go 1.26
