@@ -12,6 +12,8 @@
 #                                     a real Redis (test/support/redis.ts); exits 1 when missing and not installable
 #   wrk                               Debian package, benchmarks only (failure is a warning)
 #   .tools/bin/ghz                    Go module, benchmarks only, only when SCOPEGATE_BENCH_TOOLS=1
+#   .tools/bin/vegeta                 Go module github.com/tsenart/vegeta (constant-rate HTTP load for the fixed-rate
+#                                     rows through Envoy), benchmarks only, only when SCOPEGATE_BENCH_TOOLS=1
 #   .tools/bin/native-authz           go build of scripts/bench/native-authz (the native ext_authz floor of the
 #                                     benchmarks), only when SCOPEGATE_BENCH_TOOLS=1
 set -euo pipefail
@@ -19,6 +21,7 @@ set -euo pipefail
 ENVOY_VERSION=1.40.0
 OPENBAO_VERSION=2.7.2
 GHZ_VERSION=v0.120.0
+VEGETA_VERSION=v12.13.0
 # v5.8.2 is the newest kustomize whose go.mod asks for no newer Go than 1.26 (v5.8.3 needs Go 1.27).
 KUSTOMIZE_VERSION=v5.8.2
 GENESYS_PY_SDK_VERSION=269.0.0
@@ -174,6 +177,21 @@ install_ghz() {
   log "installed ghz $GHZ_VERSION"
 }
 
+install_vegeta() {
+  bench_tools_requested vegeta || return 0
+  local bin="$ROOT/.tools/bin/vegeta"
+  local info=""
+  [[ -x "$bin" ]] && info="$(go version -m "$bin" 2>/dev/null)" || true
+  if [[ "$info" =~ mod[[:space:]]+github.com/tsenart/vegeta/v12[[:space:]]+$VEGETA_VERSION ]]; then
+    log "vegeta $VEGETA_VERSION already in .tools/bin (skipped)"
+    return
+  fi
+  log "go installing vegeta $VEGETA_VERSION into .tools/bin (benchmarks only, ~25 s)"
+  mkdir -p "$ROOT/.tools/bin"
+  GOBIN="$ROOT/.tools/bin" go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+  log "installed vegeta $VEGETA_VERSION"
+}
+
 # Rebuilt when its source changes: the stamp beside the binary is the sha256 of main.go, go.mod and go.sum.
 # A cold build (modules downloaded, empty build cache) takes about 40 s on this 2-core machine.
 install_native_authz() {
@@ -203,5 +221,6 @@ if [[ "${1:-}" != "--wheels-only" ]]; then
   install_kustomize
   install_wrk
   install_ghz
+  install_vegeta
   install_native_authz
 fi

@@ -1,6 +1,6 @@
 // c. HTTP load through a real Envoy: Envoy alone, Envoy + the trivial grpc-js server, Envoy + the native grpc-go
 // floor, Envoy + scopegate, all in front of the same direct_response upstream; unlimited rate (wrk: throughput
-// ratios, added latency) and a constant ~1,000 req/s (rate-http, wrk2's model; the p99 and CPU targets of
+// ratios, added latency) and a constant ~1,000 req/s (vegeta, constant rate; the p99 and CPU targets of
 // issues 5 and 15). The fixed-rate rows are `fixedReps` rotated repetitions (A B C D, B C D A, …): medians, the
 // spread between repetitions, and targets judged on the paired differences of each repetition, so a run whose
 // repetitions disagree by more than the margin says it cannot judge. CPU µs/req is the authz server's.
@@ -11,7 +11,7 @@ import type { Context } from "./context.js";
 import { EDGE_CONCURRENCY, EDGE_TEMPLATE, startEdge, startUpstream, type EdgeKind } from "./envoys.js";
 import type { LoadResult } from "./load-result.js";
 import { interleave, withCpu, type Measured } from "./phase-direct.js";
-import { buildRateHttp, rateCommand, runRate, writeRateRequests, type RateRun } from "./rate-http.js";
+import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { judged, median, medianLoad, spreadOf } from "./report.js";
 import { runWrk, wrkCommand, writeWrkScript, type WrkRun } from "./wrk.js";
 
@@ -72,8 +72,8 @@ export async function envoyPhase(
     const alone = edges[0]!;
     const unlimited = await interleave(edges, plan.rounds, (e) => runOne(e, wrkFor(e, UNLIMITED, plan.envoyS)));
     report(ctx, "envoy", edges, alone, unlimited, (e) => wrkCommand(wrkFor(e, UNLIMITED, plan.envoyS)));
-    // The fixed rate: rate-http (constant rate, no coordinated omission); wrk with pauses when Go is missing.
-    const generator = buildRateHttp(ctx.dir);
+    // The fixed rate: vegeta (constant rate, open model, no coordinated omission); wrk with pauses when it is missing.
+    const generator = rateGenerator();
     const requestsFile = join(ctx.dir, "rate-requests.json");
     await writeRateRequests(requestsFile, requestSpecs(ctx.hot, 100).map((s) => ({ path: s.path, headers: httpHeadersFor(s) })));
     const rateFor = (e: Edge, binary: string): RateRun => ({ binary, url: e.envoy.url, requestsFile, rate: plan.fixedRate, connections: FIXED.connections, durationS: plan.fixedS });
@@ -125,9 +125,9 @@ export async function envoyPhase(
       }),
     );
     ctx.notes.push(
-      `Through-Envoy rows: edge Envoy ${EDGE_CONCURRENCY} workers from \`${EDGE_TEMPLATE}\` (ext_authz over the unix socket, as the Kubernetes sidecar base runs it) or \`passthroughEnvoyConfig\` (no ext_authz); upstream: a second Envoy (1 worker) answering with direct_response. The requests (wrk and rate-http alike) rotate over ${ctx.hot.length} tenants and 5 routes with browser-like headers.`,
+      `Through-Envoy rows: edge Envoy ${EDGE_CONCURRENCY} workers from \`${EDGE_TEMPLATE}\` (ext_authz over the unix socket, as the Kubernetes sidecar base runs it) or \`passthroughEnvoyConfig\` (no ext_authz); upstream: a second Envoy (1 worker) answering with direct_response. The requests (wrk and vegeta alike) rotate over ${ctx.hot.length} tenants and 5 routes with browser-like headers.`,
       "path" in generator
-        ? `Fixed rate: scripts/bench/rate-http (Go standard library, built by the run; wrk2 is not packaged for Debian), wrk2's model: each of ${FIXED.connections} keep-alive connections sends on its own schedule, one request every ${FIXED.connections} ms, the schedules offset so that arrivals are evenly spread at ${plan.fixedRate.toLocaleString("en-US")} req/s; a request that had to wait because its connection was still busy is timed from when it was due (no coordinated omission), one sent on time from its send. ${plan.fixedReps} rotated repetitions of ${plan.fixedS} s per row (A B C D, B C D A, …); the row is the median; the targets are judged on each repetition's paired difference (or ratio) with the trivial server or Envoy alone: "cannot judge" when those differ between repetitions by more than the distance from the median to the goal.`
+        ? `Fixed rate: vegeta v12.13.0 (github.com/tsenart/vegeta, go-installed by scripts/install-tools.sh; wrk2 is not packaged for Debian), an open-model generator: requests start on a fixed schedule at ${plan.fixedRate.toLocaleString("en-US")} req/s, each on a worker of its own, over at most ${FIXED.connections} keep-alive HTTP/1.1 connections, so a slow answer does not delay the requests after it (no coordinated omission); a request waiting for a free connection is timed from its start. ${plan.fixedReps} rotated repetitions of ${plan.fixedS} s per row (A B C D, B C D A, …); the row is the median; the targets are judged on each repetition's paired difference (or ratio) with the trivial server or Envoy alone: "cannot judge" when those differ between repetitions by more than the distance from the median to the goal.`
         : `Fixed rate: ${generator.missing}; fell back to wrk with a random pause per connection (about ${plan.fixedRate} req/s when answers take ~1 ms, less when slower; a slow answer delays its connection's next request unseen).`,
     );
   } finally {

@@ -1,6 +1,6 @@
 // Where scopegate's tail through Envoy comes from (issue 15): scopegate and the trivial grpc-js server, each in a
 // fresh process with scripts/bench/tail-probe.mjs loaded (an event-loop delay histogram and every GC pause, per
-// measured window), behind their own edge Envoy, under the same constant-rate load (rate-http, ~1,000 req/s).
+// measured window), behind their own edge Envoy, under the same constant-rate load (vegeta, ~1,000 req/s).
 // Variants of scopegate isolate the candidates: the heap flags the image ships against a larger young
 // generation, and the decision log line on and off. Repetitions rotate (A B C, B C A, C A B); medians and the
 // spread between repetitions are reported. Then one --cpu-prof run of scopegate and of the trivial server under
@@ -15,7 +15,7 @@ import { startEdge, startUpstream } from "./envoys.js";
 import { interleave, type Measured } from "./phase-direct.js";
 import { BOUNDED_HEAP, PREVIOUS_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { summariseProfile } from "./profile.js";
-import { buildRateHttp, rateCommand, runRate, writeRateRequests, type RateRun } from "./rate-http.js";
+import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
@@ -48,9 +48,9 @@ type Window = Measured & { readonly probe: ProbeReport };
 
 export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
   const { plan } = ctx;
-  const generator = buildRateHttp(ctx.dir);
+  const generator = rateGenerator();
   if ("missing" in generator) throw new Error(`the tail phase needs the constant-rate generator: ${generator.missing}`);
-  const rateHttp = generator.path;
+  const generatorPath = generator.path;
   const subjects: Subject[] = [
     {
       name: "trivial grpc-js (V8 defaults)",
@@ -84,7 +84,7 @@ export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
       running.set(s, { server, edge, probeFile });
     }
     const runFor = (s: Subject, durationS: number): RateRun => ({
-      binary: rateHttp,
+      binary: generatorPath,
       url: running.get(s)!.edge.url,
       requestsFile,
       rate: plan.fixedRate,
@@ -156,12 +156,12 @@ export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
       command: "the two scopegate rows above",
     });
     // One profile each of the trivial server and scopegate as shipped; left out of a smoke run.
-    if (plan.mode === "full") await profiles(ctx, [subjects[0]!, subjects[2]!], upstream, requestsFile, rateHttp);
+    if (plan.mode === "full") await profiles(ctx, [subjects[0]!, subjects[2]!], upstream, requestsFile, generatorPath);
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
   ctx.notes.push(
-    `Tail rows: each server a fresh process with \`--import=scripts/bench/tail-probe.mjs\` (perf_hooks.monitorEventLoopDelay at 2 ms resolution; v8.GCProfiler: every GC --trace-gc would print, with its pause and the heap before and after, from which bytes allocated and promoted per request), behind its own edge Envoy, ${plan.tailReps} rotated repetitions of ${plan.tailS} s at ${plan.fixedRate.toLocaleString("en-US")} req/s (rate-http); GC and event-loop figures are medians over the repetitions of what the probe saw in each measured window.`,
+    `Tail rows: each server a fresh process with \`--import=scripts/bench/tail-probe.mjs\` (perf_hooks.monitorEventLoopDelay at 2 ms resolution; v8.GCProfiler: every GC --trace-gc would print, with its pause and the heap before and after, from which bytes allocated and promoted per request), behind its own edge Envoy, ${plan.tailReps} rotated repetitions of ${plan.tailS} s at ${plan.fixedRate.toLocaleString("en-US")} req/s (vegeta); GC and event-loop figures are medians over the repetitions of what the probe saw in each measured window.`,
   );
 }
 
@@ -195,7 +195,7 @@ async function readProbe(file: string): Promise<ProbeReport> {
 }
 
 /** One --cpu-prof run of each subject under the same load; self time by module, side by side. */
-async function profiles(ctx: Context, subjects: readonly Subject[], upstream: Envoy, requestsFile: string, rateHttp: string): Promise<void> {
+async function profiles(ctx: Context, subjects: readonly Subject[], upstream: Envoy, requestsFile: string, generatorPath: string): Promise<void> {
   for (const s of subjects) {
     const profDir = join(ctx.dir, `tail-prof-${subjects.indexOf(s)}`);
     await mkdir(profDir, { recursive: true });
@@ -203,7 +203,7 @@ async function profiles(ctx: Context, subjects: readonly Subject[], upstream: En
     let edge: Envoy | undefined;
     try {
       edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
-      const run = { binary: rateHttp, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS: ctx.plan.tailS };
+      const run = { binary: generatorPath, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS: ctx.plan.tailS };
       await runRate({ ...run, durationS: ctx.plan.warmS });
       await runRate(run);
     } finally {
@@ -217,7 +217,7 @@ async function profiles(ctx: Context, subjects: readonly Subject[], upstream: En
       section: "tail",
       label: `  CPU profile: ${s.name}`,
       value: `idle ${summary.idlePercent.toFixed(0)} % of its life; non-idle self time: ${summary.groups.slice(0, 10).map((g) => `${g.name} ${g.percent.toFixed(1)} %`).join(", ")}; top functions: ${summary.functions.slice(0, 8).map((f) => `\`${f.name}\` ${f.percent.toFixed(1)} %`).join(", ")}`,
-      command: `node --cpu-prof … (as above) behind rate-http at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
+      command: `node --cpu-prof … (as above) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
     });
   }
 }

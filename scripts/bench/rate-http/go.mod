@@ -1,3 +1,0 @@
-module scopegate.local/bench/rate-http
-
-go 1.26
