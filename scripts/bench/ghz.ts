@@ -6,7 +6,7 @@ import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../../test/support/tools.js";
 import { startChild } from "./child.js";
-import { percentile, type LoadResult } from "./load-result.js";
+import { loadResultOf, type LoadResult } from "./load-result.js";
 
 export const GHZ_PATH = join(repoRoot, ".tools/bin/ghz");
 
@@ -78,15 +78,6 @@ export async function runGhz(run: GhzRun): Promise<LoadResult> {
   const report = JSON.parse(await readFile(run.outFile, "utf8")) as GhzReport;
   await rm(run.outFile, { force: true });
   const ok = (report.details ?? []).filter((d) => d.status === "OK").map((d) => d.latency / 1e6);
-  ok.sort((a, b) => a - b);
   const errors = Object.values(report.errorDistribution ?? {}).reduce((a, b) => a + b, 0);
-  const seconds = report.total / 1e9;
-  return {
-    requests: ok.length,
-    errors,
-    rps: ok.length / seconds,
-    p50: percentile(ok, 50),
-    p99: percentile(ok, 99),
-    p999: percentile(ok, 99.9),
-  };
+  return loadResultOf(ok, errors, report.total / 1e9);
 }

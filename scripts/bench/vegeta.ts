@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../../test/support/tools.js";
 import { startChild } from "./child.js";
-import { percentile, type LoadResult } from "./load-result.js";
+import { loadResultOf, type LoadResult } from "./load-result.js";
 import type { WrkRequest } from "./wrk.js";
 
 export const VEGETA_PATH = join(repoRoot, ".tools/bin/vegeta");
@@ -87,14 +87,5 @@ export async function runRate(run: RateRun): Promise<LoadResult> {
     if (r.code >= 200 && r.code < 300 && r.error === "") latencies.push(r.latency / 1e6);
     else errors++;
   }
-  latencies.sort((a, b) => a - b);
-  const seconds = Math.max(1e-3, (last - first) / 1000);
-  return {
-    requests: latencies.length,
-    errors,
-    rps: latencies.length / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p999: percentile(latencies, 99.9),
-  };
+  return loadResultOf(latencies, errors, Math.max(1e-3, (last - first) / 1000));
 }
