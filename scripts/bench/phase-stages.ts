@@ -2,13 +2,14 @@
 // from src) in the harness process, its log going to /dev/null, each stage timed in a tight loop over the hot
 // requests (median of 5 alternating repetitions). Next to the trivial server's CPU per request (the transport),
 // this says which stages are worth making cheaper, and by how much the proposals in docs/benchmarks.md would.
+import v8 from "node:v8";
 import pino from "pino";
 import { startApp } from "../../src/app.js";
 import type { CheckOutcome } from "../../src/authz/authorizer.js";
 import { parseConfig } from "../../src/config/index.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { decisionLogger } from "../../src/observability/decision-log.js";
-import { createLogger } from "../../src/observability/logger.js";
+import { ATOMIC_WRITE_BYTES, createLogger, LineBatch, LOG_BUFFER_BYTES, LOG_FLUSH_MS } from "../../src/observability/logger.js";
 import type { Context } from "./context.js";
 import { median } from "./report.js";
 import { benchConfig, VAULT_TOKEN_ENV } from "./scopegate-process.js";
@@ -21,8 +22,11 @@ interface Stage {
 }
 
 export async function stagesPhase(ctx: Context): Promise<void> {
-  const destination = pino.destination({ dest: "/dev/null", sync: true });
+  // The shipped destination (bufferedStdout: LineBatch over a synchronous sonic-boom), writing to /dev/null.
+  const destination = new LineBatch(pino.destination({ dest: "/dev/null", sync: true, maxWrite: ATOMIC_WRITE_BYTES }));
   const logger = createLogger("info", destination);
+  // The destination before 2026-12-02: sonic-boom's own minLength buffering (one growing string per batch).
+  const previousDestination = pino.destination({ dest: "/dev/null", sync: true, minLength: LOG_BUFFER_BYTES, maxWrite: ATOMIC_WRITE_BYTES, periodicFlush: LOG_FLUSH_MS });
   const config = parseConfig(benchConfig(ctx.world, { tcp: "127.0.0.1:0", configuredTenants: ctx.hot, logLevel: "info", maxTenants: 10_000 }));
   const app = await startApp({ config, logger, env: { [VAULT_TOKEN_ENV]: ctx.world.bao.rootToken }, defaultMetrics: false });
   try {
@@ -44,25 +48,39 @@ export async function stagesPhase(ctx: Context): Promise<void> {
       requestId: o.requestId,
     });
     const logDecision = decisionLogger(logger, "all");
+    const logDecisionBefore = decisionLogger(createLogger("info", previousDestination), "all");
     const n = bytes.length;
     const stages: Stage[] = [
       { name: "authorize: Authorizer.check, cached (reads the request bytes, tenant, division plan, token, pre-encoded answer; synchronous, no timer)", run: (i) => app.authorizer.check(bytes[i % n]!, new Deadline(5000)) },
       { name: "  for comparison: decoding the whole CheckRequest with the generated ts-proto decoder (no longer on the hot path)", run: (i) => CheckRequest.decode(bytes[i % n]!) },
       { name: "  for comparison: AbortSignal.timeout (created only when a check waits for I/O)", run: () => AbortSignal.timeout(5000) },
-      { name: "decision log line (the shipped decisionLogger; sync write to /dev/null)", run: (i) => logDecision(outcomes[i % n]!, 0.123) },
+      { name: "decision log line (the shipped decisionLogger and stdout batching; sync writes to /dev/null)", run: (i) => logDecision(outcomes[i % n]!, 0.123) },
+      { name: "  for comparison: the same line with sonic-boom's own minLength buffering (before 2026-12-02)", run: (i) => logDecisionBefore(outcomes[i % n]!, 0.123) },
       { name: "  for comparison: the same line with the redaction list on", run: (i) => logger.info(line(outcomes[i % n]!), "check") },
       { name: "metrics.observeCheck (prom-client counters + histogram, labels per call)", run: (i) => app.metrics.observeCheck(outcomes[i % n]!, 0.123) },
     ];
-    const iterations = ctx.plan.mode === "full" ? 40_000 : 4_000;
-    const samples = new Map<string, number[]>(stages.map((s) => [s.name, []] as [string, number[]]));
+    const iterations = ctx.plan.mode === "full" ? 200_000 : 4_000;
+    const samples = new Map<string, Timed[]>(stages.map((s) => [s.name, []] as [string, Timed[]]));
+    // Rotated order (A B C, B C A, …): a stage's garbage (AbortSignal.timeout leaves its timers alive for 5 s) is
+    // collected during whichever stage follows it, so no stage always follows the same one.
     for (let rep = 0; rep < 5; rep++) {
-      for (const s of stages) samples.get(s.name)!.push(timeSync(s.run, iterations));
+      for (let k = 0; k < stages.length; k++) {
+        const s = stages[(k + rep) % stages.length]!;
+        samples.get(s.name)!.push(timeSync(s.run, iterations));
+      }
     }
-    const us = (name: string): number => median(samples.get(name)!);
-    const [authorize, , , log, , metrics] = stages.map((s) => s.name) as [string, string, string, string, string, string];
+    const us = (name: string): number => median(samples.get(name)!.map((t) => t.us));
+    const allocated = (name: string): number => median(samples.get(name)!.map((t) => t.bytes));
+    const [authorize, , , log, , , metrics] = stages.map((s) => s.name) as [string, string, string, string, string, string, string];
     const shipped = us(authorize) + us(log) + us(metrics);
     for (const s of stages) {
-      ctx.rows.push({ section: "stages", label: s.name, value: `${us(s.name).toFixed(2)} µs`, command: `in-process loop, ${iterations.toLocaleString("en-US")} operations × 5, median` });
+      const b = allocated(s.name);
+      ctx.rows.push({
+        section: "stages",
+        label: s.name,
+        value: `${us(s.name).toFixed(2)} µs, ${b >= 1024 ? `${(b / 1024).toFixed(1)} KB` : `${Math.round(b)} B`} allocated`,
+        command: `in-process loop, ${iterations.toLocaleString("en-US")} operations × 5, median (bytes: heap growth between GCs, v8.GCProfiler)`,
+      });
     }
     ctx.rows.push({
       section: "stages",
@@ -72,16 +90,36 @@ export async function stagesPhase(ctx: Context): Promise<void> {
     });
   } finally {
     await app.stop(1000);
-    destination.end();
+    destination.close();
+    previousDestination.end();
   }
 }
 
-function timeSync(run: (i: number) => unknown, iterations: number): number {
+interface Timed {
+  readonly us: number;
+  /** Heap bytes allocated per operation. */
+  readonly bytes: number;
+}
+
+function timeSync(run: (i: number) => unknown, iterations: number): Timed {
   let sink: unknown;
   for (let i = 0; i < iterations / 10; i++) sink = run(i);
+  const profiler = new v8.GCProfiler();
+  profiler.start();
+  const usedBefore = v8.getHeapStatistics().used_heap_size;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) sink = run(i);
   const ns = Number(process.hrtime.bigint() - t0);
+  const usedAfter = v8.getHeapStatistics().used_heap_size;
+  const { statistics } = profiler.stop();
+  // Allocated = heap growth between one GC's end and the next one's start, summed over the loop.
+  let bytes = 0;
+  let prev = usedBefore;
+  for (const gc of statistics) {
+    bytes += Math.max(0, gc.beforeGC.heapStatistics.usedHeapSize - prev);
+    prev = gc.afterGC.heapStatistics.usedHeapSize;
+  }
+  bytes += Math.max(0, usedAfter - prev);
   if (sink === Symbol.for("never")) process.stdout.write("");
-  return ns / iterations / 1000;
+  return { us: ns / iterations / 1000, bytes: bytes / iterations };
 }

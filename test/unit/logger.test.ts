@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { isoTimeOncePerMs } from "../../src/observability/logger.js";
+import { ATOMIC_WRITE_BYTES, LineBatch, LOG_BUFFER_BYTES, LOG_FLUSH_MS, isoTimeOncePerMs } from "../../src/observability/logger.js";
 
 describe("isoTimeOncePerMs", () => {
   afterEach(() => {
@@ -20,5 +21,62 @@ describe("isoTimeOncePerMs", () => {
       expect(isoTimeOncePerMs()).toBe(ours);
       t += i % 3 === 0 ? 0 : 1;
     }
+  });
+});
+
+describe("LineBatch", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const sink = () => {
+    const writes: string[] = [];
+    let syncs = 0;
+    return { writes, syncs: () => syncs, write: (c: string) => writes.push(c), flushSync: () => void syncs++ };
+  };
+  const line = fc
+    .tuple(fc.string({ unit: fc.constantFrom("a", "{", "\"", "é", "€", "𝄞"), maxLength: 1500 }), fc.nat(6000))
+    .map(([s, pad]) => `${s}${"x".repeat(pad % 7 === 0 ? pad : pad % 300)}\n`);
+
+  it("writes every line once, in order, whole, in writes of at most 4096 bytes unless one line is longer", () => {
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 80 }), (lines) => {
+        const s = sink();
+        const batch = new LineBatch(s, 60_000);
+        for (const l of lines) batch.write(l);
+        batch.close();
+        expect(s.writes.join("")).toBe(lines.join(""));
+        for (const w of s.writes) {
+          expect(w.endsWith("\n")).toBe(true);
+          const bytes = Buffer.byteLength(w);
+          if (bytes > ATOMIC_WRITE_BYTES) expect(w.indexOf("\n")).toBe(w.length - 1); // one long line, alone
+        }
+        // Batches are not split needlessly: two neighbouring writes would not have fitted in one.
+        for (let i = 1; i < s.writes.length; i++) {
+          const firstLineOfNext = s.writes[i]!.slice(0, s.writes[i]!.indexOf("\n") + 1);
+          const prev = Buffer.byteLength(s.writes[i - 1]!);
+          expect(prev >= LOG_BUFFER_BYTES || prev + Buffer.byteLength(firstLineOfNext) > ATOMIC_WRITE_BYTES).toBe(true);
+        }
+      }),
+    );
+  });
+
+  it("writes a batch once it holds LOG_BUFFER_BYTES, and a smaller one within LOG_FLUSH_MS", () => {
+    vi.useFakeTimers();
+    const s = sink();
+    const batch = new LineBatch(s);
+    batch.write("first\n");
+    batch.write("second\n");
+    expect(s.writes).toEqual([]);
+    vi.advanceTimersByTime(LOG_FLUSH_MS);
+    expect(s.writes).toEqual(["first\nsecond\n"]);
+    const big = `${"y".repeat(LOG_BUFFER_BYTES)}\n`;
+    batch.write(big);
+    expect(s.writes).toEqual(["first\nsecond\n", big]);
+    batch.write("last\n");
+    batch.flushSync();
+    expect(s.writes.at(-1)).toBe("last\n");
+    expect(s.syncs()).toBe(1);
+    batch.close();
   });
 });
