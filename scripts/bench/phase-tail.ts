@@ -3,9 +3,10 @@
 // measured window), behind their own edge Envoy, under the same constant-rate load (vegeta, ~1,000 req/s).
 // Variants of scopegate isolate the candidates: the heap flags the image ships against a larger young
 // generation, and the decision log line on and off. Repetitions rotate (A B C, B C A, C A B); medians and the
-// spread between repetitions are reported. Then one --cpu-prof run of scopegate and of the trivial server under
-// the same load, summarised side by side.
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+// spread between repetitions are reported. Then, for the trivial server and scopegate as shipped, one measured
+// window each under scripts/bench/window-probe.mjs: a CPU profile (µs per request by module, and the difference)
+// and the objects that survived a scavenge (by allocating function).
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
@@ -14,7 +15,7 @@ import { sleepMs, type Context } from "./context.js";
 import { startEdge, startUpstream } from "./envoys.js";
 import { interleave, type Measured } from "./phase-direct.js";
 import { BOUNDED_HEAP, PREVIOUS_HEAP, SHIPPED_ENV } from "./phase-memory.js";
-import { summariseProfile } from "./profile.js";
+import { summariseHeapProfile, summariseProfile, type ProfileSummary } from "./profile.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
@@ -23,6 +24,7 @@ import type { Envoy } from "../../test/support/envoy.js";
 
 const PROBE = join(repoRoot, "scripts/bench/tail-probe.mjs");
 const PROBE_ENV = "SCOPEGATE_TAIL_PROBE_OUT";
+const WINDOW_PROBE = join(repoRoot, "scripts/bench/window-probe.mjs");
 
 interface Running {
   readonly pid: number;
@@ -157,7 +159,9 @@ export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
       command: "the two scopegate rows above",
     });
     // One profile each of the trivial server and scopegate as shipped; left out of a smoke run.
-    if (plan.mode === "full") await profiles(ctx, [subjects[0]!, subjects[2]!], upstream, requestsFile, generatorPath);
+    if (plan.mode === "full") {
+      await windowProfiles(ctx, [subjects[0]!, subjects[2]!], upstream, requestsFile, generatorPath);
+    }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
@@ -196,32 +200,81 @@ async function readProbe(file: string): Promise<ProbeReport> {
   throw new Error(`no probe report in ${file}`);
 }
 
-/** One --cpu-prof run of each subject under the same load; self time by module, side by side. */
-async function profiles(ctx: Context, subjects: readonly Subject[], upstream: Envoy, requestsFile: string, generatorPath: string): Promise<void> {
-  for (const s of subjects) {
-    const profDir = join(ctx.dir, `tail-prof-${subjects.indexOf(s)}`);
-    await mkdir(profDir, { recursive: true });
-    const server = await s.start(["--cpu-prof", `--cpu-prof-dir=${profDir}`], {});
-    let edge: Envoy | undefined;
-    try {
-      edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
-      const run = { binary: generatorPath, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS: ctx.plan.tailS };
-      await runRate({ ...run, durationS: ctx.plan.warmS });
-      await runRate(run);
-    } finally {
-      await edge?.stop();
-      await server.stop();
+/**
+ * One window of each subject under the same load, profiled by scripts/bench/window-probe.mjs (the window only: not
+ * start-up, not warm-up). "cpu": self time per module in µs per request, side by side, and where scopegate spends
+ * more than the trivial server. "survivors": what a scavenge did not collect (V8's sampling heap profiler with
+ * objects collected by a scavenge left out), by allocating function and by the innermost frame of scopegate's own
+ * code on the allocating stack: the bytes behind the mark-compacts.
+ */
+async function windowProfiles(ctx: Context, subjects: readonly Subject[], upstream: Envoy, requestsFile: string, generatorPath: string): Promise<void> {
+  const cpu = new Map<Subject, { summary: ProfileSummary; requests: number }>();
+  for (const kind of ["cpu", "survivors"] as const) {
+    for (const s of subjects) {
+      const out = join(ctx.dir, `tail-window-${kind}-${subjects.indexOf(s)}.json`);
+      const server = await s.start([`--import=${WINDOW_PROBE}`], { SCOPEGATE_WINDOW_PROBE: kind, SCOPEGATE_WINDOW_PROBE_OUT: out });
+      let edge: Envoy | undefined;
+      let requests = 0;
+      try {
+        edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
+        const run = { binary: generatorPath, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS: ctx.plan.tailS };
+        await runRate({ ...run, durationS: ctx.plan.warmS });
+        process.kill(server.pid, "SIGUSR2"); // opens the window
+        await sleepMs(50);
+        const r = await runRate(run);
+        requests = r.requests + r.errors;
+        process.kill(server.pid, "SIGUSR2"); // closes it: the probe writes the profile
+        await waitForFile(out);
+      } finally {
+        await edge?.stop();
+        await server.stop();
+      }
+      const perReq = (amount: number): number => amount / Math.max(1, requests);
+      if (kind === "cpu") {
+        const summary = await summariseProfile(out, 12);
+        cpu.set(s, { summary, requests });
+        ctx.rows.push({
+          section: "tail",
+          label: `  CPU profile of one window: ${s.name}`,
+          value: `${perReq(summary.busyUs).toFixed(0)} µs/req busy (idle ${summary.idlePercent.toFixed(0)} %); by module: ${summary.groups.slice(0, 10).map((g) => `${g.name} ${perReq(g.amount).toFixed(1)}`).join(", ")} µs/req; top functions: ${summary.functions.slice(0, 8).map((f) => `\`${f.name}\` ${f.percent.toFixed(1)} %`).join(", ")}${summary.ownFunctions.length > 0 ? `; scopegate's own: ${summary.ownFunctions.slice(0, 8).map((f) => `\`${f.name}\` ${perReq(f.amount).toFixed(1)}`).join(", ")} µs/req` : ""}`,
+          command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=cpu: inspector Profiler, 200 µs sampling) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
+        });
+      } else {
+        const summary = await summariseHeapProfile(out, 8);
+        ctx.rows.push({
+          section: "tail",
+          label: `  survivors of a scavenge: ${s.name}`,
+          value: `${Math.round(perReq(summary.bytes)).toLocaleString("en-US")} B/req sampled; by allocating function: ${summary.functions.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}; by innermost scopegate frame: ${summary.scopegateFrames.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}`,
+          command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=survivors: HeapProfiler sampling every 512 B, objects collected by a scavenge left out) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
+        });
+      }
     }
-    const file = (await readdir(profDir)).find((f) => f.endsWith(".cpuprofile"));
-    if (!file) throw new Error(`${s.name}: no .cpuprofile written`);
-    const summary = await summariseProfile(join(profDir, file), 12);
-    ctx.rows.push({
-      section: "tail",
-      label: `  CPU profile: ${s.name}`,
-      value: `idle ${summary.idlePercent.toFixed(0)} % of its life; non-idle self time: ${summary.groups.slice(0, 10).map((g) => `${g.name} ${g.percent.toFixed(1)} %`).join(", ")}; top functions: ${summary.functions.slice(0, 8).map((f) => `\`${f.name}\` ${f.percent.toFixed(1)} %`).join(", ")}`,
-      command: `node --cpu-prof … (as above) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
-    });
   }
+  // Where the CPU difference is: modules where the last subject (scopegate) spends more µs per request than the first.
+  const [first, last] = [cpu.get(subjects[0]!)!, cpu.get(subjects.at(-1)!)!];
+  const us = (p: { summary: ProfileSummary; requests: number }, group: string): number =>
+    (p.summary.groups.find((g) => g.name === group)?.amount ?? 0) / Math.max(1, p.requests);
+  const groups = new Set([...first.summary.groups, ...last.summary.groups].map((g) => g.name));
+  const diffs = [...groups].map((g) => ({ g, d: us(last, g) - us(first, g) })).sort((x, y) => y.d - x.d);
+  const total = last.summary.busyUs / Math.max(1, last.requests) - first.summary.busyUs / Math.max(1, first.requests);
+  ctx.rows.push({
+    section: "tail",
+    label: `  CPU difference per request, ${subjects.at(-1)!.name} − ${subjects[0]!.name} (one window each)`,
+    value: `${signed(total)} µs/req busy; more: ${diffs.filter((x) => x.d > 0).slice(0, 8).map((x) => `${x.g} ${signed(x.d)}`).join(", ")}; less: ${diffs.filter((x) => x.d < 0).slice(-4).map((x) => `${x.g} ${signed(x.d)}`).join(", ")} µs/req`,
+    command: "the two CPU profile rows above",
+  });
+}
+
+async function waitForFile(file: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      await readFile(file, "utf8");
+      return;
+    } catch {
+      await sleepMs(50);
+    }
+  }
+  throw new Error(`no profile written to ${file}`);
 }
 
 function mean(v: readonly number[]): number {

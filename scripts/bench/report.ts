@@ -136,7 +136,7 @@ export function markdown(report: Report, kept: string): string {
       "",
       "| by module | share |",
       "|---|---:|",
-      ...p.summary.groups.map((g) => `| ${g.name} | ${g.percent.toFixed(1)} % |`),
+      ...p.summary.groups.slice(0, 12).map((g) => `| ${g.name} | ${g.percent.toFixed(1)} % |`),
       "",
       "| hottest functions | share |",
       "|---|---:|",
