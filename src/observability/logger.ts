@@ -41,16 +41,26 @@ export function createLogger(level: LevelWithSilent, destination?: DestinationSt
 }
 
 /**
- * pino's isoTime, formatted once per millisecond: under load many decision lines share a millisecond, and
- * `new Date().toISOString()` per line was 2 % of a cached check's CPU samples. Same output.
+ * pino's isoTime, built once per millisecond from a date prefix formatted once per second: under load many
+ * decision lines share a millisecond, and `new Date().toISOString()` per line was 2 % of a cached check's CPU
+ * samples (and, at 1,000 checks per second, still 1.4 µs per check in place). Same output.
  */
-let lastMs = -1;
+let lastMs = Number.NaN;
 let lastIso = "";
+let lastSecond = Number.NaN;
+let secondPrefix = "";
 export function isoTimeOncePerMs(): string {
   const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
-    lastIso = `,"time":"${new Date(now).toISOString()}"`;
+    const second = Math.floor(now / 1000);
+    if (second !== lastSecond) {
+      lastSecond = second;
+      // `,"time":"2026-12-02T20:24:55.` — everything up to the milliseconds.
+      secondPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
+    }
+    const ms = now - second * 1000;
+    lastIso = `${secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z"`;
   }
   return lastIso;
 }

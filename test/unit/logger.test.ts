@@ -22,6 +22,17 @@ describe("isoTimeOncePerMs", () => {
       t += i % 3 === 0 ? 0 : 1;
     }
   });
+
+  it("gives pino's isoTime output at any instant, in any order", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Date.UTC(2200, 0, 1) }), (t) => {
+        vi.setSystemTime(t);
+        expect(isoTimeOncePerMs()).toBe(pino.stdTimeFunctions.isoTime());
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 });
 
 describe("LineBatch", () => {
