@@ -21,7 +21,7 @@ import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
 import { fleetPhase } from "./bench/phase-fleet.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
 import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js";
-import { profilePhase } from "./bench/phase-profile.js";
+import { oneInFlightProfiles, profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
 import { stagesPhase } from "./bench/phase-stages.js";
 import { tailPhase } from "./bench/phase-tail.js";
@@ -142,6 +142,7 @@ try {
     await phase("CPU profile", async () => {
       const p = await profilePhase(context);
       profile = { summary: p.summary, command: p.command };
+      if (plan.mode === "full") await oneInFlightProfiles(context, response);
     });
   }
   context.targets.push({

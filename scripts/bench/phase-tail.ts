@@ -15,7 +15,8 @@ import { sleepMs, type Context } from "./context.js";
 import { startEdge, startUpstream } from "./envoys.js";
 import { interleave, type Measured } from "./phase-direct.js";
 import { BOUNDED_HEAP, PREVIOUS_HEAP, SHIPPED_ENV } from "./phase-memory.js";
-import { summariseHeapProfile, summariseProfile, type ProfileSummary } from "./profile.js";
+import { summariseHeapProfile, summariseProfile } from "./profile.js";
+import { cpuDifference, cpuPerRequest, profileWindow, windowProbe, type PerRequest } from "./window-profile.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
@@ -24,7 +25,6 @@ import type { Envoy } from "../../test/support/envoy.js";
 
 const PROBE = join(repoRoot, "scripts/bench/tail-probe.mjs");
 const PROBE_ENV = "SCOPEGATE_TAIL_PROBE_OUT";
-const WINDOW_PROBE = join(repoRoot, "scripts/bench/window-probe.mjs");
 
 interface Running {
   readonly pid: number;
@@ -208,35 +208,33 @@ async function readProbe(file: string): Promise<ProbeReport> {
  * code on the allocating stack: the bytes behind the mark-compacts.
  */
 async function windowProfiles(ctx: Context, subjects: readonly Subject[], upstream: Envoy, requestsFile: string, generatorPath: string): Promise<void> {
-  const cpu = new Map<Subject, { summary: ProfileSummary; requests: number }>();
+  const cpu = new Map<Subject, PerRequest>();
   for (const kind of ["cpu", "survivors"] as const) {
     for (const s of subjects) {
       const out = join(ctx.dir, `tail-window-${kind}-${subjects.indexOf(s)}.json`);
-      const server = await s.start([`--import=${WINDOW_PROBE}`], { SCOPEGATE_WINDOW_PROBE: kind, SCOPEGATE_WINDOW_PROBE_OUT: out });
+      const probe = windowProbe(kind, out);
+      const server = await s.start(probe.flags, probe.env);
       let edge: Envoy | undefined;
       let requests = 0;
       try {
         edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
         const run = { binary: generatorPath, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS: ctx.plan.tailS };
         await runRate({ ...run, durationS: ctx.plan.warmS });
-        process.kill(server.pid, "SIGUSR2"); // opens the window
-        await sleepMs(50);
-        const r = await runRate(run);
-        requests = r.requests + r.errors;
-        process.kill(server.pid, "SIGUSR2"); // closes it: the probe writes the profile
-        await waitForFile(out);
+        requests = await profileWindow(server.pid, out, async () => {
+          const r = await runRate(run);
+          return r.requests + r.errors;
+        });
       } finally {
         await edge?.stop();
         await server.stop();
       }
-      const perReq = (amount: number): number => amount / Math.max(1, requests);
       if (kind === "cpu") {
-        const summary = await summariseProfile(out, 12);
-        cpu.set(s, { summary, requests });
+        const p = { summary: await summariseProfile(out, 12), requests };
+        cpu.set(s, p);
         ctx.rows.push({
           section: "tail",
           label: `  CPU profile of one window: ${s.name}`,
-          value: `${perReq(summary.busyUs).toFixed(0)} µs/req busy (idle ${summary.idlePercent.toFixed(0)} %); by module: ${summary.groups.slice(0, 10).map((g) => `${g.name} ${perReq(g.amount).toFixed(1)}`).join(", ")} µs/req; top functions: ${summary.functions.slice(0, 8).map((f) => `\`${f.name}\` ${f.percent.toFixed(1)} %`).join(", ")}${summary.ownFunctions.length > 0 ? `; scopegate's own: ${summary.ownFunctions.slice(0, 8).map((f) => `\`${f.name}\` ${perReq(f.amount).toFixed(1)}`).join(", ")} µs/req` : ""}`,
+          value: cpuPerRequest(p),
           command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=cpu: inspector Profiler, 200 µs sampling) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
         });
       } else {
@@ -244,37 +242,18 @@ async function windowProfiles(ctx: Context, subjects: readonly Subject[], upstre
         ctx.rows.push({
           section: "tail",
           label: `  survivors of a scavenge: ${s.name}`,
-          value: `${Math.round(perReq(summary.bytes)).toLocaleString("en-US")} B/req sampled; by allocating function: ${summary.functions.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}; by innermost scopegate frame: ${summary.scopegateFrames.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}`,
+          value: `${Math.round(summary.bytes / Math.max(1, requests)).toLocaleString("en-US")} B/req sampled; by allocating function: ${summary.functions.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}; by innermost scopegate frame: ${summary.scopegateFrames.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}`,
           command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=survivors: HeapProfiler sampling every 512 B, objects collected by a scavenge left out) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
         });
       }
     }
   }
-  // Where the CPU difference is: modules where the last subject (scopegate) spends more µs per request than the first.
-  const [first, last] = [cpu.get(subjects[0]!)!, cpu.get(subjects.at(-1)!)!];
-  const us = (p: { summary: ProfileSummary; requests: number }, group: string): number =>
-    (p.summary.groups.find((g) => g.name === group)?.amount ?? 0) / Math.max(1, p.requests);
-  const groups = new Set([...first.summary.groups, ...last.summary.groups].map((g) => g.name));
-  const diffs = [...groups].map((g) => ({ g, d: us(last, g) - us(first, g) })).sort((x, y) => y.d - x.d);
-  const total = last.summary.busyUs / Math.max(1, last.requests) - first.summary.busyUs / Math.max(1, first.requests);
   ctx.rows.push({
     section: "tail",
     label: `  CPU difference per request, ${subjects.at(-1)!.name} − ${subjects[0]!.name} (one window each)`,
-    value: `${signed(total)} µs/req busy; more: ${diffs.filter((x) => x.d > 0).slice(0, 8).map((x) => `${x.g} ${signed(x.d)}`).join(", ")}; less: ${diffs.filter((x) => x.d < 0).slice(-4).map((x) => `${x.g} ${signed(x.d)}`).join(", ")} µs/req`,
+    value: cpuDifference(cpu.get(subjects[0]!)!, cpu.get(subjects.at(-1)!)!),
     command: "the two CPU profile rows above",
   });
-}
-
-async function waitForFile(file: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await readFile(file, "utf8");
-      return;
-    } catch {
-      await sleepMs(50);
-    }
-  }
-  throw new Error(`no profile written to ${file}`);
 }
 
 function mean(v: readonly number[]): number {
