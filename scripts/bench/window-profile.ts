@@ -37,6 +37,30 @@ export interface PerRequest {
   readonly requests: number;
 }
 
+/**
+ * The median of several windows of one server, per request: busy time and each module's time are the medians of
+ * their per-request values (requests = 1); the function lists are those of the window with the median busy time.
+ */
+export function medianPerRequest(windows: readonly PerRequest[]): PerRequest {
+  const perReq = (w: PerRequest, amount: number): number => amount / Math.max(1, w.requests);
+  const median = (v: number[]): number => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const busy = median(windows.map((w) => perReq(w, w.summary.busyUs)));
+  const middle = [...windows].sort((a, b) => perReq(a, a.summary.busyUs) - perReq(b, b.summary.busyUs))[Math.floor((windows.length - 1) / 2)]!;
+  const names = new Set(windows.flatMap((w) => w.summary.groups.map((g) => g.name)));
+  const groups = [...names]
+    .map((name) => ({ name, amount: median(windows.map((w) => perReq(w, w.summary.groups.find((g) => g.name === name)?.amount ?? 0))) }))
+    .sort((a, b) => b.amount - a.amount)
+    .map((g) => ({ ...g, percent: (100 * g.amount) / Math.max(1e-9, busy) }));
+  const scale = (lines: PerRequest["summary"]["functions"]) => lines.map((l) => ({ ...l, amount: perReq(middle, l.amount) }));
+  return {
+    requests: 1,
+    summary: { ...middle.summary, busyUs: busy, groups, functions: scale(middle.summary.functions), ownFunctions: scale(middle.summary.ownFunctions) },
+  };
+}
+
 /** A CPU profile as µs per request: busy time, by module, the top functions and scopegate's own. */
 export function cpuPerRequest(p: PerRequest): string {
   const perReq = (amount: number): string => (amount / Math.max(1, p.requests)).toFixed(1);
@@ -58,13 +82,8 @@ export function cpuDifference(a: PerRequest, b: PerRequest): string {
   const diffs = [...groups].map((g) => ({ g, d: us(b, g) - us(a, g) })).sort((x, y) => y.d - x.d);
   const total = b.summary.busyUs / Math.max(1, b.requests) - a.summary.busyUs / Math.max(1, a.requests);
   const signed = (v: number): string => `${v < 0 ? "−" : "+"}${Math.abs(v).toFixed(2)}`;
-  return `${signed(total)} µs/req busy; more: ${diffs
-    .filter((x) => x.d > 0)
-    .slice(0, 8)
-    .map((x) => `${x.g} ${signed(x.d)}`)
-    .join(", ")}; less: ${diffs
-    .filter((x) => x.d < 0)
-    .slice(-4)
-    .map((x) => `${x.g} ${signed(x.d)}`)
-    .join(", ")} µs/req`;
+  const list = (xs: readonly { g: string; d: number }[]): string => xs.map((x) => `${x.g} ${signed(x.d)}`).join(", ");
+  const more = diffs.filter((x) => x.d > 0).slice(0, 8);
+  const less = diffs.filter((x) => x.d < 0).slice(-4);
+  return `${signed(total)} µs/req busy${more.length > 0 ? `; more: ${list(more)}` : ""}${less.length > 0 ? `; less: ${list(less)}` : ""} µs/req`;
 }
