@@ -17,9 +17,12 @@ export type DecisionLog = (outcome: CheckOutcome, durationMs: number) => void;
 
 /** `which`: "all" logs every check; "denials" only denials: allows and logins are left to Envoy's access log (config logging.decisions). */
 export function decisionLogger(parent: Logger, which: "all" | "denials"): DecisionLog {
-  const stream = (parent as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!;
-  const time = (parent as unknown as Record<symbol, () => string>)[pino.symbols.timeSym]!;
-  const bindings = (parent as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? "";
+  // pino.symbols exposes a logger's non-public state "for performant integration" (pino's docs/api.md, pino.symbols);
+  // pino is pinned, and test/unit/decision-log.test.ts fails if what is read here stops matching pino's own lines.
+  const internals = parent as unknown as Record<symbol, unknown>;
+  const stream = internals[pino.symbols.streamSym] as DestinationStream;
+  const time = internals[pino.symbols.timeSym] as () => string;
+  const bindings = (internals[pino.symbols.chindingsSym] as string | undefined) ?? "";
   const levels = parent.levels.values;
   return (o, durationMs) => {
     if (which === "denials" && o.decision !== "deny") return;

@@ -86,9 +86,9 @@ export interface LineSink {
  * holds LOG_BUFFER_BYTES, before it would pass ATOMIC_WRITE_BYTES, and at the latest by a LOG_FLUSH_MS timer.
  *
  * Why not sonic-boom's own minLength buffering: it appends each line to one growing string and measures that
- * string's byte length on every write, which flattens it — about 1.8 KB of garbage and 1.7 µs per 250-byte
- * decision line at a 3 KB buffer (the bench's "decision log line" stage). Keeping the lines in an array and
- * joining them once per batch costs neither.
+ * string's byte length on every write, which flattens it — about 1.4 KB of garbage per 250-byte decision line
+ * at a 3 KB buffer (the bench's "decision log line" stage). Keeping the lines in an array and joining them once
+ * per batch does not.
  */
 export class LineBatch implements DestinationStream {
   readonly #sink: LineSink;
