@@ -3,9 +3,9 @@
 // measured window), behind their own edge Envoy, under the same constant-rate load (vegeta, ~1,000 req/s).
 // Variants of scopegate isolate the candidates: the heap flags the image ships against a larger young
 // generation, and the decision log line on and off. Repetitions rotate (A B C, B C A, C A B); medians and the
-// spread between repetitions are reported. Then, for the trivial server and scopegate as shipped, one measured
-// window each under scripts/bench/window-probe.mjs: a CPU profile (µs per request by module, and the difference)
-// and the objects that survived a scavenge (by allocating function).
+// spread between repetitions are reported. Then, for the trivial server and scopegate as shipped, side by side,
+// windows under scripts/bench/window-probe.mjs: CPU profiles of rotated windows (median µs per request by module,
+// and the difference) and one window of the objects that survived a scavenge (by allocating function).
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { repoRoot } from "../../test/support/tools.js";
@@ -16,7 +16,7 @@ import { startEdge, startUpstream } from "./envoys.js";
 import { interleave, type Measured } from "./phase-direct.js";
 import { BOUNDED_HEAP, PREVIOUS_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { summariseHeapProfile, summariseProfile } from "./profile.js";
-import { cpuDifference, cpuPerRequest, profileWindow, windowProbe, type PerRequest } from "./window-profile.js";
+import { cpuDifference, cpuPerRequest, medianPerRequest, profileWindow, windowProbe, type PerRequest } from "./window-profile.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
@@ -201,58 +201,76 @@ async function readProbe(file: string): Promise<ProbeReport> {
 }
 
 /**
- * One window of each subject under the same load, profiled by scripts/bench/window-probe.mjs (the window only: not
- * start-up, not warm-up). "cpu": self time per module in µs per request, side by side, and where scopegate spends
- * more than the trivial server. "survivors": what a scavenge did not collect (V8's sampling heap profiler with
- * objects collected by a scavenge left out), by allocating function and by the innermost frame of scopegate's own
- * code on the allocating stack: the bytes behind the mark-compacts.
+ * Windows of each subject under the same load, profiled by scripts/bench/window-probe.mjs (the windows only: not
+ * start-up, not warm-up). The subjects run side by side and their windows rotate (A B, B A, A B; one window per
+ * server swings by 2× on this machine). "cpu": per module, the median µs per request over the windows, and where
+ * the last subject spends more than the first. "survivors": what a scavenge did not collect (V8's sampling heap
+ * profiler with objects collected by a scavenge left out), by allocating function and by the innermost frame of
+ * scopegate's own code on the allocating stack: the bytes behind the mark-compacts.
  */
 async function windowProfiles(ctx: Context, subjects: readonly Subject[], upstream: Envoy, requestsFile: string, generatorPath: string): Promise<void> {
-  const cpu = new Map<Subject, PerRequest>();
+  const medians: PerRequest[] = [];
   for (const kind of ["cpu", "survivors"] as const) {
-    for (const s of subjects) {
-      const out = join(ctx.dir, `tail-window-${kind}-${subjects.indexOf(s)}.json`);
-      const probe = windowProbe(kind, out);
-      const server = await s.start(probe.flags, probe.env);
-      let edge: Envoy | undefined;
-      let requests = 0;
-      try {
-        edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
-        const run = { binary: generatorPath, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS: ctx.plan.tailS };
-        await runRate({ ...run, durationS: ctx.plan.warmS });
-        requests = await profileWindow(server.pid, out, async () => {
-          const r = await runRate(run);
-          return r.requests + r.errors;
+    const rounds = kind === "cpu" ? ctx.plan.tailReps : 1;
+    const running: { server: Running; edge: Envoy; out: string; windows: PerRequest[]; requests: number[] }[] = [];
+    try {
+      for (const [i, s] of subjects.entries()) {
+        const out = join(ctx.dir, `tail-window-${kind}-${i}.json`);
+        const probe = windowProbe(kind, out);
+        const server = await s.start(probe.flags, probe.env);
+        const edge = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream).catch(async (err: unknown) => {
+          await server.stop();
+          throw err;
         });
-      } finally {
-        await edge?.stop();
-        await server.stop();
+        running.push({ server, edge, out, windows: [], requests: [] });
       }
-      if (kind === "cpu") {
-        const p = { summary: await summariseProfile(out, 12), requests };
-        cpu.set(s, p);
-        ctx.rows.push({
-          section: "tail",
-          label: `  CPU profile of one window: ${s.name}`,
-          value: cpuPerRequest(p),
-          command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=cpu: inspector Profiler, 200 µs sampling) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
-        });
-      } else {
-        const summary = await summariseHeapProfile(out, 8);
-        ctx.rows.push({
-          section: "tail",
-          label: `  survivors of a scavenge: ${s.name}`,
-          value: `${Math.round(summary.bytes / Math.max(1, requests)).toLocaleString("en-US")} B/req sampled; by allocating function: ${summary.functions.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}; by innermost scopegate frame: ${summary.scopegateFrames.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}`,
-          command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=survivors: HeapProfiler sampling every 512 B, objects collected by a scavenge left out) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
-        });
+      const run = (edge: Envoy, durationS: number): RateRun => ({ binary: generatorPath, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS });
+      for (const r of running) await runRate(run(r.edge, ctx.plan.warmS));
+      for (let round = 0; round < rounds; round++) {
+        for (let k = 0; k < running.length; k++) {
+          const r = running[(k + round) % running.length]!;
+          await rm(r.out, { force: true });
+          const requests = await profileWindow(r.server.pid, r.out, async () => {
+            const x = await runRate(run(r.edge, ctx.plan.tailS));
+            return x.requests + x.errors;
+          });
+          if (kind === "cpu") r.windows.push({ summary: await summariseProfile(r.out, 12), requests });
+          else r.requests.push(requests);
+        }
+      }
+      for (const [i, r] of running.entries()) {
+        const s = subjects[i]!;
+        if (kind === "cpu") {
+          const m = medianPerRequest(r.windows);
+          medians.push(m);
+          ctx.rows.push({
+            section: "tail",
+            label: `  CPU profile, median of ${rounds} rotated windows: ${s.name}`,
+            value: `${cpuPerRequest(m)}; busy per window ${r.windows.map((w) => (w.summary.busyUs / Math.max(1, w.requests)).toFixed(0)).join(", ")} µs/req`,
+            command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=cpu: inspector Profiler, 200 µs sampling) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s per window`,
+          });
+        } else {
+          const summary = await summariseHeapProfile(r.out, 8);
+          ctx.rows.push({
+            section: "tail",
+            label: `  survivors of a scavenge: ${s.name}`,
+            value: `${Math.round(summary.bytes / Math.max(1, r.requests[0] ?? 1)).toLocaleString("en-US")} B/req sampled; by allocating function: ${summary.functions.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}; by innermost scopegate frame: ${summary.scopegateFrames.map((f) => `\`${f.name}\` ${f.percent.toFixed(0)} %`).join(", ")}`,
+            command: `node --import=scripts/bench/window-probe.mjs … (SCOPEGATE_WINDOW_PROBE=survivors: HeapProfiler sampling every 512 B, objects collected by a scavenge left out) behind vegeta at ${ctx.plan.fixedRate} req/s for ${ctx.plan.tailS} s`,
+          });
+        }
+      }
+    } finally {
+      for (const r of running) {
+        await r.edge.stop();
+        await r.server.stop();
       }
     }
   }
   ctx.rows.push({
     section: "tail",
-    label: `  CPU difference per request, ${subjects.at(-1)!.name} − ${subjects[0]!.name} (one window each)`,
-    value: cpuDifference(cpu.get(subjects[0]!)!, cpu.get(subjects.at(-1)!)!),
-    command: "the two CPU profile rows above",
+    label: `  CPU difference per request, ${subjects.at(-1)!.name} − ${subjects[0]!.name} (medians of the windows above)`,
+    value: cpuDifference(medians[0]!, medians.at(-1)!),
+    command: "the CPU profile rows above",
   });
 }
 
