@@ -1,10 +1,13 @@
 // npm run bench [-- --smoke] [-- --only direct,envoy,tail,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
+//   [-- --tail-variants <file.json>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
 // Envoys, and the load generators ghz and wrk. Prints a table; a full run rewrites docs/benchmarks.md.
 // --smoke: seconds instead of minutes, for test/bench/bench-smoke.test.ts; writes a document only with --out.
 // --only: just the named phases (for working on one of them); like --smoke, writes a document only with --out.
+// --tail-variants: the tail phase runs these scopegate processes (a JSON array of { "name", "nodeFlags" }) beside the
+// trivial server instead of its built-in variants, for experiments with V8 flags; like --only, no document without --out.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,7 +27,7 @@ import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js"
 import { oneInFlightProfiles, profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
 import { stagesPhase } from "./bench/phase-stages.js";
-import { tailPhase } from "./bench/phase-tail.js";
+import { readTailVariants, tailPhase } from "./bench/phase-tail.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { nativeUnavailable, startNative } from "./bench/native-process.js";
@@ -32,7 +35,13 @@ import { startTrivial } from "./bench/trivial-process.js";
 import { startWorld, tenantIds } from "./bench/world.js";
 
 const { values } = parseArgs({
-  options: { smoke: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" }, json: { type: "string" } },
+  options: {
+    smoke: { type: "boolean", default: false },
+    only: { type: "string" },
+    out: { type: "string" },
+    json: { type: "string" },
+    "tail-variants": { type: "string" },
+  },
 });
 const PHASES = ["direct", "envoy", "tail", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
 const only = values.only?.split(",").map((p) => p.trim()).filter((p) => p !== "");
@@ -43,7 +52,8 @@ if (unknown.length > 0) {
 }
 const wanted = (p: (typeof PHASES)[number]): boolean => only === undefined || only.includes(p);
 const plan = values.smoke ? SMOKE : FULL;
-const outFile = values.out ?? (values.smoke || only ? undefined : join(repoRoot, "docs/benchmarks.md"));
+const tailVariants = values["tail-variants"] === undefined ? undefined : await readTailVariants(values["tail-variants"]);
+const outFile = values.out ?? (values.smoke || only || tailVariants ? undefined : join(repoRoot, "docs/benchmarks.md"));
 // Every wait below is bounded; this is the bound on the whole run.
 const watchdog = setTimeout(() => {
   process.stderr.write("bench: watchdog expired, giving up\n");
@@ -129,7 +139,7 @@ try {
     await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, native && { pid: native.child.pid, unixSocket: native.unixSocket });
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
-  if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response));
+  if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));
   if (wanted("cold")) await phase("cold paths", async () => {
     burst = await coldPhase(context, sg.tcpTarget);
   });

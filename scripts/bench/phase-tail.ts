@@ -6,7 +6,10 @@
 // spread between repetitions are reported. Then, for the trivial server and scopegate as shipped, side by side,
 // windows under scripts/bench/window-probe.mjs: CPU profiles of rotated windows (median µs per request by module,
 // and the difference) and one window of the objects that survived a scavenge (by allocating function).
+// With --tail-variants, the scopegate processes are the ones the file names (node flags each) instead of the
+// variants below, and only the measured windows are reported: a way to try V8 flags that anyone can rerun.
 import { readFile, rm } from "node:fs/promises";
+import { z } from "zod";
 import { join } from "node:path";
 import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
@@ -48,7 +51,25 @@ interface ProbeReport {
 
 type Window = Measured & { readonly probe: ProbeReport };
 
-export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
+/** A scopegate process for the tail phase: a name for its row and the node flags it runs with (the shipped env). */
+export interface TailVariant {
+  readonly name: string;
+  readonly nodeFlags: readonly string[];
+}
+
+const TailVariants = z
+  .array(z.object({ name: z.string().min(1).max(80), nodeFlags: z.array(z.string().regex(/^--[a-z0-9_-]+(=\S+)?$/, "a node or V8 flag, --name or --name=value")) }).strict())
+  .min(1)
+  .max(8);
+
+/** Reads a --tail-variants file; a file that does not say what it should stops the run with the reason. */
+export async function readTailVariants(file: string): Promise<readonly TailVariant[]> {
+  const parsed = TailVariants.safeParse(JSON.parse(await readFile(file, "utf8")));
+  if (!parsed.success) throw new Error(`--tail-variants ${file}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "the list"}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
+
+export async function tailPhase(ctx: Context, response: Buffer, variants?: readonly TailVariant[]): Promise<void> {
   const { plan } = ctx;
   const generator = rateGenerator();
   if ("missing" in generator) throw new Error(`the tail phase needs the constant-rate generator: ${generator.missing}`);
@@ -68,6 +89,7 @@ export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
     // (--no-parallel-scavenge was a variant here until 2026-12-02: no case for it in two runs.)
     scopegateSubject(ctx, "scopegate as shipped, logging.decisions: denials", BOUNDED_HEAP, "denials"),
   ];
+  if (variants) subjects.splice(1, subjects.length - 1, ...variants.map((v) => scopegateSubject(ctx, v.name, v.nodeFlags)));
 
 
   const stops: (() => Promise<void>)[] = [];
@@ -145,6 +167,8 @@ export async function tailPhase(ctx: Context, response: Buffer): Promise<void> {
         command: `${running.get(s)!.server.command} behind ${rateCommand(runFor(s, plan.tailS))}`,
       });
     }
+    // The built-in variants only: the shipped flags' effect and the profiles. (--tail-variants reports the windows.)
+    if (variants) return;
     // The shipped flags' effect, paired per repetition (the same rotation round): after ÷ before.
     const before = windows.get(subjects[1]!)!;
     const after = windows.get(subjects[2]!)!;
