@@ -116,7 +116,10 @@ export async function connectFleetRedis(config: FleetRedisConfig, deps: { logger
     keyPrefix: config.keyPrefix,
     subscriber() {
       if (sub === undefined) {
-        sub = client.duplicate({ connectionName: `${options.connectionName}-sub`, enableOfflineQueue: true, commandTimeout: undefined });
+        // autoResubscribe off: ioredis's own resubscription after a reconnect sends SUBSCRIBE without handling its
+        // promise, so a connection lost again before the answer is an unhandled rejection, which ends the process.
+        // RedisTokenStore subscribes on every "ready" itself, and handles the answer.
+        sub = client.duplicate({ connectionName: `${options.connectionName}-sub`, enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false });
         sub.on("error", () => undefined);
       }
       return sub;

@@ -74,7 +74,7 @@ export class RedisTokenStore implements SharedTokenStore {
       const notice = decodeNotice(text);
       if (notice !== undefined && notice.replica !== this.replica) this.#onNotice(notice);
     });
-    // Every (re)connection of the subscriber: subscribe (again; idempotent, ioredis also resubscribes), then
+    // Every (re)connection of the subscriber: subscribe (again: ioredis does not, see src/fleet/redis.ts), then
     // converge, since notices published while it was away were missed.
     const subscribe = (): void =>
       void sub.subscribe(this.#channel).then(

@@ -257,6 +257,34 @@ describe("fleet token store (three replicas, real Redis)", () => {
     expect(fleet[2]!.events).toContain("converge_dropped");
   });
 
+  it("connections killed again and again as they come back: no unhandled rejection, and every replica ends subscribed", async () => {
+    fresh();
+    const fleet = await Promise.all([replica(), replica()]);
+    await waitFor(() => fleet.every((r) => r.store.subscribed), 5000, { what: "subscribed" });
+    // A rejection nobody handles would end a scopegate process (node's default); here it is counted.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const admin = await connectFleetRedis({ url: redis.url, keyPrefix: prefix, connectTimeoutMs: 500, commandTimeoutMs: 1000 }, { logger: { info: () => undefined, warn: () => undefined }, name: "test-admin" });
+    try {
+      await waitFor(() => admin.isUp(), 5000, { what: "admin connected" });
+      // Kill the replicas' connections (normal ones, which a reconnecting subscriber is until its SUBSCRIBE is
+      // answered, and subscribed ones) every few milliseconds for 3 s, so kills land between a reconnect and the
+      // answer to its first command.
+      const until = Date.now() + 3000;
+      for (let i = 0; Date.now() < until; i++) {
+        await admin.client.call("CLIENT", "KILL", "TYPE", i % 2 === 0 ? "normal" : "pubsub", "SKIPME", "yes").catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 1 + (i % 7)));
+      }
+      await waitFor(() => fleet.every((r) => r.store.subscribed && r.redis.isUp()), 10_000, { what: "every replica back and subscribed" });
+      await new Promise((r) => setTimeout(r, 300)); // a late rejection still surfaces
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await admin.close();
+    }
+    expect(unhandled.map(String)).toEqual([]);
+  });
+
   it("a 429 pauses the tenant's token requests fleet-wide until Retry-After, then one replica mints for all", async () => {
     fresh();
     const fleet = await Promise.all([replica(), replica(), replica()]);
