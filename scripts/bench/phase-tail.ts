@@ -9,8 +9,8 @@
 // With --tail-variants, the scopegate processes are the ones the file names (node flags each) instead of the
 // variants below, and only the measured windows are reported: a way to try V8 flags that anyone can rerun.
 import { readFile, rm } from "node:fs/promises";
-import { z } from "zod";
 import { join } from "node:path";
+import { z } from "zod";
 import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import { cpuMs } from "./child.js";
@@ -167,24 +167,25 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
         command: `${running.get(s)!.server.command} behind ${rateCommand(runFor(s, plan.tailS))}`,
       });
     }
-    // The built-in variants only: the shipped flags' effect and the profiles. (--tail-variants reports the windows.)
-    if (variants) return;
-    // The shipped flags' effect, paired per repetition (the same rotation round): after ÷ before.
-    const before = windows.get(subjects[1]!)!;
-    const after = windows.get(subjects[2]!)!;
-    const pairedMedian = (f: (x: Window) => number, g: (a: number, b: number) => number): number => median(after.map((a, i) => g(f(a), f(before[i]!))));
-    const promoted = (x: Window): number => x.probe.gc.filter((g) => g.kind === "Scavenge").reduce((a, g) => a + g.promoted, 0) / (x.requests + x.errors);
-    const marks = (x: Window): number => x.probe.gc.filter((g) => g.kind === "MarkSweepCompact").length;
-    const paused = (x: Window): number => x.probe.gc.reduce((a, g) => a + g.ms, 0);
-    ctx.rows.push({
-      section: "tail",
-      label: "  effect of the shipped heap flags (as shipped against before, paired per repetition, median)",
-      value: `p99 ${signed(pairedMedian((x) => x.p99, (a, b) => a - b))} ms, p99.9 ${signed(pairedMedian((x) => x.p999, (a, b) => a - b))} ms, CPU ${pairedMedian((x) => x.cpuUsPerReq ?? Number.NaN, (a, b) => a / b).toFixed(2)}×, promoted ${pairedMedian(promoted, (a, b) => a / b).toFixed(2)}×, mark-compacts ${pairedMedian(marks, (a, b) => a - b).toFixed(0)} per ${plan.tailS} s, GC pause time ${pairedMedian(paused, (a, b) => a / b).toFixed(2)}×`,
-      command: "the two scopegate rows above",
-    });
-    // One profile each of the trivial server and scopegate as shipped; left out of a smoke run.
-    if (plan.mode === "full") {
-      await windowProfiles(ctx, [subjects[0]!, subjects[2]!], upstream, requestsFile, generatorPath);
+    // The built-in variants only: the shipped flags' effect and the profiles (--tail-variants reports the windows).
+    if (!variants) {
+      // The shipped flags' effect, paired per repetition (the same rotation round): after ÷ before.
+      const before = windows.get(subjects[1]!)!;
+      const after = windows.get(subjects[2]!)!;
+      const pairedMedian = (f: (x: Window) => number, g: (a: number, b: number) => number): number => median(after.map((a, i) => g(f(a), f(before[i]!))));
+      const promoted = (x: Window): number => x.probe.gc.filter((g) => g.kind === "Scavenge").reduce((a, g) => a + g.promoted, 0) / (x.requests + x.errors);
+      const marks = (x: Window): number => x.probe.gc.filter((g) => g.kind === "MarkSweepCompact").length;
+      const paused = (x: Window): number => x.probe.gc.reduce((a, g) => a + g.ms, 0);
+      ctx.rows.push({
+        section: "tail",
+        label: "  effect of the shipped heap flags (as shipped against before, paired per repetition, median)",
+        value: `p99 ${signed(pairedMedian((x) => x.p99, (a, b) => a - b))} ms, p99.9 ${signed(pairedMedian((x) => x.p999, (a, b) => a - b))} ms, CPU ${pairedMedian((x) => x.cpuUsPerReq ?? Number.NaN, (a, b) => a / b).toFixed(2)}×, promoted ${pairedMedian(promoted, (a, b) => a / b).toFixed(2)}×, mark-compacts ${pairedMedian(marks, (a, b) => a - b).toFixed(0)} per ${plan.tailS} s, GC pause time ${pairedMedian(paused, (a, b) => a / b).toFixed(2)}×`,
+        command: "the two scopegate rows above",
+      });
+      // Profiles of the trivial server and scopegate as shipped (rotated windows); left out of a smoke run.
+      if (plan.mode === "full") {
+        await windowProfiles(ctx, [subjects[0]!, subjects[2]!], upstream, requestsFile, generatorPath);
+      }
     }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
