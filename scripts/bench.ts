@@ -27,7 +27,8 @@ import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js"
 import { oneInFlightProfiles, profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
 import { stagesPhase } from "./bench/phase-stages.js";
-import { readTailVariants, tailPhase } from "./bench/phase-tail.js";
+import { tailPhase } from "./bench/phase-tail.js";
+import { readTailVariants } from "./bench/tail-variants.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { nativeUnavailable, startNative } from "./bench/native-process.js";
@@ -52,7 +53,13 @@ if (unknown.length > 0) {
 }
 const wanted = (p: (typeof PHASES)[number]): boolean => only === undefined || only.includes(p);
 const plan = values.smoke ? SMOKE : FULL;
-const tailVariants = values["tail-variants"] === undefined ? undefined : await readTailVariants(values["tail-variants"]);
+const tailVariants =
+  values["tail-variants"] === undefined
+    ? undefined
+    : await readTailVariants(values["tail-variants"]).catch((err: Error) => {
+        process.stderr.write(`bench: ${err.message}\n`);
+        process.exit(2);
+      });
 const outFile = values.out ?? (values.smoke || only || tailVariants ? undefined : join(repoRoot, "docs/benchmarks.md"));
 // Every wait below is bounded; this is the bound on the whole run.
 const watchdog = setTimeout(() => {

@@ -10,7 +10,6 @@
 // variants below, and only the measured windows are reported: a way to try V8 flags that anyone can rerun.
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
 import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import { cpuMs } from "./child.js";
@@ -24,6 +23,7 @@ import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } 
 import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
+import type { TailVariant } from "./tail-variants.js";
 import type { Envoy } from "../../test/support/envoy.js";
 
 const PROBE = join(repoRoot, "scripts/bench/tail-probe.mjs");
@@ -50,24 +50,6 @@ interface ProbeReport {
 }
 
 type Window = Measured & { readonly probe: ProbeReport };
-
-/** A scopegate process for the tail phase: a name for its row and the node flags it runs with (the shipped env). */
-export interface TailVariant {
-  readonly name: string;
-  readonly nodeFlags: readonly string[];
-}
-
-const TailVariants = z
-  .array(z.object({ name: z.string().min(1).max(80), nodeFlags: z.array(z.string().regex(/^--[a-z0-9_-]+(=\S+)?$/, "a node or V8 flag, --name or --name=value")) }).strict())
-  .min(1)
-  .max(8);
-
-/** Reads a --tail-variants file; a file that does not say what it should stops the run with the reason. */
-export async function readTailVariants(file: string): Promise<readonly TailVariant[]> {
-  const parsed = TailVariants.safeParse(JSON.parse(await readFile(file, "utf8")));
-  if (!parsed.success) throw new Error(`--tail-variants ${file}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "the list"}: ${i.message}`).join("; ")}`);
-  return parsed.data;
-}
 
 export async function tailPhase(ctx: Context, response: Buffer, variants?: readonly TailVariant[]): Promise<void> {
   const { plan } = ctx;

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readTailVariants } from "../../scripts/bench/phase-tail.js";
+import { readTailVariants } from "../../scripts/bench/tail-variants.js";
 import { repoRoot } from "../support/tools.js";
 
 const committed = join(repoRoot, "scripts/bench/tail-variants");
@@ -20,7 +20,7 @@ afterAll(async () => {
 
 async function write(name: string, content: unknown): Promise<string> {
   const file = join(dir, name);
-  await writeFile(file, JSON.stringify(content));
+  await writeFile(file, typeof content === "string" ? content : JSON.stringify(content));
   return file;
 }
 
@@ -46,6 +46,7 @@ describe("--tail-variants files", () => {
     ["an unknown key", [{ name: "x", nodeFlags: [], env: { A: "1" } }], "env"],
     ["no variant at all", [], "too small"],
     ["a missing name", [{ nodeFlags: [] }], "name"],
+    ["a file that is not JSON", "not json", "JSON"],
   ])("refuses %s, saying where", async (_what, content, where) => {
     const file = await write("bad.json", content);
     await expect(readTailVariants(file)).rejects.toThrow(new RegExp(`--tail-variants .*${where}`, "i"));

@@ -1,0 +1,28 @@
+// The tail phase's --tail-variants file: the scopegate processes to run beside the trivial server, each a name for
+// its row and the node flags it runs with. Checked before anything starts: only flags, nothing else.
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+
+/** A scopegate process for the tail phase: a name for its row and the node flags it runs with (the shipped env). */
+export interface TailVariant {
+  readonly name: string;
+  readonly nodeFlags: readonly string[];
+}
+
+const TailVariants = z
+  .array(z.object({ name: z.string().min(1).max(80), nodeFlags: z.array(z.string().regex(/^--[a-z0-9_-]+(=\S+)?$/, "a node or V8 flag, --name or --name=value")) }).strict())
+  .min(1)
+  .max(8);
+
+/** Reads a --tail-variants file; a file that cannot be read or does not say what it should fails with the reason. */
+export async function readTailVariants(file: string): Promise<readonly TailVariant[]> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new Error(`--tail-variants ${file}: ${(err as Error).message}`);
+  }
+  const parsed = TailVariants.safeParse(json);
+  if (!parsed.success) throw new Error(`--tail-variants ${file}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "the list"}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
