@@ -29,8 +29,10 @@ const reasons = new Set<string>();
 const GATEWAY_KEY = randomBytes(32).toString("base64");
 const gatewayTokens: string[] = [];
 
+let keysDir: string | undefined;
+
 beforeAll(async () => {
-  const keysDir = await mkdtemp(join(tmpdir(), "scopegate-hygiene-keys-"));
+  keysDir = await mkdtemp(join(tmpdir(), "scopegate-hygiene-keys-"));
   const keysFile = join(keysDir, "keys.json");
   await writeFile(keysFile, JSON.stringify({ current: "hyg", keys: { hyg: GATEWAY_KEY } }));
   stack = await startStack({
@@ -45,6 +47,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.stop();
+  if (keysDir) await rm(keysDir, { recursive: true, force: true });
 });
 
 /** A tenant record in Vault only (the stand-in may or may not know the client). */

@@ -1,6 +1,6 @@
 // Runs the small SDK apps in test/support/sdk-apps/ (official Genesys Cloud SDKs, unmodified) and reads their JSON.
 import { execFile } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -42,11 +42,15 @@ export async function runSdkApp(language: SdkLanguage, o: SdkAppOptions): Promis
   const home = await mkdtemp(join(tmpdir(), "scopegate-sdk-home-"));
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home };
   const app = join(repoRoot, "test/support/sdk-apps");
-  const { stdout } =
-    language === "python"
-      ? await run("python3", [join(app, "genesys_app.py"), ...args], { env: { ...env, PYTHONPATH: pythonSdkDir() }, timeout: 60_000 })
-      : await run(process.execPath, [join(app, "genesys-app.cjs"), ...args], { env, cwd: repoRoot, timeout: 60_000 });
-  return JSON.parse(stdout.trim().split("\n").pop()!) as SdkAppResult;
+  try {
+    const { stdout } =
+      language === "python"
+        ? await run("python3", [join(app, "genesys_app.py"), ...args], { env: { ...env, PYTHONPATH: pythonSdkDir() }, timeout: 60_000 })
+        : await run(process.execPath, [join(app, "genesys-app.cjs"), ...args], { env, cwd: repoRoot, timeout: 60_000 });
+    return JSON.parse(stdout.trim().split("\n").pop()!) as SdkAppResult;
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 }
 
 /** What a run of the sample app with --division answers when every call goes through. */
