@@ -23,7 +23,7 @@ import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } 
 import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
-import type { TailVariant } from "./tail-variants.js";
+import { tailProcessName, type TailVariant } from "./tail-variants.js";
 import type { Envoy } from "../../test/support/envoy.js";
 
 const PROBE = join(repoRoot, "scripts/bench/tail-probe.mjs");
@@ -71,7 +71,7 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
     // (--no-parallel-scavenge was a variant here until 2026-12-02: no case for it in two runs.)
     scopegateSubject(ctx, "scopegate as shipped, logging.decisions: denials", BOUNDED_HEAP, "denials"),
   ];
-  if (variants) subjects.splice(1, subjects.length - 1, ...variants.map((v) => scopegateSubject(ctx, v.name, v.nodeFlags)));
+  if (variants) subjects.splice(1, subjects.length - 1, ...variants.map((v) => scopegateSubject(ctx, v.name, v.nodeFlags, undefined, v.renewStreamTableEvery)));
 
 
   const stops: (() => Promise<void>)[] = [];
@@ -177,17 +177,18 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
   );
 }
 
-function scopegateSubject(ctx: Context, name: string, heap: readonly string[], logDecisions?: "all" | "denials"): Subject {
+function scopegateSubject(ctx: Context, name: string, heap: readonly string[], logDecisions?: "all" | "denials", renewStreamTableEvery?: number): Subject {
   return {
     name,
     start: async (flags, env) => {
       const sg = await startScopegate({
         world: ctx.world,
         dir: ctx.dir,
-        name: `tail-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.slice(0, 48),
+        name: tailProcessName(name),
         configuredTenants: ctx.hot,
         logLevel: "info",
         ...(logDecisions ? { logDecisions } : {}),
+        ...(renewStreamTableEvery !== undefined ? { renewStreamTableEvery } : {}),
         nodeFlags: [...heap, ...flags],
         env: { ...SHIPPED_ENV, ...env },
       });

@@ -36,6 +36,8 @@ export interface ScopegateOptions {
   readonly stdoutFile?: string;
   /** Extra environment variables (e.g. MALLOC_ARENA_MAX as the Dockerfile sets it); shown in the command. */
   readonly env?: Readonly<Record<string, string>>;
+  /** listen.renewStreamTableEvery (default: the config's own default, as shipped). */
+  readonly renewStreamTableEvery?: number;
   /** Top-level config blocks added to the generated config (e.g. fleet). */
   readonly extraConfig?: Readonly<Record<string, unknown>>;
 }
@@ -65,6 +67,7 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
     logLevel: opts.logLevel,
     maxTenants: opts.maxTenants ?? 10_000,
     ...(opts.logDecisions ? { logDecisions: opts.logDecisions } : {}),
+    ...(opts.renewStreamTableEvery !== undefined ? { renewStreamTableEvery: opts.renewStreamTableEvery } : {}),
   });
   Object.assign(config, opts.extraConfig ?? {});
   const configYaml = YAML.stringify(config);
@@ -112,10 +115,18 @@ export async function startScopegate(opts: ScopegateOptions): Promise<Scopegate>
 /** The config every benchmarked scopegate runs with (before parsing): Vault secrets, discovery on, no HTTP. */
 export function benchConfig(
   world: World,
-  o: { tcp: string; unixSocket?: string; configuredTenants: readonly string[]; logLevel: string; maxTenants: number; logDecisions?: "all" | "denials" },
+  o: {
+    tcp: string;
+    unixSocket?: string;
+    configuredTenants: readonly string[];
+    logLevel: string;
+    maxTenants: number;
+    logDecisions?: "all" | "denials";
+    renewStreamTableEvery?: number;
+  },
 ): Record<string, unknown> {
   return {
-    listen: { tcp: o.tcp, unixSocket: o.unixSocket ?? null },
+    listen: { tcp: o.tcp, unixSocket: o.unixSocket ?? null, ...(o.renewStreamTableEvery !== undefined ? { renewStreamTableEvery: o.renewStreamTableEvery } : {}) },
     http: { listen: null },
     admin: { socket: null },
     secrets: {

@@ -51,6 +51,8 @@ export async function startCheckServing(deps: CheckServingDeps): Promise<CheckSe
     defaultBudgetMs: 5000,
     // Once per refused certificate; every refused call also gets its own decision line (check_caller_not_allowed).
     onRefusedCaller: (c) => logger.warn({ sans: c.sans, fingerprint256: c.fingerprint256 }, "Check caller refused: TLS client certificate not in listen.tls.allowedClients"),
+    onStreamTableRenewalUnavailable: (reason) =>
+      logger.warn({ reason }, "listen.renewStreamTableEvery has no effect on this Node: long-lived Envoy connections may promote every check's objects into the old generation (more GC, longer p99)"),
   });
   warnAboutCheckListener(logger, config.listen);
   metrics.setCheckListenerUnauthenticated(checkListenerAuth(config.listen) === "unauthenticated-tcp");

@@ -181,6 +181,12 @@ export const configSchema = z
         healthTcp: hostPort.nullable().default(null),
         /** Group id to own the unix socket (e.g. Envoy's group; the mode then defaults to 0660). */
         socketGid: z.number().int().nonnegative().optional(),
+        /**
+         * Every this many streams on an HTTP/2 connection, node:http2's table of the connection's open streams
+         * is replaced by a new one, so that a long-lived Envoy connection does not promote every request's
+         * objects into the old generation (src/server/stream-table-renewal.ts). 0 turns it off.
+         */
+        renewStreamTableEvery: z.number().int().nonnegative().default(64),
         /** TLS (mTLS with clientCaFile) on the TCP Check listener, for scopegate as a separate Service. */
         tls: z
           .object({
@@ -197,7 +203,7 @@ export const configSchema = z
           .optional(),
       })
       .strict()
-      .default({ tcp: null, unixSocket: DEFAULT_CHECK_SOCKET, healthTcp: null }),
+      .default({ tcp: null, unixSocket: DEFAULT_CHECK_SOCKET, healthTcp: null, renewStreamTableEvery: 64 }),
     /** The operator's admin endpoint (POST /tenants/<id>/evict): HTTP on a unix socket only, never TCP. */
     admin: z
       .object({

@@ -12,6 +12,7 @@ import type { Authorizer } from "../authz/authorizer.js";
 import { socketModeOf } from "../config/index.js";
 import { tlsCallerGate, type RefusedCaller } from "./check-callers.js";
 import { AUTHORIZATION_SERVICE_NAME, authorizationServiceDefinition, checkHandler, type CheckObserver } from "./check-service.js";
+import { renewStreamTables } from "./stream-table-renewal.js";
 
 /** Shared with the bench's trivial server (scripts/bench/trivial-server.ts), so both pay the same transport. */
 export const CHECK_SERVER_OPTIONS = {
@@ -28,6 +29,8 @@ export interface ListenOptions {
   readonly unixSocket?: string | null | undefined;
   /** Octal file mode for the socket, e.g. "0600"; default 0660 with socketGid, else 0600 (config socketModeOf). */
   readonly socketMode?: string | undefined;
+  /** Every this many streams per HTTP/2 connection, node:http2's stream table is renewed (stream-table-renewal.ts); 0: never. */
+  readonly renewStreamTableEvery?: number | undefined;
   /** Health-only listener (no Check service) for probes. */
   readonly healthTcp?: string | null | undefined;
   readonly socketGid?: number | undefined;
@@ -60,6 +63,8 @@ export async function startGrpcServer(opts: {
   defaultBudgetMs: number;
   /** A TLS client refused by the allow-list (once per certificate). */
   onRefusedCaller?: (caller: RefusedCaller) => void;
+  /** This Node's http2 sessions do not have the table renewal relies on (once). */
+  onStreamTableRenewalUnavailable?: (reason: string) => void;
 }): Promise<RunningServer> {
   const server = new Server(CHECK_SERVER_OPTIONS);
   let accepting = true;
@@ -92,6 +97,10 @@ export async function startGrpcServer(opts: {
   const unixSocket = opts.listen.unixSocket ?? undefined;
   if (unixSocket) await bindUnixSocket(server, unixSocket, socketModeOf(opts.listen), opts.listen.socketGid);
 
+  // After the binds (a failed bind leaves no subscription behind); a stream seen late only starts its count late.
+  const every = opts.listen.renewStreamTableEvery ?? 0;
+  const renewal = every > 0 ? renewStreamTables({ every, onUnavailable: (r) => opts.onStreamTableRenewalUnavailable?.(r) }) : undefined;
+
   const setServing = (serving: boolean): void => {
     const status = serving ? "SERVING" : "NOT_SERVING";
     health.setStatus("", status);
@@ -120,6 +129,7 @@ export async function startGrpcServer(opts: {
         });
       });
       healthServer?.forceShutdown();
+      renewal?.stop();
       if (unixSocket && !cluster.isWorker) await rm(unixSocket, { force: true });
     },
   };

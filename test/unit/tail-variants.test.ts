@@ -35,6 +35,17 @@ describe("--tail-variants files", () => {
     }
   });
 
+  it("keeps renewStreamTableEvery where a variant sets it", async () => {
+    const file = await write("renew.json", [
+      { name: "never", nodeFlags: [], renewStreamTableEvery: 0 },
+      { name: "shipped", nodeFlags: [] },
+    ]);
+    expect(await readTailVariants(file)).toEqual([
+      { name: "never", nodeFlags: [], renewStreamTableEvery: 0 },
+      { name: "shipped", nodeFlags: [] },
+    ]);
+  });
+
   it("keeps the names and flags as written", async () => {
     const file = await write("ok.json", [{ name: "shipped", nodeFlags: ["--max-old-space-size=128", "--no-incremental-marking"] }]);
     expect(await readTailVariants(file)).toEqual([{ name: "shipped", nodeFlags: ["--max-old-space-size=128", "--no-incremental-marking"] }]);
@@ -47,6 +58,15 @@ describe("--tail-variants files", () => {
     ["no variant at all", [], "too small"],
     ["a missing name", [{ nodeFlags: [] }], "name"],
     ["a file that is not JSON", "not json", "JSON"],
+    ["a negative renewStreamTableEvery", [{ name: "x", nodeFlags: [], renewStreamTableEvery: -1 }], "renewStreamTableEvery"],
+    [
+      "two names that would share a process name",
+      [
+        { name: "as shipped, stream table renewed every 64 streams, one", nodeFlags: [] },
+        { name: "as shipped, stream table renewed every 64 streams, two", nodeFlags: [] },
+      ],
+      "share a process name",
+    ],
   ])("refuses %s, saying where", async (_what, content, where) => {
     const file = await write("bad.json", content);
     await expect(readTailVariants(file)).rejects.toThrow(new RegExp(`--tail-variants .*${where}`, "i"));
