@@ -9,6 +9,7 @@
  *                                                      running server (admin socket: the flag, else the config's
  *                                                      admin.socket if the config file exists, else the default)
  */
+import "./runtime/v8-flags.js"; // first: V8 settings before any other module runs
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startApp, type Running } from "./app.js";

@@ -3,6 +3,7 @@
  * `exec` here). The worker's composition root, as main.ts is the primary's: the only place here that touches
  * process.env, signals and IPC.
  */
+import "../runtime/v8-flags.js"; // first: V8 settings before any other module runs
 import { bufferedStdout } from "../observability/logger.js";
 import { runWorker } from "./worker.js";
 import type { ClusterMessage } from "./protocol.js";
