@@ -1,4 +1,4 @@
-// npm run bench [-- --smoke] [-- --only direct,envoy,tail,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
+// npm run bench [-- --smoke] [-- --only direct,envoy,tail,onset,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
 //   [-- --tail-variants <file.json>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
@@ -28,6 +28,7 @@ import { oneInFlightProfiles, profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
 import { stagesPhase } from "./bench/phase-stages.js";
 import { tailPhase } from "./bench/phase-tail.js";
+import { onsetPhase } from "./bench/phase-onset.js";
 import { readTailVariants } from "./bench/tail-variants.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
@@ -44,7 +45,7 @@ const { values } = parseArgs({
     "tail-variants": { type: "string" },
   },
 });
-const PHASES = ["direct", "envoy", "tail", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
+const PHASES = ["direct", "envoy", "tail", "onset", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
 const only = values.only?.split(",").map((p) => p.trim()).filter((p) => p !== "");
 const unknown = only?.filter((p) => !(PHASES as readonly string[]).includes(p)) ?? [];
 if (unknown.length > 0) {
@@ -147,6 +148,7 @@ try {
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));
+  if (wanted("onset")) await phase("promoting state from a cold start", () => onsetPhase(context));
   if (wanted("cold")) await phase("cold paths", async () => {
     burst = await coldPhase(context, sg.tcpTarget);
   });

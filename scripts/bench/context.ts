@@ -28,6 +28,9 @@ export interface Plan {
   readonly steadyRate: number;
   readonly clusterWorkers: number;
   readonly profileS: number;
+  /** The onset phase: seconds of load per fresh process, and pairs of processes (as shipped, pretenuring on). */
+  readonly onsetS: number;
+  readonly onsetPairs: number;
 }
 
 export const FULL: Plan = {
@@ -50,6 +53,8 @@ export const FULL: Plan = {
   steadyRate: 2000,
   clusterWorkers: 2,
   profileS: 10,
+  onsetS: 30,
+  onsetPairs: 4,
 };
 
 /** Seconds, not minutes: proves the harness works; the burst keeps its real size (its count is asserted). */
@@ -73,6 +78,8 @@ export const SMOKE: Plan = {
   steadyRate: 1000,
   clusterWorkers: 2,
   profileS: 1,
+  onsetS: 2,
+  onsetPairs: 1,
 };
 
 export interface Context {

@@ -77,6 +77,12 @@ describe("npm run bench -- --smoke", () => {
     expect(value("token requests, rollout to 3 more replicas, fleet store off")).toMatch(/^300 \(/);
   });
 
+  it("the onset phase ran one process of each kind and counted them", () => {
+    const onset = report.rows.filter((r) => r.label.startsWith("onset: "));
+    expect(onset.filter((r) => /process \d+$/.test(r.label))).toHaveLength(2);
+    expect(onset.find((r) => r.label.startsWith("onset: processes promoting"))?.value).toMatch(/^as shipped [01] of 1; allocation-site pretenuring on .* [01] of 1$/);
+  });
+
   it("the cached hot path made no token request", () => {
     expect(report.targets.find((t) => t.name === "token requests on the hot path")?.met).toBe(true);
   });
