@@ -16,6 +16,7 @@ import { repoRoot } from "../support/tools.js";
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["util"], //          abort, deadline and backoff helpers: imports nothing of ours
+  ["runtime"], //       V8 settings the entry points apply before anything else runs: imports nothing of ours
   ["gen"], //           generated protobuf code only
   // What a secret is (credentials that cannot serialise, a tenant's record) and the SecretStore port: plain types
   // an identity-provider profile may name, below the config that the store adapters read.
