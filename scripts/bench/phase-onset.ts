@@ -3,18 +3,16 @@
 // alternately as shipped and with V8's allocation-site pretenuring back on (src/runtime/v8-flags.ts turns it off;
 // a flag on node's command line wins). Per process: bytes promoted per request over the whole run and
 // mark-compacts; then how many processes of each kind promoted at least PROMOTING_BYTES per request.
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import { sleepMs, type Context } from "./context.js";
 import { startEdge, startUpstream } from "./envoys.js";
 import { BOUNDED_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { startScopegate } from "./scopegate-process.js";
+import { PROBE, PROBE_ENV, readProbe } from "./tail-probe-report.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 
-const PROBE = join(repoRoot, "scripts/bench/tail-probe.mjs");
-const PROBE_ENV = "SCOPEGATE_TAIL_PROBE_OUT";
 /** At or above this many bytes promoted per request a process is counted as promoting (the others: < 500). */
 export const PROMOTING_BYTES = 2000;
 
@@ -22,10 +20,6 @@ const KINDS = [
   { name: "as shipped", flags: [] as string[] },
   { name: "allocation-site pretenuring on (before 2026-12-03)", flags: ["--allocation-site-pretenuring"] },
 ] as const;
-
-interface Probe {
-  readonly gc: readonly { readonly kind: string; readonly promoted: number }[];
-}
 
 export async function onsetPhase(ctx: Context): Promise<void> {
   const { plan } = ctx;
@@ -92,15 +86,4 @@ export async function onsetPhase(ctx: Context): Promise<void> {
   ctx.notes.push(
     `Onset rows: ${plan.onsetPairs * 2} fresh scopegate processes (heap flags as shipped, \`--import=scripts/bench/tail-probe.mjs\`), each alone behind its own edge Envoy and put under ${plan.fixedRate.toLocaleString("en-US")} req/s for ${plan.onsetS} s straight from start (tokens not yet fetched), alternately as shipped and with \`--allocation-site-pretenuring\` on node's command line (which overrides src/runtime/v8-flags.ts); promoted bytes are old-space growth over each scavenge, over the whole run.`,
   );
-}
-
-async function readProbe(file: string): Promise<Probe> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      return JSON.parse(await readFile(file, "utf8")) as Probe;
-    } catch {
-      await sleepMs(20);
-    }
-  }
-  throw new Error(`no probe report in ${file}`);
 }

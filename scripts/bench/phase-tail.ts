@@ -8,9 +8,8 @@
 // and the difference) and one window of the objects that survived a scavenge (by allocating function).
 // With --tail-variants, the scopegate processes are the ones the file names (node flags each) instead of the
 // variants below, and only the measured windows are reported: a way to try V8 flags that anyone can rerun.
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import { cpuMs } from "./child.js";
 import { sleepMs, type Context } from "./context.js";
@@ -24,10 +23,8 @@ import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
 import { tailProcessName, type TailVariant } from "./tail-variants.js";
+import { PROBE, PROBE_ENV, readProbe, type ProbeReport } from "./tail-probe-report.js";
 import type { Envoy } from "../../test/support/envoy.js";
-
-const PROBE = join(repoRoot, "scripts/bench/tail-probe.mjs");
-const PROBE_ENV = "SCOPEGATE_TAIL_PROBE_OUT";
 
 interface Running {
   readonly pid: number;
@@ -39,14 +36,6 @@ interface Running {
 interface Subject {
   readonly name: string;
   start(extraFlags: readonly string[], env: Readonly<Record<string, string>>): Promise<Running>;
-}
-
-/** What scripts/bench/tail-probe.mjs writes for one window. */
-interface ProbeReport {
-  readonly eld: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number; readonly count: number; readonly resolutionMs: number };
-  readonly allocatedBytes: number;
-  /** kind: v8.GCProfiler's gcType (Scavenge, MarkSweepCompact, …); promoted: old space growth over a scavenge. */
-  readonly gc: readonly { readonly kind: string; readonly ms: number; readonly promoted: number; readonly newSpace: number }[];
 }
 
 type Window = Measured & { readonly probe: ProbeReport };
@@ -195,17 +184,6 @@ function scopegateSubject(ctx: Context, name: string, heap: readonly string[], l
       return { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length), command: sg.command.replace(/--import=\S+/, "--import=scripts/bench/tail-probe.mjs"), stop: () => sg.stop() };
     },
   };
-}
-
-async function readProbe(file: string): Promise<ProbeReport> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      return JSON.parse(await readFile(file, "utf8")) as ProbeReport;
-    } catch {
-      await sleepMs(20);
-    }
-  }
-  throw new Error(`no probe report in ${file}`);
 }
 
 /**

@@ -13,6 +13,7 @@ import http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { promotedAndFull } from "./gc-summary.mjs";
 
 const self = fileURLToPath(import.meta.url);
 const RATE = 1000;
@@ -38,15 +39,8 @@ if (process.argv[2] === "server") {
       return void stream.end();
     }
     if (headers[":path"] === "/report") {
-      const old = (s) => s.heapSpaceStatistics.find((x) => x.spaceName === "old_space").spaceUsedSize;
-      let promoted = 0;
-      let full = 0;
-      for (const g of profiler.stop().statistics) {
-        if (g.gcType === "Scavenge") promoted += old(g.afterGC) - old(g.beforeGC);
-        else full++;
-      }
       stream.respond({ ":status": 200 });
-      return void stream.end(JSON.stringify({ requests, promoted, full }));
+      return void stream.end(JSON.stringify({ requests, ...promotedAndFull(profiler.stop().statistics) }));
     }
     requests++;
     const body = JSON.stringify({ path: headers[":path"], at: Date.now(), pad: "x".repeat(512) });
