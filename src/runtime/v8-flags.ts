@@ -5,13 +5,14 @@
  *
  * --no-allocation-site-pretenuring. V8 allocates the objects of an object or array literal directly in the old
  * generation once most of them survived a scavenge that found the young generation at its maximum size
- * (src/heap/pretenuring-handler.cc: a survival ratio ≥ 0.85 over ≥ 100 sampled objects). In scopegate that
- * scavenge tends to come early — the first checks of each tenant wait for Vault and the token endpoint, so their
- * request objects are still alive — and the literals V8 then pretenures are per-check ones. From then on every
- * check allocates garbage in the old generation that points at its young objects; a scavenge cannot tell the old
- * garbage is dead, so those young objects are promoted too: ~3 KB per check, a mark-compact every second or two,
- * and a p99 several times the transport's (docs/benchmarks.md, "Run F"). Nothing scopegate keeps for long is
- * allocated fast enough for pretenuring to save anything measurable.
+ * (src/heap/pretenuring-handler.cc: a survival ratio ≥ 0.85 over ≥ 100 sampled objects). V8's trace names the
+ * sites scopegate gets tenured by address only; most likely they are per-check literals, tenured at a moment
+ * when many checks were alive at once (a cold start: the first checks of each tenant wait for Vault and the
+ * token endpoint). From then on every check allocates garbage in the old generation that points at its young
+ * objects; a scavenge cannot tell the old garbage is dead, so those young objects are promoted too: ~3 KB per
+ * check and a mark-compact every second or two, in 3 of 4 cold-started processes with pretenuring and 0 of 4
+ * without (docs/benchmarks.md, "Run F"). Nothing scopegate keeps for long is allocated fast enough for
+ * pretenuring to save anything measurable.
  *
  * A flag given on node's own command line (`node --allocation-site-pretenuring dist/main.js`) wins: that is how
  * the benchmark runs the previous behaviour beside this one.
