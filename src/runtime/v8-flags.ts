@@ -10,7 +10,7 @@
  * when many checks were alive at once (a cold start: the first checks of each tenant wait for Vault and the
  * token endpoint). From then on every check allocates garbage in the old generation that points at its young
  * objects; a scavenge cannot tell the old garbage is dead, so those young objects are promoted too: ~3 KB per
- * check and a mark-compact every second or two, in 3 of 4 cold-started processes with pretenuring and 0 of 4
+ * check and a mark-compact every second or two, in 5 of 8 cold-started processes with pretenuring and 0 of 8
  * without (docs/benchmarks.md, "Run F"). Nothing scopegate keeps for long is allocated fast enough for
  * pretenuring to save anything measurable.
  *
