@@ -10,7 +10,7 @@ import { sleepMs, type Context } from "./context.js";
 import { startEdge, startUpstream } from "./envoys.js";
 import { BOUNDED_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { startScopegate } from "./scopegate-process.js";
-import { PROBE, PROBE_ENV, readProbe } from "./tail-probe-report.js";
+import { markCompacts, PROBE, PROBE_ENV, promotedBytes, readProbe } from "./tail-probe-report.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 
 /** At or above this many bytes promoted per request a process is counted as promoting (the others: < 500). */
@@ -56,8 +56,8 @@ export async function onsetPhase(ctx: Context): Promise<void> {
             process.kill(sg.child.pid, "SIGUSR2");
             const probe = await readProbe(probeFile);
             const requests = r.requests + r.errors;
-            const promoted = probe.gc.filter((g) => g.kind === "Scavenge").reduce((a, g) => a + g.promoted, 0) / requests;
-            const marks = probe.gc.filter((g) => g.kind === "MarkSweepCompact").length;
+            const promoted = promotedBytes(probe) / requests;
+            const marks = markCompacts(probe);
             counts[k]!.processes++;
             if (promoted >= PROMOTING_BYTES) counts[k]!.promoting++;
             ctx.rows.push({

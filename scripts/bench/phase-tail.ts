@@ -23,7 +23,7 @@ import { median, medianLoad, spreadOf } from "./report.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
 import { tailProcessName, type TailVariant } from "./tail-variants.js";
-import { PROBE, PROBE_ENV, readProbe, type ProbeReport } from "./tail-probe-report.js";
+import { markCompacts, PROBE, PROBE_ENV, promotedBytes, readProbe, type ProbeReport } from "./tail-probe-report.js";
 import type { Envoy } from "../../test/support/envoy.js";
 
 interface Running {
@@ -113,13 +113,13 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
       const stats = {
         scavenges: m((x) => scavenges(x.probe).length),
         scavengeMean: m((x) => mean(scavenges(x.probe).map((g) => g.ms))),
-        marks: m((x) => x.probe.gc.filter((g) => g.kind === "MarkSweepCompact").length),
+        marks: m((x) => markCompacts(x.probe)),
         otherGc: m((x) => x.probe.gc.filter((g) => g.kind !== "Scavenge" && g.kind !== "MarkSweepCompact").length),
         maxPause: m((x) => Math.max(0, ...x.probe.gc.map((g) => g.ms))),
         over1ms: m((x) => x.probe.gc.filter((g) => g.ms >= 1).length),
         pausedPer1k: m((x) => (x.probe.gc.reduce((a, g) => a + g.ms, 0) * 1000) / perReq(x)),
         allocKb: m((x) => x.probe.allocatedBytes / 1024 / perReq(x)),
-        promotedB: m((x) => scavenges(x.probe).reduce((a, g) => a + g.promoted, 0) / perReq(x)),
+        promotedB: m((x) => promotedBytes(x.probe) / perReq(x)),
         newSpaceMb: m((x) => Math.max(0, ...x.probe.gc.map((g) => g.newSpace)) / 2 ** 20),
         eldP99: m((x) => x.probe.eld.p99),
         eldMax: m((x) => x.probe.eld.max),
@@ -144,8 +144,8 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
       const before = windows.get(subjects[1]!)!;
       const after = windows.get(subjects[2]!)!;
       const pairedMedian = (f: (x: Window) => number, g: (a: number, b: number) => number): number => median(after.map((a, i) => g(f(a), f(before[i]!))));
-      const promoted = (x: Window): number => x.probe.gc.filter((g) => g.kind === "Scavenge").reduce((a, g) => a + g.promoted, 0) / (x.requests + x.errors);
-      const marks = (x: Window): number => x.probe.gc.filter((g) => g.kind === "MarkSweepCompact").length;
+      const promoted = (x: Window): number => promotedBytes(x.probe) / (x.requests + x.errors);
+      const marks = (x: Window): number => markCompacts(x.probe);
       const paused = (x: Window): number => x.probe.gc.reduce((a, g) => a + g.ms, 0);
       ctx.rows.push({
         section: "tail",

@@ -16,6 +16,16 @@ export interface ProbeReport {
   readonly gc: readonly { readonly kind: string; readonly ms: number; readonly promoted: number; readonly newSpace: number }[];
 }
 
+/** Bytes promoted into the old generation over the window (old space growth over each scavenge). */
+export function promotedBytes(probe: ProbeReport): number {
+  return probe.gc.filter((g) => g.kind === "Scavenge").reduce((a, g) => a + g.promoted, 0);
+}
+
+/** Mark-compacts (full GCs) in the window. */
+export function markCompacts(probe: ProbeReport): number {
+  return probe.gc.filter((g) => g.kind === "MarkSweepCompact").length;
+}
+
 /** The report the probe writes when its window closes (it may take a moment to appear). */
 export async function readProbe(file: string): Promise<ProbeReport> {
   for (let i = 0; i < 100; i++) {
