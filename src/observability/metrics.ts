@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { CheckOutcome } from "../authz/authorizer.js";
 import type { BudgetObserver } from "../budget/request-budget.js";
+import { BoundHistogram, CounterTally, type CounterSeries, type HistogramSeries } from "./bound-series.js";
 
 export interface Metrics {
   readonly registry: Registry;
@@ -34,24 +35,32 @@ export function collectProcessMetrics(registry: Registry, labels?: Readonly<Reco
 export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels: number; defaultMetrics: boolean }): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectProcessMetrics(registry);
-  const checks = new Counter({
+  // Updated on every check: bound series counted in numbers (bound-series.ts), not prom-client's per-call labels.
+  const checkTally = new CounterTally<string>();
+  new Counter({
     name: "scopegate_checks_total",
     help: "Check decisions by decision and reason code",
     labelNames: opts.perTenantLabels ? ["decision", "reason", "tenant"] : ["decision", "reason"],
     registers: [registry],
+    collect() {
+      checkTally.flushInto(this);
+    },
   });
-  const checkDuration = new Histogram({
+  const checkDuration = new BoundHistogram({
     name: "scopegate_check_duration_seconds",
     help: "Time to answer a Check",
-    labelNames: ["decision"],
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const tokenCache = new Counter({
+  const cacheTally = new CounterTally<string>();
+  new Counter({
     name: "scopegate_token_cache_total",
     help: "Token look-ups on allowed checks by result (hit, miss)",
     labelNames: ["result"],
     registers: [registry],
+    collect() {
+      cacheTally.flushInto(this);
+    },
   });
   const tokenRefreshes = new Counter({ name: "scopegate_token_refreshes_total", help: "Background token refreshes started", registers: [registry] });
   const tokenRequests = new Counter({
@@ -100,11 +109,15 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     registers: [registry],
   });
 
-  const budgetRequests = new Counter({
+  const budgetTally = new CounterTally<"tenant" | "result">();
+  new Counter({
     name: "scopegate_budget_requests_total",
     help: "API calls weighed against their tenant's request budget, by tenant and result (granted, budget_exhausted, caller_share_exhausted)",
     labelNames: ["tenant", "result"],
     registers: [registry],
+    collect() {
+      budgetTally.flushInto(this);
+    },
   });
   const budgetLeases = new Counter({
     name: "scopegate_budget_leases_total",
@@ -135,15 +148,21 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     return tenant;
   };
 
+  const checkSeries = new SeriesIndex(checkTally, opts.perTenantLabels);
+  const durationSeries: Record<CheckOutcome["decision"], HistogramSeries> = {
+    allow: checkDuration.series({ decision: "allow" }),
+    deny: checkDuration.series({ decision: "deny" }),
+    login: checkDuration.series({ decision: "login" }),
+  };
+  const cacheSeries = { hit: cacheTally.series({ result: "hit" }), miss: cacheTally.series({ result: "miss" }) };
+
   return {
     registry,
     observeCheck(o, durationMs) {
-      const labels: Record<string, string> = { decision: o.decision, reason: o.reason ?? "" };
       // Only resolved tenants take one of the capped label slots: made-up ids cannot push real tenants into "_other".
-      if (opts.perTenantLabels) labels["tenant"] = o.tenantKnown ? tenantLabel(o.tenant) : "";
-      checks.inc(labels);
-      checkDuration.observe({ decision: o.decision }, durationMs / 1000);
-      if (o.tokenCache) tokenCache.inc({ result: o.tokenCache });
+      checkSeries.of(o.decision, o.reason ?? "", opts.perTenantLabels && o.tenantKnown ? tenantLabel(o.tenant) : "").inc();
+      durationSeries[o.decision].observe(durationMs / 1000);
+      if (o.tokenCache) cacheSeries[o.tokenCache].inc();
     },
     tokenRequest(outcome, durationMs) {
       tokenRequests.inc({ outcome });
@@ -157,31 +176,36 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
     configReload: (result) => reloads.inc({ result }),
     setConfigValid: (valid) => configValid.set(valid ? 1 : 0),
     setCheckListenerUnauthenticated: (b) => unauthenticatedListener.set(b ? 1 : 0),
-    budget: budgetObserver(budgetRequests, budgetLeases, budgetLeaseDuration, budgetFallback, tenantLabel),
+    budget: budgetObserver(budgetTally, budgetLeases, budgetLeaseDuration, budgetFallback, tenantLabel),
   };
 }
 
 /**
  * The budget's metrics. Its tenants are resolved ones (only allowed API calls reach the budget), labelled always:
  * the per-tenant rate is the point. They share the capped label slots (metrics.maxTenantLabels) with
- * scopegate_checks_total. One child counter per (tenant, result), kept: a granted request costs one increment.
+ * scopegate_checks_total. One bound series per (tenant, result), kept: a granted request costs one increment.
  */
 function budgetObserver(
-  requests: Counter<"tenant" | "result">,
+  requests: CounterTally<"tenant" | "result">,
   leases: Counter<"outcome">,
   duration: Histogram,
   fallback: Gauge,
   tenantLabel: (tenant: string) => string,
 ): BudgetObserver {
-  // result -> tenant -> child: no key string is built per request.
-  const children = new Map<string, Map<string, { inc(): void }>>();
+  // result -> tenant -> series: no key string is built per request. Series by label (bounded: the capped tenant
+  // labels and "_other"), so that tenants past either cap share theirs instead of adding one per call.
+  const children = new Map<string, Map<string, CounterSeries>>();
+  const byLabel = new Map<string, CounterSeries>();
   return {
     spent(tenant, result) {
       let byTenant = children.get(result);
       if (byTenant === undefined) children.set(result, (byTenant = new Map()));
       let child = byTenant.get(tenant);
       if (child === undefined) {
-        child = requests.labels({ tenant: tenantLabel(tenant), result });
+        const label = tenantLabel(tenant);
+        const key = `${result}\n${label}`;
+        child = byLabel.get(key);
+        if (child === undefined) byLabel.set(key, (child = requests.series({ tenant: label, result })));
         if (byTenant.size < 10_000) byTenant.set(tenant, child);
       }
       child.inc();
@@ -192,4 +216,29 @@ function budgetObserver(
     },
     fallback: (active) => fallback.set(active ? 1 : 0),
   };
+}
+
+/**
+ * The checks counter's series by decision, reason and (with per-tenant labels) tenant label: found with two or
+ * three Map look-ups of strings V8 has already hashed (constants and the tenant ids of the registry), none built.
+ */
+class SeriesIndex {
+  readonly #byDecision = new Map<string, Map<string, { series: CounterSeries | undefined; byTenant: Map<string, CounterSeries> | undefined }>>();
+
+  constructor(
+    private readonly tally: CounterTally<string>,
+    private readonly perTenant: boolean,
+  ) {}
+
+  of(decision: string, reason: string, tenant: string): CounterSeries {
+    let byReason = this.#byDecision.get(decision);
+    if (byReason === undefined) this.#byDecision.set(decision, (byReason = new Map()));
+    let entry = byReason.get(reason);
+    if (entry === undefined) byReason.set(reason, (entry = { series: undefined, byTenant: undefined }));
+    if (!this.perTenant) return (entry.series ??= this.tally.series({ decision, reason }));
+    entry.byTenant ??= new Map();
+    let series = entry.byTenant.get(tenant);
+    if (series === undefined) entry.byTenant.set(tenant, (series = this.tally.series({ decision, reason, tenant })));
+    return series;
+  }
 }

@@ -35,6 +35,35 @@ describe("metrics", () => {
     expect(text).toMatch(/scopegate_budget_fallback 1/);
   });
 
+  it("counts every check by decision and reason, its duration by decision and its token-cache result, read or not", async () => {
+    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 2, defaultMetrics: false });
+    const allow = { bytes: Buffer.alloc(0), decision: "allow" as const, tenant: "acme", tenantKnown: true, tokenCache: "hit" as const, requestId: "" };
+    m.observeCheck(allow, 0.3);
+    m.observeCheck({ ...allow, tokenCache: "miss" }, 40);
+    expect(await m.registry.metrics()).toMatch(/scopegate_checks_total\{decision="allow",reason=""\} 2\n/);
+    m.observeCheck(outcome("acme", true), 2);
+    m.observeCheck(allow, 0.2);
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/scopegate_checks_total\{decision="allow",reason=""\} 3\n/);
+    expect(text).toMatch(/scopegate_checks_total\{decision="deny",reason="tenant_unknown"\} 1\n/);
+    expect(text).toMatch(/scopegate_check_duration_seconds_bucket\{le="0.0005",decision="allow"\} 2\n/);
+    expect(text).toMatch(/scopegate_check_duration_seconds_bucket\{le="0.05",decision="allow"\} 3\n/);
+    expect(text).toMatch(/scopegate_check_duration_seconds_count\{decision="deny"\} 1\n/);
+    expect(text).toMatch(/scopegate_check_duration_seconds_sum\{decision="deny"\} 0.002\n/);
+    expect(text).toMatch(/scopegate_token_cache_total\{result="hit"\} 2\n/);
+    expect(text).toMatch(/scopegate_token_cache_total\{result="miss"\} 1\n/);
+    expect(text).not.toMatch(/decision="login"/);
+  });
+
+  it("budget series of tenants past the label cap are shared, however many tenants there are", async () => {
+    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false });
+    for (let i = 0; i < 20_000; i++) m.budget.spent(`t${i}`, "granted");
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/scopegate_budget_requests_total\{tenant="t0",result="granted"\} 1\n/);
+    expect(text).toMatch(/scopegate_budget_requests_total\{tenant="_other",result="granted"\} 19999\n/);
+    expect(text.match(/scopegate_budget_requests_total\{/g)).toHaveLength(2);
+  });
+
   it("registers nothing globally: two instances coexist", () => {
     createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false });
     expect(() => createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false })).not.toThrow();
