@@ -97,6 +97,15 @@ export function mayNameDivisions(rawQuery: string, keys: DivisionKeys): boolean 
  * "undecodable" when its percent-encoding does not settle.
  */
 export function isDivisionKey(rawKey: string, keys: DivisionKeys): boolean | "undecodable" {
+  // The common key (`pageSize`, `divisionId`): ASCII letters and digits are their own decoded, folded form, and
+  // carry no brackets or separators, so only case is left to normalise (test/unit/routes.test.ts checks this
+  // shortcut against the full rule).
+  if (PLAIN_KEY.test(rawKey)) return keys.names.has(rawKey.toLowerCase());
+  return isNormalisedDivisionKey(rawKey, keys);
+}
+
+/** isDivisionKey without its shortcut: decode, fold, then compare. */
+export function isNormalisedDivisionKey(rawKey: string, keys: DivisionKeys): boolean | "undecodable" {
   const decoded = decodeFully(rawKey);
   if (decoded === undefined) return "undecodable";
   const folded = decoded.normalize("NFKC").toLowerCase();
@@ -107,6 +116,7 @@ export function isDivisionKey(rawKey: string, keys: DivisionKeys): boolean | "un
   );
 }
 
+const PLAIN_KEY = /^[A-Za-z0-9]*$/;
 const TRAILING_BRACKETS = /(\[[^\]]*\])+$/u;
 const NOT_ALPHANUMERIC = /[^a-z0-9]/gu;
 /** Percent-decoding is repeated until nothing changes, at most this often (deeper nesting is refused). */

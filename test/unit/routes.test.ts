@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compileDivisionKeys, mayNameDivisions, planDivision, readDivisionParams } from "../../src/authz/division-plan.js";
+import { compileDivisionKeys, isDivisionKey, isNormalisedDivisionKey, mayNameDivisions, planDivision, readDivisionParams } from "../../src/authz/division-plan.js";
 import { GENESYS_CROSS_DIVISION_ROUTES, GENESYS_DIVISION_ROUTES } from "../../src/profiles/genesys/catalog.js";
 import { GENESYS_CLOUD } from "../../src/profiles/genesys/profile.js";
 import { buildRouteTable } from "../../src/authz/route-table.js";
@@ -144,6 +144,25 @@ describe("route table memo", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("isDivisionKey's shortcut for keys of letters and digits", () => {
+  it("answers as the full rule for every key (5,000 runs)", () => {
+    const key = fc.oneof(
+      fc.stringMatching(/^[A-Za-z0-9]{0,16}$/),
+      fc.constantFrom("divisionId", "DIVISIONIDS", "divisionid", "division", "divisionIdx", "pageSize", "", "0", "divisionId1"),
+      fc.string({ maxLength: 16 }),
+      fc.string({ unit: "binary", maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(key, (k) => {
+        expect(isDivisionKey(k, KEYS)).toBe(isNormalisedDivisionKey(k, KEYS));
+      }),
+      { numRuns: 5000 },
+    );
+    expect(isDivisionKey("DivisionIds", KEYS)).toBe(true);
+    expect(isDivisionKey("pageSize", KEYS)).toBe(false);
   });
 });
 
