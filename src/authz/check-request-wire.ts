@@ -70,7 +70,9 @@ const MALFORMED_INPUT = deny("malformed_request");
 /** What a request carried, gathered while walking the bytes (repeated message fields merge, as protobuf says). */
 interface Gathered {
   principal: string;
-  id: string;
+  /** HttpRequest.id's bytes [idStart, idEnd): decoded only when the request has no x-request-id. */
+  idStart: number;
+  idEnd: number;
   method: string;
   path: string;
   host: string;
@@ -83,7 +85,7 @@ interface Gathered {
 
 export function readCheckRequest(bytes: Uint8Array, picker: HeaderPicker): CheckInput | Denial {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const g: Gathered = { principal: "", id: "", method: "", path: "", host: "", hasHttp: false, body: undefined, picked: new Array(picker.names.length) };
+  const g: Gathered = { principal: "", idStart: 0, idEnd: 0, method: "", path: "", host: "", hasHttp: false, body: undefined, picked: new Array(picker.names.length) };
   let hasAttributes = false;
   try {
     const r = new Cursor(buf);
@@ -111,8 +113,8 @@ export function readCheckRequest(bytes: Uint8Array, picker: HeaderPicker): Check
   const noQuery = q === -1 || q > stop;
   return {
     // HttpRequest.id is Envoy's internal stream id in practice, not x-request-id: prefer the header.
-    requestId: headers.get("x-request-id") || g.id,
-    method: g.method.toUpperCase(),
+    requestId: headers.get("x-request-id") || buf.toString("utf8", g.idStart, g.idEnd),
+    method: g.method,
     path: noQuery ? path.slice(0, stop) : path.slice(0, q),
     rawQuery: noQuery ? "" : path.slice(q + 1, stop),
     host: hostWithoutPort(g.host),
@@ -120,6 +122,21 @@ export function readCheckRequest(bytes: Uint8Array, picker: HeaderPicker): Check
     sourcePrincipal: g.principal,
     ...(g.body === undefined ? {} : { body: g.body }),
   };
+}
+
+/** The methods Envoy sends as they are (upper case), as constants: no string is decoded for them. */
+const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"].map((m) => ({ name: m, bytes: Buffer.from(m, "latin1") }));
+
+/** HttpRequest.method, upper case: a constant for the usual methods, else decoded and upper-cased. */
+function methodName(buf: Buffer, start: number, end: number): string {
+  const len = end - start;
+  for (const m of METHODS) {
+    if (m.bytes.length !== len) continue;
+    let i = 0;
+    while (i < len && buf[start + i] === m.bytes[i]) i++;
+    if (i === len) return m.name;
+  }
+  return buf.toString("utf8", start, end).toUpperCase();
 }
 
 /** "API.example.com:443" -> "api.example.com"; "[::1]:80" -> "[::1]". */
@@ -171,11 +188,14 @@ function httpRequest(r: Cursor, end: number, g: Gathered, picker: HeaderPicker):
     const tag = r.varint(end);
     switch (tag) {
       case (1 << 3) | LEN:
-        g.id = r.string(end);
+        g.idStart = r.payload(end);
+        g.idEnd = r.pos;
         break;
-      case (2 << 3) | LEN:
-        g.method = r.string(end);
+      case (2 << 3) | LEN: {
+        const start = r.payload(end);
+        g.method = methodName(r.buf, start, r.pos);
         break;
+      }
       case (3 << 3) | LEN:
         headerEntry(r, r.enter(end), g, picker, false);
         break;

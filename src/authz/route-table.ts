@@ -88,16 +88,25 @@ export function buildRouteTable(
   // A workload calls a few routes over and over: remember the answer per exact (method, path) string, so a
   // repeated call skips splitting, decoding and matching. A plain Map emptied when full: a memo of a pure function
   // needs no recency order (lru-cache's bookkeeping showed in a CPU profile), and paths with ids just pass through.
-  const recent = new Map<string, RouteMatch>();
+  // Keyed by method, then by the path string itself: no key is built per call.
+  const recent = new Map<string, Map<string, RouteMatch>>();
+  let remembered = 0;
   return {
     match(method, path) {
-      const key = `${method} ${path}`;
-      let result = recent.get(key);
+      let byPath = recent.get(method);
+      let result = byPath?.get(path);
       if (result === undefined) {
         result = lookup(method, path);
-        if (key.length <= MAX_MEMO_KEY_LENGTH) {
-          if (recent.size >= ROUTE_MEMO_SIZE) recent.clear();
-          recent.set(key, result);
+        if (path.length <= MAX_MEMO_KEY_LENGTH) {
+          if (remembered >= ROUTE_MEMO_SIZE) {
+            recent.clear();
+            remembered = 0;
+            byPath = undefined;
+          }
+          // Methods are kept as they come (any token): a memo of many odd methods is emptied like one of many paths.
+          if (byPath === undefined) recent.set(method, (byPath = new Map()));
+          byPath.set(path, result);
+          remembered++;
         }
       }
       return result;
