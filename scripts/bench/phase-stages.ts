@@ -10,7 +10,7 @@ import type { CheckOutcome } from "../../src/authz/authorizer.js";
 import { parseConfig } from "../../src/config/index.js";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
 import { decisionLogger } from "../../src/observability/decision-log.js";
-import { ATOMIC_WRITE_BYTES, createLogger, LineBatch, LOG_BUFFER_BYTES, LOG_FLUSH_MS } from "../../src/observability/logger.js";
+import { ATOMIC_WRITE_BYTES, createLogger, LineBatch, lineSink, LOG_BUFFER_BYTES, LOG_FLUSH_MS } from "../../src/observability/logger.js";
 import type { Context } from "./context.js";
 import { median } from "./report.js";
 import { benchConfig, VAULT_TOKEN_ENV } from "./scopegate-process.js";
@@ -24,7 +24,7 @@ interface Stage {
 
 export async function stagesPhase(ctx: Context): Promise<void> {
   // The shipped destination (bufferedStdout: LineBatch over a synchronous sonic-boom), writing to /dev/null.
-  const destination = new LineBatch(pino.destination({ dest: "/dev/null", sync: true, maxWrite: ATOMIC_WRITE_BYTES }));
+  const destination = new LineBatch(lineSink("/dev/null"));
   const logger = createLogger("info", destination);
   // The destination before 2026-12-02: sonic-boom's own minLength buffering (one growing string per batch).
   const previousDestination = pino.destination({ dest: "/dev/null", sync: true, minLength: LOG_BUFFER_BYTES, maxWrite: ATOMIC_WRITE_BYTES, periodicFlush: LOG_FLUSH_MS });

@@ -75,25 +75,33 @@ export const LOG_FLUSH_MS = 100;
  */
 export const ATOMIC_WRITE_BYTES = 4096;
 
-/** Where batches go: sonic-boom (pino.destination) in synchronous mode, or anything else with these two calls. */
+const SLAB_BATCHES = 16;
+
+/** Where batches go: sonic-boom (pino.destination) in synchronous buffer mode (lineSink), or anything with these two calls. */
 export interface LineSink {
-  write(chunk: string): unknown;
+  /** A batch of whole lines; the sink may keep the buffer (it is never written to again). */
+  write(chunk: Buffer): unknown;
   flushSync(): void;
 }
 
 /**
- * Gathers whole log lines and hands them to the sink joined, one write per batch: a batch is written once it
- * holds LOG_BUFFER_BYTES, before it would pass ATOMIC_WRITE_BYTES, and at the latest by a LOG_FLUSH_MS timer.
+ * Gathers whole log lines as UTF-8 bytes in one buffer and hands it to the sink, one write per batch: a batch is
+ * written once it holds LOG_BUFFER_BYTES, before it would pass ATOMIC_WRITE_BYTES, and at the latest by a
+ * LOG_FLUSH_MS timer. pino's lines come as strings (write); the decision log encodes its line straight into the
+ * buffer (reserve/commit, decision-log.ts), so the one line per check builds no string.
  *
  * Why not sonic-boom's own minLength buffering: it appends each line to one growing string and measures that
  * string's byte length on every write, which flattens it — about 1.4 KB of garbage per 250-byte decision line
- * at a 3 KB buffer (the bench's "decision log line" stage). Keeping the lines in an array and joining them once
- * per batch does not.
+ * at a 3 KB buffer (the bench's "decision log line" stage). Keeping the lines as strings in an array and joining
+ * them once per batch still left ~1.2 KB per line (the line, its flattening, the join); bytes leave almost none.
  */
 export class LineBatch implements DestinationStream {
   readonly #sink: LineSink;
-  readonly #lines: string[] = [];
-  #bytes = 0;
+  /** Batches are cut from a slab, as Node's own Buffer pool does: one memory allocation per SLAB_BATCHES batches. */
+  #slab = Buffer.allocUnsafeSlow(SLAB_BATCHES * ATOMIC_WRITE_BYTES);
+  #slabUsed = 0;
+  #buf = this.#nextBuffer();
+  #used = 0;
   readonly #timer: NodeJS.Timeout;
 
   constructor(sink: LineSink, flushMs = LOG_FLUSH_MS) {
@@ -102,21 +110,57 @@ export class LineBatch implements DestinationStream {
     this.#timer.unref();
   }
 
+  /** One whole line (pino's destination interface). */
   write(line: string): void {
-    const bytes = Buffer.byteLength(line);
-    if (this.#bytes + bytes > ATOMIC_WRITE_BYTES) this.flush();
-    this.#lines.push(line);
-    this.#bytes += bytes;
-    if (this.#bytes >= LOG_BUFFER_BYTES) this.flush();
+    // At most 3 UTF-8 bytes per UTF-16 unit: a line that surely fits is encoded without measuring it first.
+    if (line.length * 3 > ATOMIC_WRITE_BYTES - this.#used) {
+      const bytes = Buffer.byteLength(line);
+      if (bytes > ATOMIC_WRITE_BYTES) {
+        // Longer than an atomic write: alone, after what is gathered.
+        this.flush();
+        this.#sink.write(Buffer.from(line, "utf8"));
+        return;
+      }
+      if (this.#used + bytes > ATOMIC_WRITE_BYTES) this.flush();
+    }
+    this.commit(this.#used + this.#buf.write(line, this.#used, "utf8"));
   }
 
-  /** Hands what is gathered to the sink (which writes it at once: it is synchronous). */
+  /**
+   * Room for a line of at most `maxBytes`, flushing first if it would not fit: the buffer to encode it into from
+   * `offset`, then commit(end). Undefined when no batch could hold it (more than ATOMIC_WRITE_BYTES): write it
+   * as a string instead.
+   */
+  reserve(maxBytes: number): { readonly buffer: Buffer; readonly offset: number } | undefined {
+    if (maxBytes > ATOMIC_WRITE_BYTES) return undefined;
+    if (this.#used + maxBytes > ATOMIC_WRITE_BYTES) this.flush();
+    return { buffer: this.#buf, offset: this.#used };
+  }
+
+  /** The reserved line ends at `end` (exclusive). */
+  commit(end: number): void {
+    this.#used = end;
+    if (end >= LOG_BUFFER_BYTES) this.flush();
+  }
+
+  /** Hands what is gathered to the sink (which writes it at once: it is synchronous); the next batch gets a new buffer. */
   flush(): void {
-    if (this.#lines.length === 0) return;
-    const chunk = this.#lines.length === 1 ? this.#lines[0]! : this.#lines.join("");
-    this.#lines.length = 0;
-    this.#bytes = 0;
+    if (this.#used === 0) return;
+    const chunk = this.#buf.subarray(0, this.#used);
+    this.#buf = this.#nextBuffer();
+    this.#used = 0;
     this.#sink.write(chunk);
+  }
+
+  /** A fresh batch buffer: the sink may keep a written one, so none is ever reused. */
+  #nextBuffer(): Buffer {
+    if (this.#slabUsed === this.#slab.length) {
+      this.#slab = Buffer.allocUnsafeSlow(SLAB_BATCHES * ATOMIC_WRITE_BYTES);
+      this.#slabUsed = 0;
+    }
+    const buf = this.#slab.subarray(this.#slabUsed, this.#slabUsed + ATOMIC_WRITE_BYTES);
+    this.#slabUsed += ATOMIC_WRITE_BYTES;
+    return buf;
   }
 
   /** Everything gathered is written before this returns: call it before process.exit. */
@@ -133,6 +177,14 @@ export class LineBatch implements DestinationStream {
 }
 
 /**
+ * A synchronous sonic-boom in buffer mode (what LineBatch writes to): `dest` a file descriptor or path. It does
+ * the writing: partial writes, EAGAIN on a non-blocking pipe, flushSync.
+ */
+export function lineSink(dest: number | string): LineSink {
+  return pino.destination({ dest, sync: true, maxWrite: ATOMIC_WRITE_BYTES, contentMode: "buffer" }) as unknown as LineSink;
+}
+
+/**
  * stdout for a server that logs a line per check: lines are gathered and written together (LineBatch), each
  * batch with a plain write(2) from the event loop, as pino's default destination does.
  *
@@ -144,6 +196,5 @@ export class LineBatch implements DestinationStream {
  * the volume small. Call flushSync() before process.exit so the last lines are not lost.
  */
 export function bufferedStdout(): LineBatch {
-  // sonic-boom still does the writing: partial writes, EAGAIN on a non-blocking pipe, flushSync.
-  return new LineBatch(pino.destination({ dest: 1, sync: true, maxWrite: ATOMIC_WRITE_BYTES }));
+  return new LineBatch(lineSink(1));
 }

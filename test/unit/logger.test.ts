@@ -43,7 +43,7 @@ describe("LineBatch", () => {
   const sink = () => {
     const writes: string[] = [];
     let syncs = 0;
-    return { writes, syncs: () => syncs, write: (c: string) => writes.push(c), flushSync: () => void syncs++ };
+    return { writes, syncs: () => syncs, write: (c: Buffer) => writes.push(c.toString("utf8")), flushSync: () => void syncs++ };
   };
   const line = fc
     .tuple(fc.string({ unit: fc.constantFrom("a", "{", "\"", "é", "€", "𝄞"), maxLength: 1500 }), fc.nat(6000))
