@@ -26,6 +26,7 @@ import { gatewayBearer, isLogin, readLogin } from "./gateway-login.js";
 import { answeredAs, DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
 import { denialOf } from "./layer-errors.js";
 import { mayNameDivisions, NO_QUERY_MUTATION, planDivision, type QueryMutation } from "./division-plan.js";
+import { PlanMemo } from "./plan-memo.js";
 import { buildDeniedResponse, buildLoginResponse, buildOkResponse, encode } from "./response.js";
 import type { ProfileRoutes } from "./profile-routes.js";
 
@@ -66,6 +67,8 @@ interface ActivePolicy extends AuthzPolicy {
    * are built once per policy, not per check.
    */
   readonly plainPlans: Map<string, WeakMap<readonly string[], Plan>>;
+  /** Plans (and denials) of requests whose query may name a division, by keys, route, raw query and divisions. */
+  readonly queryPlans: PlanMemo<Plan | Denial>;
   /** The plan of such a request on an uncatalogued route: leave the query alone. */
   readonly passThrough: Plan;
   /** The only headers read from a request: the tenant header, authorization and x-request-id. */
@@ -252,8 +255,11 @@ export class Authorizer {
       }
       return plan;
     }
-    const query = planDivision(route, claim.rawQuery, tenant.divisions, keys);
-    return isDenial(query) ? query : planFor(query, policy.generation);
+    const plan = (): Plan | Denial => {
+      const query = planDivision(route, claim.rawQuery, tenant.divisions, keys);
+      return isDenial(query) ? query : planFor(query, policy.generation);
+    };
+    return keys === undefined ? plan() : policy.queryPlans.get(keys, route, claim.rawQuery, tenant.divisions, plan);
   }
 
   /**
@@ -414,6 +420,7 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     // authorization is decoded only when it can matter: a gateway token, or a login's Basic credentials.
     picker: new HeaderPicker([p.tenantId.header, "x-request-id", "authorization"], { authorization: AUTHORIZATION_WANTED }),
     plainPlans: new Map(),
+    queryPlans: new PlanMemo(),
     passThrough: planFor(NO_QUERY_MUTATION, generation),
     generation,
   };
