@@ -27,6 +27,8 @@ export async function stagesPhase(ctx: Context): Promise<void> {
   const destination = new LineBatch(lineSink("/dev/null"));
   const logger = createLogger("info", destination);
   // The destination before 2026-12-02: sonic-boom's own minLength buffering (one growing string per batch).
+  // Before 2026-12-03 the line was a string and LineBatch gathered strings (StringBatch below keeps that code).
+  const stringDestination = new StringBatch(pino.destination({ dest: "/dev/null", sync: true, maxWrite: ATOMIC_WRITE_BYTES }));
   const previousDestination = pino.destination({ dest: "/dev/null", sync: true, minLength: LOG_BUFFER_BYTES, maxWrite: ATOMIC_WRITE_BYTES, periodicFlush: LOG_FLUSH_MS });
   const config = parseConfig(benchConfig(ctx.world, { tcp: "127.0.0.1:0", configuredTenants: ctx.hot, logLevel: "info", maxTenants: 10_000 }));
   const app = await startApp({ config, logger, env: { [VAULT_TOKEN_ENV]: ctx.world.bao.rootToken }, defaultMetrics: false });
@@ -49,6 +51,7 @@ export async function stagesPhase(ctx: Context): Promise<void> {
       requestId: o.requestId,
     });
     const logDecision = decisionLogger(logger, "all");
+    const logDecisionString = decisionLogger(createLogger("info", stringDestination), "all");
     // Before 2026-12-02 the decision line went through pino's logger.info (redaction off), into sonic-boom's buffer.
     const pinoLine = logger.child({}, { redact: [] });
     const pinoLineBefore = createLogger("info", previousDestination).child({}, { redact: [] });
@@ -58,6 +61,7 @@ export async function stagesPhase(ctx: Context): Promise<void> {
       { name: "  for comparison: decoding the whole CheckRequest with the generated ts-proto decoder (no longer on the hot path)", run: (i) => CheckRequest.decode(bytes[i % n]!) },
       { name: "  for comparison: AbortSignal.timeout (created only when a check waits for I/O)", run: () => AbortSignal.timeout(5000) },
       { name: "decision log line (the shipped decisionLogger and stdout batching; sync writes to /dev/null)", run: (i) => logDecision(outcomes[i % n]!, 0.123) },
+      { name: "  for comparison: the same line built as a string and batched as strings, as before 2026-12-03 (same sync writes)", run: (i) => logDecisionString(outcomes[i % n]!, 0.123) },
       { name: "  for comparison: the same line through pino's logger.info (redaction off), same batching", run: (i) => pinoLine.info(line(outcomes[i % n]!), "check") },
       { name: "  for comparison: through pino's logger.info into sonic-boom's own minLength buffering (before 2026-12-02)", run: (i) => pinoLineBefore.info(line(outcomes[i % n]!), "check") },
       { name: "  for comparison: the same line with the redaction list on", run: (i) => logger.info(line(outcomes[i % n]!), "check") },
@@ -76,7 +80,8 @@ export async function stagesPhase(ctx: Context): Promise<void> {
     }
     const us = (name: string): number => median(samples.get(name)!.map((t) => t.us));
     const allocated = (name: string): number => median(samples.get(name)!.map((t) => t.bytes));
-    const [authorize, , , log, , , , metrics] = stages.map((s) => s.name) as [string, string, string, string, string, string, string, string];
+    const shippedRow = (prefix: string): string => stages.find((s) => s.name.startsWith(prefix))!.name;
+    const [authorize, log, metrics] = [shippedRow("authorize:"), shippedRow("decision log line"), shippedRow("metrics.observeCheck")];
     const shipped = us(authorize) + us(log) + us(metrics);
     for (const s of stages) {
       const b = allocated(s.name);
@@ -96,7 +101,29 @@ export async function stagesPhase(ctx: Context): Promise<void> {
   } finally {
     await app.stop(1000);
     destination.close();
+    stringDestination.flush();
     previousDestination.end();
+  }
+}
+
+/** LineBatch as it was before 2026-12-03: whole lines kept as strings, measured with Buffer.byteLength, joined per batch. */
+class StringBatch {
+  readonly #lines: string[] = [];
+  #bytes = 0;
+  constructor(private readonly sink: { write(chunk: string): unknown }) {}
+  write(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    if (this.#bytes + bytes > ATOMIC_WRITE_BYTES) this.flush();
+    this.#lines.push(line);
+    this.#bytes += bytes;
+    if (this.#bytes >= LOG_BUFFER_BYTES) this.flush();
+  }
+  flush(): void {
+    if (this.#lines.length === 0) return;
+    const chunk = this.#lines.length === 1 ? this.#lines[0]! : this.#lines.join("");
+    this.#lines.length = 0;
+    this.#bytes = 0;
+    this.sink.write(chunk);
   }
 }
 
