@@ -77,7 +77,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const budgetScope: Record<string, string> = config.budgets ? { budget: config.budgets.store === "redis" ? "fleet" : "replica" } : {};
   const readiness = new AppReadiness({ store: minting.store, logger: own, listen: config.listen, budget: () => budgetScope, fleet: minting.fleet });
   const processMetrics = opts.defaultMetrics === false ? undefined : new Registry();
-  if (processMetrics) collectProcessMetrics(processMetrics, { worker: "primary" });
+  if (processMetrics) collectProcessMetrics(processMetrics, config.metrics.eventLoopResolutionMs, { worker: "primary" });
   const broker = new TokenBroker({ registry, tokens: minting.tokens });
   // The primary's token and secret record, and every worker's local copy of the token.
   const evictHere = (tenantId: string): boolean => {

@@ -91,7 +91,7 @@ export async function runWorker(deps: WorkerDeps): Promise<void> {
   logger = createLogger(config.logging.level, deps.logDestination).child({ worker: start.slot });
   if (start.processMetrics) {
     processMetrics = new Registry();
-    collectProcessMetrics(processMetrics, { worker: String(start.slot) });
+    collectProcessMetrics(processMetrics, config.metrics.eventLoopResolutionMs, { worker: String(start.slot) });
   }
   remote = new RemoteTokenSource({ channel: deps, max: config.tokens.maxTenants, askTimeoutMs: askTimeoutMs(config) });
   app = await startWorkerApp({ config, logger, env: deps.env, tokens: remote });

@@ -332,9 +332,15 @@ export const configSchema = z
         /** Adds a tenant label to scopegate_checks_total; capped, further tenants count as "_other". */
         perTenantLabels: z.boolean().default(false),
         maxTenantLabels: z.number().int().positive().max(10_000).default(100),
+        /**
+         * How often the event-loop delay behind scopegate_nodejs_eventloop_lag_* is sampled. Each sample is a timer
+         * wake-up even when the process is idle: prom-client's default of 10 ms cost ~1 % of a core idle on the
+         * bench machine (docs/operations.md "Metrics"); stalls longer than this are what the metrics catch.
+         */
+        eventLoopResolutionMs: z.number().int().min(1).max(1000).default(100),
       })
       .strict()
-      .default({ perTenantLabels: false, maxTenantLabels: 100 }),
+      .default({ perTenantLabels: false, maxTenantLabels: 100, eventLoopResolutionMs: 100 }),
     /**
      * Gateway login (docs/security.md "Gateway login"): an SDK app's client-credentials login (POST
      * [/<prefix>]/oauth/token, client id = tenant id) is answered with a gateway token bound to the tenant and the

@@ -102,12 +102,14 @@ export class LineBatch implements DestinationStream {
   #slabUsed = 0;
   #buf = this.#nextBuffer();
   #used = 0;
-  readonly #timer: NodeJS.Timeout;
+  readonly #flushMs: number;
+  /** Armed by the first line of a batch, never while nothing waits: an idle process is not woken up for logs. */
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(sink: LineSink, flushMs = LOG_FLUSH_MS) {
     this.#sink = sink;
-    this.#timer = setInterval(() => this.flush(), flushMs);
-    this.#timer.unref();
+    this.#flushMs = flushMs;
   }
 
   /** One whole line (pino's destination interface). */
@@ -140,7 +142,15 @@ export class LineBatch implements DestinationStream {
   /** The reserved line ends at `end` (exclusive). */
   commit(end: number): void {
     this.#used = end;
-    if (end >= LOG_BUFFER_BYTES) this.flush();
+    if (end >= LOG_BUFFER_BYTES || this.#closed) this.flush();
+    else if (this.#timer === undefined && end > 0) {
+      // At most one timer per LOG_FLUSH_MS: a batch written by size before it fires leaves it to fire once for nothing.
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush();
+      }, this.#flushMs);
+      this.#timer.unref();
+    }
   }
 
   /** Hands what is gathered to the sink (which writes it at once: it is synchronous); the next batch gets a new buffer. */
@@ -169,9 +179,11 @@ export class LineBatch implements DestinationStream {
     this.#sink.flushSync();
   }
 
-  /** Stops the timer (the gathered lines are written first). */
+  /** Stops the timer (the gathered lines are written first); lines written after this are written at once. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.flushSync();
   }
 }

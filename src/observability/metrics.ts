@@ -28,13 +28,18 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
  * prom-client's default process metrics (CPU, memory, event loop, heap, GC), prefixed `scopegate_`.
  * `labels` go on every series: multi-worker mode sets `worker` so each process keeps its own (src/cluster).
  */
-export function collectProcessMetrics(registry: Registry, labels?: Readonly<Record<string, string>>): void {
-  collectDefaultMetrics({ register: registry, prefix: "scopegate_", ...(labels ? { labels: { ...labels } } : {}) });
+export function collectProcessMetrics(registry: Registry, eventLoopResolutionMs: number, labels?: Readonly<Record<string, string>>): void {
+  collectDefaultMetrics({
+    register: registry,
+    prefix: "scopegate_",
+    eventLoopMonitoringPrecision: eventLoopResolutionMs,
+    ...(labels ? { labels: { ...labels } } : {}),
+  });
 }
 
-export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels: number; defaultMetrics: boolean }): Metrics {
+export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels: number; eventLoopResolutionMs: number; defaultMetrics: boolean }): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics) collectProcessMetrics(registry);
+  if (opts.defaultMetrics) collectProcessMetrics(registry, opts.eventLoopResolutionMs);
   // Updated on every check: bound series counted in numbers (bound-series.ts), not prom-client's per-call labels.
   const checkTally = new CounterTally<string>();
   new Counter({

@@ -17,7 +17,7 @@ const check = (decision: "allow" | "deny", reason?: CheckOutcome["reason"]): Che
 
 /** One process: its app metrics, and a stand-in for its default process metrics labelled with its `worker`. */
 function processOf(worker: string, lag: number): { metrics: Metrics; data: () => Promise<ProcessMetrics> } {
-  const metrics = createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false });
+  const metrics = createMetrics({ perTenantLabels: false, maxTenantLabels: 1, eventLoopResolutionMs: 100, defaultMetrics: false });
   const proc = new Registry();
   new Gauge({ name: "scopegate_nodejs_eventloop_lag_seconds", help: "lag", labelNames: ["worker"], aggregator: "average", registers: [proc] }).set({ worker }, lag);
   return { metrics, data: async () => ({ app: await metrics.registry.getMetricsAsJSON(), process: await proc.getMetricsAsJSON() }) };

@@ -72,6 +72,28 @@ describe("LineBatch", () => {
     );
   });
 
+  it("has a timer only while lines wait (an idle process is not woken up), and writes at once once closed", () => {
+    vi.useFakeTimers();
+    const s = sink();
+    const batch = new LineBatch(s);
+    expect(vi.getTimerCount()).toBe(0);
+    batch.write("a\n");
+    batch.write("b\n");
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(LOG_FLUSH_MS);
+    expect(s.writes).toEqual(["a\nb\n"]);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(10 * LOG_FLUSH_MS);
+    expect(vi.getTimerCount()).toBe(0);
+    batch.write("c\n");
+    batch.close();
+    expect(s.writes).toEqual(["a\nb\n", "c\n"]);
+    expect(vi.getTimerCount()).toBe(0);
+    batch.write("d\n");
+    expect(s.writes.at(-1)).toBe("d\n");
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("writes a batch once it holds LOG_BUFFER_BYTES, and a smaller one within LOG_FLUSH_MS", () => {
     vi.useFakeTimers();
     const s = sink();

@@ -5,7 +5,7 @@ const outcome = (tenant: string, tenantKnown: boolean) => ({ bytes: Buffer.alloc
 
 describe("metrics", () => {
   it("per-tenant labels are capped and never spent on unresolved ids", async () => {
-    const m = createMetrics({ perTenantLabels: true, maxTenantLabels: 2, defaultMetrics: false });
+    const m = createMetrics({ perTenantLabels: true, maxTenantLabels: 2, eventLoopResolutionMs: 100, defaultMetrics: false });
     for (let i = 0; i < 50; i++) m.observeCheck(outcome(`junk-${i}`, false), 1);
     m.observeCheck(outcome("acme", true), 1);
     m.observeCheck(outcome("globex", true), 1);
@@ -18,7 +18,7 @@ describe("metrics", () => {
   });
 
   it("budget metrics: per tenant (capped like the check labels), per lease outcome, and the fallback state", async () => {
-    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 2, defaultMetrics: false });
+    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 2, eventLoopResolutionMs: 100, defaultMetrics: false });
     for (let i = 0; i < 3; i++) m.budget.spent("acme", "granted");
     m.budget.spent("acme", "budget_exhausted");
     m.budget.spent("globex", "caller_share_exhausted");
@@ -36,7 +36,7 @@ describe("metrics", () => {
   });
 
   it("counts every check by decision and reason, its duration by decision and its token-cache result, read or not", async () => {
-    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 2, defaultMetrics: false });
+    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 2, eventLoopResolutionMs: 100, defaultMetrics: false });
     const allow = { bytes: Buffer.alloc(0), decision: "allow" as const, tenant: "acme", tenantKnown: true, tokenCache: "hit" as const, requestId: "" };
     m.observeCheck(allow, 0.3);
     m.observeCheck({ ...allow, tokenCache: "miss" }, 40);
@@ -56,7 +56,7 @@ describe("metrics", () => {
   });
 
   it("budget series of tenants past the label cap are shared, however many tenants there are", async () => {
-    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false });
+    const m = createMetrics({ perTenantLabels: false, maxTenantLabels: 1, eventLoopResolutionMs: 100, defaultMetrics: false });
     for (let i = 0; i < 20_000; i++) m.budget.spent(`t${i}`, "granted");
     const text = await m.registry.metrics();
     expect(text).toMatch(/scopegate_budget_requests_total\{tenant="t0",result="granted"\} 1\n/);
@@ -65,7 +65,7 @@ describe("metrics", () => {
   });
 
   it("registers nothing globally: two instances coexist", () => {
-    createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false });
-    expect(() => createMetrics({ perTenantLabels: false, maxTenantLabels: 1, defaultMetrics: false })).not.toThrow();
+    createMetrics({ perTenantLabels: false, maxTenantLabels: 1, eventLoopResolutionMs: 100, defaultMetrics: false });
+    expect(() => createMetrics({ perTenantLabels: false, maxTenantLabels: 1, eventLoopResolutionMs: 100, defaultMetrics: false })).not.toThrow();
   });
 });
