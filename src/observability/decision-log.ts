@@ -64,10 +64,10 @@ class LineEncoder {
     const tenant = o.tenant;
     // Each UTF-16 unit becomes at most 6 bytes in a JSON string (\u001f), and ~160 bytes of constants and digits.
     const max = 256 + this.#bindings.length + 3 * time.length + 6 * ((tenant?.length ?? 0) + o.requestId.length);
-    const room = this.#batch.reserve(max);
-    if (room === undefined) return false;
-    const b = room.buffer;
-    let at = this.#piece(b, room.offset, LEVEL_KEYS[level] ?? `{"level":${level}`);
+    const offset = this.#batch.reserve(max);
+    if (offset < 0) return false;
+    const b = this.#batch.buffer;
+    let at = this.#piece(b, offset, LEVEL_KEYS[level] ?? `{"level":${level}`);
     at = ascii(b, at, time);
     if (at < 0) return false;
     b.set(this.#bindings, at);

@@ -129,14 +129,19 @@ export class LineBatch implements DestinationStream {
   }
 
   /**
-   * Room for a line of at most `maxBytes`, flushing first if it would not fit: the buffer to encode it into from
-   * `offset`, then commit(end). Undefined when no batch could hold it (more than ATOMIC_WRITE_BYTES): write it
-   * as a string instead.
+   * Room for a line of at most `maxBytes`, flushing first if it would not fit: the offset in `buffer` (read it after
+   * this call) to encode the line from, then commit(end). -1 when no batch could hold it (more than
+   * ATOMIC_WRITE_BYTES): write it as a string instead.
    */
-  reserve(maxBytes: number): { readonly buffer: Buffer; readonly offset: number } | undefined {
-    if (maxBytes > ATOMIC_WRITE_BYTES) return undefined;
+  reserve(maxBytes: number): number {
+    if (maxBytes > ATOMIC_WRITE_BYTES) return -1;
     if (this.#used + maxBytes > ATOMIC_WRITE_BYTES) this.flush();
-    return { buffer: this.#buf, offset: this.#used };
+    return this.#used;
+  }
+
+  /** The current batch's buffer (a new one after each flush). */
+  get buffer(): Buffer {
+    return this.#buf;
   }
 
   /** The reserved line ends at `end` (exclusive). */
