@@ -255,11 +255,12 @@ export class Authorizer {
       }
       return plan;
     }
-    const plan = (): Plan | Denial => {
-      const query = planDivision(route, claim.rawQuery, tenant.divisions, keys);
-      return isDenial(query) ? query : planFor(query, policy.generation);
-    };
-    return keys === undefined ? plan() : policy.queryPlans.get(keys, route, claim.rawQuery, tenant.divisions, plan);
+    const known = keys === undefined ? undefined : policy.queryPlans.get(keys, route, claim.rawQuery, tenant.divisions);
+    if (known !== undefined) return known;
+    const query = planDivision(route, claim.rawQuery, tenant.divisions, keys);
+    const plan = isDenial(query) ? query : planFor(query, policy.generation);
+    if (keys !== undefined) policy.queryPlans.set(keys, route, claim.rawQuery, tenant.divisions, plan);
+    return plan;
   }
 
   /**

@@ -16,26 +16,26 @@ export class PlanMemo<V> {
   readonly #byKeys = new Map<object, Map<object, Map<string, WeakMap<readonly string[], V>>>>();
   #size = 0;
 
-  /** The answer for these inputs, computing and keeping it when it is not known. */
-  get(keys: object, route: object, rawQuery: string, divisions: readonly string[], compute: () => V): V {
-    if (rawQuery.length > MAX_QUERY_LENGTH) return compute();
+  /** The answer kept for these inputs, if any. */
+  get(keys: object, route: object, rawQuery: string, divisions: readonly string[]): V | undefined {
+    return this.#byKeys.get(keys)?.get(route)?.get(rawQuery)?.get(divisions);
+  }
+
+  /** Keeps an answer (not for long queries; everything is dropped once MAX_ENTRIES are kept). */
+  set(keys: object, route: object, rawQuery: string, divisions: readonly string[], value: V): void {
+    if (rawQuery.length > MAX_QUERY_LENGTH) return;
+    if (this.#size >= MAX_ENTRIES) {
+      this.#byKeys.clear();
+      this.#size = 0;
+    }
     let byRoute = this.#byKeys.get(keys);
     if (byRoute === undefined) this.#byKeys.set(keys, (byRoute = new Map()));
     let byQuery = byRoute.get(route);
     if (byQuery === undefined) byRoute.set(route, (byQuery = new Map()));
     let byDivisions = byQuery.get(rawQuery);
-    const known = byDivisions?.get(divisions);
-    if (known !== undefined) return known;
-    const value = compute();
-    if (this.#size >= MAX_ENTRIES) {
-      this.#byKeys.clear();
-      this.#size = 0;
-      return value;
-    }
     if (byDivisions === undefined) byQuery.set(rawQuery, (byDivisions = new WeakMap()));
     byDivisions.set(divisions, value);
     this.#size++;
-    return value;
   }
 
   /** Answers kept (for tests). */

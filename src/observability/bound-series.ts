@@ -3,10 +3,10 @@
  *
  * prom-client's `inc(labels)` and `observe(labels, v)` build a label hash string and validate the labels on every
  * call, and the histogram also turns the bucket bound into a property name (a number-to-string conversion) per
- * observation; its `labels(...)` children do the same per call. scopegate updated three of these per check: 1.3 µs
- * per check in a loop on the bench machine, about 6 µs per check in place at 1,000 checks a second (the tail
- * phase's window profiles, docs/benchmarks.md). A bound series is a small object the caller keeps; updating it
- * adds to numbers.
+ * observation; its `labels(...)` children do the same per call. scopegate updated three of these per check:
+ * 0.7–1.1 µs per check in a loop (the bench's stage rows, `--only stages`), about 6 µs per check in place at 1,000
+ * checks a second (the tail phase's window profiles, docs/benchmarks.md run F). A bound series is a small object
+ * the caller keeps; updating it adds to numbers.
  *
  * Exposition stays prom-client's: a counter's counts are added to its prom-client Counter when the counter is read
  * (its `collect` hook, run by every scrape and by a cluster worker's report), and the histogram is registered on
@@ -34,6 +34,11 @@ export class CounterTally<L extends string> {
         s.pending++;
       },
     };
+  }
+
+  /** Series bound so far (each is kept for good: callers bind a bounded set). */
+  get size(): number {
+    return this.#series.length;
   }
 
   /** Adds what was counted since the last flush to the counter. A series never incremented stays unexported. */

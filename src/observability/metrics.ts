@@ -190,7 +190,7 @@ export function createMetrics(opts: { perTenantLabels: boolean; maxTenantLabels:
  * the per-tenant rate is the point. They share the capped label slots (metrics.maxTenantLabels) with
  * scopegate_checks_total. One bound series per (tenant, result), kept: a granted request costs one increment.
  */
-function budgetObserver(
+export function budgetObserver(
   requests: CounterTally<"tenant" | "result">,
   leases: Counter<"outcome">,
   duration: Histogram,

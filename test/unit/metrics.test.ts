@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createMetrics } from "../../src/observability/metrics.js";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { CounterTally } from "../../src/observability/bound-series.js";
+import { budgetObserver, createMetrics } from "../../src/observability/metrics.js";
 
 const outcome = (tenant: string, tenantKnown: boolean) => ({ bytes: Buffer.alloc(0), decision: "deny" as const, reason: "tenant_unknown" as const, tenant, tenantKnown, requestId: "" });
 
@@ -62,6 +64,18 @@ describe("metrics", () => {
     expect(text).toMatch(/scopegate_budget_requests_total\{tenant="t0",result="granted"\} 1\n/);
     expect(text).toMatch(/scopegate_budget_requests_total\{tenant="_other",result="granted"\} 19999\n/);
     expect(text.match(/scopegate_budget_requests_total\{/g)).toHaveLength(2);
+    // The exposition would look the same with a series bound per call (prom-client merges equal labels): count them.
+    const tally = new CounterTally<"tenant" | "result">();
+    const registers: Registry[] = [];
+    const observer = budgetObserver(
+      tally,
+      new Counter({ name: "l", help: "l", labelNames: ["outcome"], registers }),
+      new Histogram({ name: "d", help: "d", registers }),
+      new Gauge({ name: "f", help: "f", registers }),
+      (t) => (t === "t0" ? t : "_other"),
+    );
+    for (let i = 0; i < 20_000; i++) observer.spent(`t${i}`, i % 2 === 0 ? "granted" : "budget_exhausted");
+    expect(tally.size).toBe(3); // t0/granted, _other/budget_exhausted, _other/granted
   });
 
   it("registers nothing globally: two instances coexist", () => {

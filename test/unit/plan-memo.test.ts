@@ -39,22 +39,23 @@ describe("division plan memo", () => {
     );
   });
 
-  it("computes an answer once, keeps at most 4,096, and none for long queries", () => {
+  it("keeps answers by every input, at most 4,096, and none for long queries", () => {
     const memo = new PlanMemo<number>();
     const keys = {};
     const route = {};
     const divisions = Object.freeze(["d"]);
-    let computed = 0;
-    expect(memo.get(keys, route, "q=1", divisions, () => ++computed)).toBe(1);
-    expect(memo.get(keys, route, "q=1", divisions, () => ++computed)).toBe(1);
-    expect(memo.get(keys, route, "q=1", Object.freeze(["d"]), () => ++computed)).toBe(2); // another tenant's array
-    for (let i = 0; i < 10_000; i++) memo.get(keys, route, `q=${i}`, divisions, () => ++computed);
+    memo.set(keys, route, "q=1", divisions, 1);
+    expect(memo.get(keys, route, "q=1", divisions)).toBe(1);
+    expect(memo.get(keys, route, "q=1", Object.freeze(["d"]))).toBeUndefined(); // another tenant's array
+    expect(memo.get(keys, {}, "q=1", divisions)).toBeUndefined();
+    expect(memo.get({}, route, "q=1", divisions)).toBeUndefined();
+    expect(memo.get(keys, route, "q=2", divisions)).toBeUndefined();
+    for (let i = 0; i < 10_000; i++) memo.set(keys, route, `q=${i}`, divisions, i);
     expect(memo.size).toBeGreaterThan(0);
     expect(memo.size).toBeLessThanOrEqual(4096);
+    expect(memo.get(keys, route, "q=9999", divisions)).toBe(9999);
     const long = `q=${"x".repeat(600)}`;
-    const n = computed;
-    memo.get(keys, route, long, divisions, () => ++computed);
-    memo.get(keys, route, long, divisions, () => ++computed);
-    expect(computed).toBe(n + 2);
+    memo.set(keys, route, long, divisions, -1);
+    expect(memo.get(keys, route, long, divisions)).toBeUndefined();
   });
 });
