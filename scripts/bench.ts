@@ -33,6 +33,7 @@ import { readTailVariants } from "./bench/tail-variants.js";
 import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { nativeUnavailable, startNative } from "./bench/native-process.js";
+import { expectPeerAnswers, opaUnavailable, startOpa } from "./bench/opa-process.js";
 import { startTrivial } from "./bench/trivial-process.js";
 import { startWorld, tenantIds } from "./bench/world.js";
 
@@ -126,6 +127,20 @@ try {
     context.notes.push(`Native rows skipped: ${nativeMissing}.`);
   }
   const nativeTarget: LoadTarget | undefined = native && { name: "native (grpc-go)", tcpTarget: native.tcpTarget, udsTarget: native.udsTarget, pid: native.child.pid };
+  // The policy-engine peer (OPA's Rego engine in grpc-go), doing scopegate's cached job as a policy, when built.
+  const opaMissing = opaUnavailable();
+  const opa = opaMissing === undefined ? await startOpa(dir, hot, response) : undefined;
+  if (opa) {
+    stops.push(() => opa.stop());
+    await expectPeerAnswers(opa.tcpTarget, requests, opa.data);
+    context.notes.push(
+      "The OPA peer rows: scripts/bench/opa-authz (built by `SCOPEGATE_BENCH_TOOLS=1 npm run tools`), OPA's Rego engine (Go module github.com/open-policy-agent/opa v1.22.4) behind a grpc-go ext_authz server, evaluating scripts/bench/opa-authz/policy.rego per Check: the same decision as scopegate's cached path (tenant header, the caller's namespace bound to the tenant, a divisionId the caller sent must be the tenant's; allow overwriting Authorization with the tenant's bearer from its data document, setting the routing header and divisionId, removing the tenant header). It wires OPA the way the OPA-Envoy plugin's envoyauth package does (the request as input under the fields' JSON names plus parsed_path and parsed_query, one prepared query, the result object as the CheckResponse); the plugin itself is not served by the Go module proxy here (403), so this is not the plugin: no decision logs, bundles or status. Its tokens never expire and come from no Vault: the cost of fetching and renewing them is not in its rows.",
+    );
+  } else {
+    process.stderr.write(`bench: OPA peer rows skipped: ${opaMissing}\n`);
+    context.notes.push(`OPA peer rows skipped: ${opaMissing}.`);
+  }
+  const opaTarget: LoadTarget | undefined = opa && { name: "OPA peer (Rego, grpc-go)", tcpTarget: opa.tcpTarget, udsTarget: opa.udsTarget, pid: opa.child.pid };
 
   if (withGhz && wanted("direct")) {
     await phase("direct Check load", async () => {
@@ -133,7 +148,7 @@ try {
       try {
         await expectAllAllowed(quiet.tcpTarget, requests, "scopegate (warn)");
         const quietBefore = world.standin.tokenRequests;
-        await directPhase(context, sgTarget, { name: "trivial", tcpTarget: trivial.tcpTarget, udsTarget: trivial.udsTarget, pid: trivial.child.pid }, asTarget("scopegate (logging warn)", quiet), nativeTarget);
+        await directPhase(context, sgTarget, { name: "trivial", tcpTarget: trivial.tcpTarget, udsTarget: trivial.udsTarget, pid: trivial.child.pid }, asTarget("scopegate (logging warn)", quiet), nativeTarget, opaTarget);
         context.hotPathTokenRequests += world.standin.tokenRequests - quietBefore;
       } finally {
         await quiet.stop();
@@ -144,7 +159,7 @@ try {
   }
   if (wanted("envoy")) await phase("through Envoy", async () => {
     const before = world.standin.tokenRequests;
-    await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, native && { pid: native.child.pid, unixSocket: native.unixSocket });
+    await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, native && { pid: native.child.pid, unixSocket: native.unixSocket }, opa && { pid: opa.child.pid, unixSocket: opa.unixSocket });
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));

@@ -16,6 +16,9 @@
 #                                     rows through Envoy), benchmarks only, only when SCOPEGATE_BENCH_TOOLS=1
 #   .tools/bin/native-authz           go build of scripts/bench/native-authz (the native ext_authz floor of the
 #                                     benchmarks), only when SCOPEGATE_BENCH_TOOLS=1
+#   .tools/bin/opa-authz              go build of scripts/bench/opa-authz (OPA's Rego engine, Go module
+#                                     github.com/open-policy-agent/opa v1.22.4, behind a grpc-go ext_authz server:
+#                                     the policy-engine peer of the benchmarks), only when SCOPEGATE_BENCH_TOOLS=1
 set -euo pipefail
 
 ENVOY_VERSION=1.40.0
@@ -192,25 +195,27 @@ install_vegeta() {
   log "installed vegeta $VEGETA_VERSION"
 }
 
-# Rebuilt when its source changes: the stamp beside the binary is the sha256 of main.go, go.mod and go.sum.
-# A cold build (modules downloaded, empty build cache) takes about 40 s on this 2-core machine.
-install_native_authz() {
-  bench_tools_requested native-authz || return 0
-  local src="$ROOT/scripts/bench/native-authz"
-  local bin="$ROOT/.tools/bin/native-authz"
+# A Go program of scripts/bench/<name>, built into .tools/bin/<name>; rebuilt when its source changes: the stamp
+# beside the binary is the sha256 of main.go, go.mod and go.sum. A cold build (modules downloaded, empty build
+# cache) takes about 40 s for native-authz on this 2-core machine, longer for opa-authz (OPA's module tree).
+install_go_bench_program() {
+  local name="$1"
+  bench_tools_requested "$name" || return 0
+  local src="$ROOT/scripts/bench/$name"
+  local bin="$ROOT/.tools/bin/$name"
   local stamp
   stamp="$(cd "$src" && cat main.go go.mod go.sum | sha256sum | cut -d' ' -f1)"
   if [[ -x "$bin" && -f "$bin.sha256" && "$(cat "$bin.sha256")" == "$stamp" ]]; then
-    log "native-authz already built from the current source in .tools/bin (skipped)"
+    log "$name already built from the current source in .tools/bin (skipped)"
     return
   fi
-  command -v go >/dev/null 2>&1 || { echo "install-tools: native-authz needs Go (go build); none on PATH" >&2; exit 1; }
-  log "go building scripts/bench/native-authz into .tools/bin (benchmarks only)"
+  command -v go >/dev/null 2>&1 || { echo "install-tools: $name needs Go (go build); none on PATH" >&2; exit 1; }
+  log "go building scripts/bench/$name into .tools/bin (benchmarks only)"
   mkdir -p "$ROOT/.tools/bin"
   rm -f "$bin.sha256"
   (cd "$src" && go build -mod=readonly -trimpath -o "$bin" .)
   printf '%s\n' "$stamp" >"$bin.sha256"
-  log "built native-authz"
+  log "built $name"
 }
 
 install_wheels
@@ -222,5 +227,6 @@ if [[ "${1:-}" != "--wheels-only" ]]; then
   install_wrk
   install_ghz
   install_vegeta
-  install_native_authz
+  install_go_bench_program native-authz
+  install_go_bench_program opa-authz
 fi

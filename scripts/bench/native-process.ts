@@ -8,18 +8,29 @@ import { repoRoot } from "../../test/support/tools.js";
 import { startChild, waitForLine } from "./child.js";
 import type { TrivialServer } from "./trivial-process.js";
 
-export const NATIVE_PATH = join(repoRoot, ".tools/bin/native-authz");
-const SOURCE_DIR = join(repoRoot, "scripts/bench/native-authz");
+export const NATIVE_PATH = goProgramPath("native-authz");
 const BUILD_HINT = "SCOPEGATE_BENCH_TOOLS=1 npm run tools";
 
-/** Why the native server cannot run, or undefined when the built binary matches the source (install-tools' stamp). */
-export function nativeUnavailable(): string | undefined {
-  if (!existsSync(NATIVE_PATH)) return `the native ext_authz server is not built (.tools/bin/native-authz is missing; ${BUILD_HINT} builds it)`;
-  const stampFile = `${NATIVE_PATH}.sha256`;
+/** .tools/bin/<name>: the build of scripts/bench/<name> (install-tools.sh, install_go_bench_program). */
+export function goProgramPath(name: string): string {
+  return join(repoRoot, ".tools/bin", name);
+}
+
+/** Why scripts/bench/<name> cannot run, or undefined when its build matches the source (install-tools' stamp). */
+export function goProgramUnavailable(name: string): string | undefined {
+  const bin = goProgramPath(name);
+  if (!existsSync(bin)) return `${name} is not built (.tools/bin/${name} is missing; ${BUILD_HINT} builds it)`;
+  const stampFile = `${bin}.sha256`;
   const hash = createHash("sha256");
-  for (const f of ["main.go", "go.mod", "go.sum"]) hash.update(readFileSync(join(SOURCE_DIR, f)));
+  for (const f of ["main.go", "go.mod", "go.sum"]) hash.update(readFileSync(join(repoRoot, "scripts/bench", name, f)));
   const stamp = existsSync(stampFile) ? readFileSync(stampFile, "utf8").trim() : "";
-  return stamp === hash.digest("hex") ? undefined : `.tools/bin/native-authz was built from other source than scripts/bench/native-authz (${BUILD_HINT} rebuilds it)`;
+  return stamp === hash.digest("hex") ? undefined : `.tools/bin/${name} was built from other source than scripts/bench/${name} (${BUILD_HINT} rebuilds it)`;
+}
+
+/** Why the native server cannot run, or undefined when the built binary matches the source. */
+export function nativeUnavailable(): string | undefined {
+  const why = goProgramUnavailable("native-authz");
+  return why && `the native ext_authz server: ${why}`;
 }
 
 /** `response`: the exact bytes scopegate answered for a hot request, the same the trivial grpc-js server sends. */

@@ -65,11 +65,19 @@ export function ratioText(value: number, base: number, what: string): string {
 
 /**
  * `native`: the grpc-go floor (scripts/bench/native-authz), when built; its rows are compared with the trivial
- * grpc-js server, and scopegate's rows with both.
+ * grpc-js server, and scopegate's rows with both. `opa`: the policy-engine peer (scripts/bench/opa-authz), when built;
+ * scopegate's rows are compared with it too.
  */
-export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: LoadTarget, quiet: LoadTarget | undefined, native?: LoadTarget): Promise<void> {
+export async function directPhase(
+  ctx: Context,
+  scopegate: LoadTarget,
+  trivial: LoadTarget,
+  quiet: LoadTarget | undefined,
+  native?: LoadTarget,
+  opa?: LoadTarget,
+): Promise<void> {
   const { plan } = ctx;
-  const peers = native ? [native] : [];
+  const peers = [...(native ? [native] : []), ...(opa ? [opa] : [])];
   for (const s of [trivial, ...peers, scopegate, ...(quiet ? [quiet] : [])]) await measure(ghzRun(ctx, s.tcpTarget, 16, plan.warmS), s.pid);
   const cells: { transport: "tcp" | "uds"; c: number }[] = [];
   for (const transport of ["tcp", "uds"] as const) for (const c of plan.concurrencies) cells.push({ transport, c });
@@ -82,6 +90,7 @@ export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: 
     const runs = await interleave(servers, plan.rounds, (s) => measure(ghzRun(ctx, addr(s), c, plan.loadS), s.pid));
     const base = medianLoad(runs.get(trivial)!);
     const floor = native ? medianLoad(runs.get(native)!) : undefined;
+    const policyPeer = opa ? medianLoad(runs.get(opa)!) : undefined;
     if (c === 1) {
       const sgRuns = runs.get(scopegate)!;
       const tvRuns = runs.get(trivial)!;
@@ -91,7 +100,11 @@ export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: 
       const load = medianLoad(runs.get(s)!);
       const vs = (b: typeof base, what: string): string => `${ratioText(load.rps, b.rps, "req/s")}, ${ratioText(load.p99, b.p99, "p99")}${what}`;
       const versus =
-        s === trivial ? "ceiling (grpc-js)" : s === native ? vs(base, " of grpc-js") : `${vs(base, "")}${floor && s === scopegate ? `; native: ${vs(floor, "")}` : ""}`;
+        s === trivial
+          ? "ceiling (grpc-js)"
+          : s === native || s === opa
+            ? vs(base, " of grpc-js")
+            : `${vs(base, "")}${floor && s === scopegate ? `; native: ${vs(floor, "")}` : ""}${policyPeer && s === scopegate ? `; OPA peer: ${vs(policyPeer, "")}` : ""}`;
       const row: Row = { section: "direct", label: `${s.name} ${transport} c=${c}`, load, versus, command: ghzCommand(ghzRun(ctx, addr(s), c, plan.loadS)) };
       ctx.rows.push(row);
       if (s === scopegate) {

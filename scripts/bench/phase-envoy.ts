@@ -1,5 +1,5 @@
 // c. HTTP load through a real Envoy: Envoy alone, Envoy + the trivial grpc-js server, Envoy + the native grpc-go
-// floor, Envoy + scopegate, all in front of the same direct_response upstream; unlimited rate (wrk: throughput
+// floor, Envoy + the OPA peer (Rego engine, grpc-go), Envoy + scopegate, all in front of the same direct_response upstream; unlimited rate (wrk: throughput
 // ratios, added latency) and a constant ~1,000 req/s (vegeta, constant rate; the p99 and CPU targets of
 // issues 5 and 15). The fixed-rate rows are `fixedReps` rotated repetitions (A B C D, B C D A, …): medians, the
 // spread between repetitions, and targets judged on the paired differences of each repetition, so a run whose
@@ -23,6 +23,7 @@ interface Edge {
 }
 
 const NATIVE_EDGE = "Envoy + native server (grpc-go)";
+const OPA_EDGE = "Envoy + OPA peer (Rego, grpc-go)";
 const TRIVIAL_EDGE = "Envoy + trivial server";
 const SCOPEGATE_EDGE = "Envoy + scopegate";
 const UNLIMITED = { threads: 1, connections: 16 };
@@ -33,6 +34,7 @@ export async function envoyPhase(
   scopegate: { pid: number; unixSocket: string },
   trivial: { pid: number; unixSocket: string },
   native?: { pid: number; unixSocket: string },
+  opa?: { pid: number; unixSocket: string },
 ): Promise<void> {
   const { plan } = ctx;
   const stops: (() => Promise<void>)[] = [];
@@ -45,6 +47,7 @@ export async function envoyPhase(
       [TRIVIAL_EDGE, { kind: "ext_authz", unixSocket: trivial.unixSocket }, trivial.pid],
     ];
     if (native) subjects.push([NATIVE_EDGE, { kind: "ext_authz", unixSocket: native.unixSocket }, native.pid]);
+    if (opa) subjects.push([OPA_EDGE, { kind: "ext_authz", unixSocket: opa.unixSocket }, opa.pid]);
     subjects.push([SCOPEGATE_EDGE, { kind: "ext_authz", unixSocket: scopegate.unixSocket }, scopegate.pid]);
     for (const [name, kind, pid] of subjects) {
       const envoy = await startEdge(kind, upstream);
@@ -88,12 +91,16 @@ export async function envoyPhase(
     const sgRuns = fixed.get(byName(SCOPEGATE_EDGE)!)!;
     const tvRuns = fixed.get(byName(TRIVIAL_EDGE)!)!;
     const nvRuns = native ? fixed.get(byName(NATIVE_EDGE)!)! : undefined;
+    const opaRuns = opa ? fixed.get(byName(OPA_EDGE)!)! : undefined;
     const aloneRuns = fixed.get(alone)!;
     const sg = added.get(SCOPEGATE_EDGE)!;
     const tv = added.get(TRIVIAL_EDGE)!;
     const nv = added.get(NATIVE_EDGE);
     const paired = (a: readonly Measured[], b: readonly Measured[], f: (x: Measured, y: Measured) => number): number[] => a.map((x, i) => f(x, b[i]!));
     const nativeP99 = nvRuns ? `; native grpc-go floor p99 ${median(nvRuns.map((r) => r.p99)).toFixed(2)} ms, scopegate ${signedMs(median(paired(sgRuns, nvRuns, (x, y) => x.p99 - y.p99)))} over it` : "";
+    const opaP99 = opaRuns ? `; OPA peer p99 ${median(opaRuns.map((r) => r.p99)).toFixed(2)} ms, scopegate ${signedMs(median(paired(sgRuns, opaRuns, (x, y) => x.p99 - y.p99)))} over it` : "";
+    const cpuOf = (runs: readonly Measured[]): string => median(runs.map((r) => r.cpuUsPerReq ?? Number.NaN)).toFixed(0);
+    const cpuRatio = (runs: readonly Measured[]): string => median(paired(sgRuns, runs, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN))).toFixed(2);
     ctx.targets.push(
       judged({
         name: "added p99 through Envoy",
@@ -111,7 +118,7 @@ export async function envoyPhase(
         values: paired(sgRuns, tvRuns, (x, y) => x.p99 - y.p99),
         limit: 0.5,
         unit: "ms",
-        measured: `p99 scopegate ${median(sgRuns.map((r) => r.p99)).toFixed(2)} ms, trivial ${median(tvRuns.map((r) => r.p99)).toFixed(2)} ms${nativeP99}`,
+        measured: `p99 scopegate ${median(sgRuns.map((r) => r.p99)).toFixed(2)} ms, trivial ${median(tvRuns.map((r) => r.p99)).toFixed(2)} ms${nativeP99}${opaP99}`,
       }),
       judged({
         name: "CPU per request through Envoy (issue 15)",
@@ -119,8 +126,8 @@ export async function envoyPhase(
         values: paired(sgRuns, tvRuns, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN)),
         limit: 1.15,
         unit: "×",
-        measured: `scopegate ${median(sgRuns.map((r) => r.cpuUsPerReq ?? Number.NaN)).toFixed(0)} µs/req, trivial ${median(tvRuns.map((r) => r.cpuUsPerReq ?? Number.NaN)).toFixed(0)} µs/req${
-          nvRuns ? `, native grpc-go ${median(nvRuns.map((r) => r.cpuUsPerReq ?? Number.NaN)).toFixed(0)} µs/req (scopegate ${median(paired(sgRuns, nvRuns, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN))).toFixed(2)}× of it)` : ""
+        measured: `scopegate ${cpuOf(sgRuns)} µs/req, trivial ${cpuOf(tvRuns)} µs/req${nvRuns ? `, native grpc-go ${cpuOf(nvRuns)} µs/req (scopegate ${cpuRatio(nvRuns)}× of it)` : ""}${
+          opaRuns ? `, OPA peer ${cpuOf(opaRuns)} µs/req (scopegate ${cpuRatio(opaRuns)}× of it)` : ""
         }`,
       }),
     );

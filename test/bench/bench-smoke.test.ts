@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ghzInstalled } from "../../scripts/bench/ghz.js";
 import { nativeUnavailable } from "../../scripts/bench/native-process.js";
+import { opaUnavailable } from "../../scripts/bench/opa-process.js";
 import type { Row, Target } from "../../scripts/bench/report.js";
 import { repoRoot } from "../support/tools.js";
 
@@ -63,6 +64,18 @@ describe("npm run bench -- --smoke", () => {
     } else {
       expect(nativeRows).toEqual([]);
       expect(report.notes).toContain(`Native rows skipped: ${missing}.`);
+    }
+  });
+
+  it("has the OPA peer rows when the peer is built (every answer an allow), and says why they were skipped when not", () => {
+    const opaRows = report.rows.filter((r) => r.label.includes("OPA peer"));
+    const missing = opaUnavailable();
+    if (missing === undefined) {
+      expect(opaRows.map((r) => r.section)).toEqual(expect.arrayContaining(["envoy", "envoy-fixed", ...(ghzInstalled() ? ["direct"] : [])]));
+      for (const r of opaRows) expect(r.load?.errors).toBe(0);
+    } else {
+      expect(opaRows).toEqual([]);
+      expect(report.notes).toContain(`OPA peer rows skipped: ${missing}.`);
     }
   });
 
