@@ -83,7 +83,7 @@ export async function directPhase(
   for (const transport of ["tcp", "uds"] as const) for (const c of plan.concurrencies) cells.push({ transport, c });
   const ratios: { cell: string; rps: number; p99: number; nativeRps?: number; nativeP99?: number }[] = [];
   /** Issue 15: one in flight, scopegate ÷ trivial req/s per rotation round (paired), per transport. */
-  const oneInFlight: { transport: string; values: number[]; native?: number }[] = [];
+  const oneInFlight: { transport: string; values: number[]; native?: number; opa?: number }[] = [];
   for (const { transport, c } of cells) {
     const servers = [trivial, ...peers, scopegate, ...(transport === "tcp" && c === 16 && quiet ? [quiet] : [])];
     const addr = (s: LoadTarget): string => (transport === "tcp" ? s.tcpTarget : s.udsTarget);
@@ -94,7 +94,12 @@ export async function directPhase(
     if (c === 1) {
       const sgRuns = runs.get(scopegate)!;
       const tvRuns = runs.get(trivial)!;
-      oneInFlight.push({ transport, values: sgRuns.map((r, i) => r.rps / tvRuns[i]!.rps), ...(floor ? { native: medianLoad(sgRuns).rps / floor.rps } : {}) });
+      oneInFlight.push({
+        transport,
+        values: sgRuns.map((r, i) => r.rps / tvRuns[i]!.rps),
+        ...(floor ? { native: medianLoad(sgRuns).rps / floor.rps } : {}),
+        ...(policyPeer ? { opa: medianLoad(sgRuns).rps / policyPeer.rps } : {}),
+      });
     }
     for (const s of servers) {
       const load = medianLoad(runs.get(s)!);
@@ -127,7 +132,7 @@ export async function directPhase(
       judged({
         name: `cached Check at one in flight over ${o.transport === "tcp" ? "TCP" : "the unix socket"} (issue 15)`,
         goal: "≥ 0.9× the trivial grpc-js server's throughput",
-        measured: `scopegate ÷ trivial req/s${o.native === undefined ? "" : `; of the native grpc-go floor ${o.native.toFixed(2)}×`}`,
+        measured: `scopegate ÷ trivial req/s${o.native === undefined ? "" : `; of the native grpc-go floor ${o.native.toFixed(2)}×`}${o.opa === undefined ? "" : `; of the OPA peer ${o.opa.toFixed(2)}×`}`,
         values: o.values,
         limit: 0.9,
         unit: "×",
