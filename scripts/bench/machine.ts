@@ -48,3 +48,22 @@ function safeRead(path: string): string {
     return "";
   }
 }
+
+/**
+ * The machine's CPU time so far from /proc/stat's first line, in clock ticks: `steal` is time the hypervisor ran
+ * something else while this VM had work (proc(5)), `total` every state's ticks. Undefined where /proc/stat is
+ * not readable (not Linux).
+ */
+export function cpuTicks(): { readonly steal: number; readonly total: number } | undefined {
+  const fields = /^cpu\s+(.*)$/m.exec(safeRead("/proc/stat"))?.[1]?.trim().split(/\s+/).map(Number);
+  if (!fields || fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+  // user nice system idle iowait irq softirq steal [guest guest_nice: already counted in user and nice]
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { steal: fields[7]!, total };
+}
+
+/** The share of all CPU time the hypervisor stole between two readings (0–1), or undefined. */
+export function stealShare(before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>): number | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  return (after.steal - before.steal) / (after.total - before.total);
+}

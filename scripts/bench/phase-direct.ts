@@ -6,6 +6,7 @@ import { treeCpuMs } from "./child.js";
 import { sleepMs, type Context } from "./context.js";
 import { ghzCommand, runGhz, type GhzRun } from "./ghz.js";
 import type { LoadResult } from "./load-result.js";
+import { cpuTicks, stealShare } from "./machine.js";
 import { judged, medianLoad, type Row } from "./report.js";
 
 export interface LoadTarget {
@@ -16,7 +17,11 @@ export interface LoadTarget {
   readonly pid: number;
 }
 
-export type Measured = LoadResult & { readonly cpuUsPerReq?: number };
+/**
+ * `stealPct`: the share of the machine's CPU time the hypervisor stole during the run (/proc/stat), a measure of
+ * how much of the run's noise came from outside this VM.
+ */
+export type Measured = LoadResult & { readonly cpuUsPerReq?: number; readonly stealPct?: number };
 
 export function ghzRun(ctx: Context, target: string, concurrency: number, durationS: number, extra: Partial<GhzRun> = {}): GhzRun {
   return {
@@ -34,9 +39,19 @@ export function ghzRun(ctx: Context, target: string, concurrency: number, durati
 /** One load run, with the CPU time `pid` (and its children) spent per successful request. */
 export async function withCpu(pid: number, load: () => Promise<LoadResult>): Promise<Measured> {
   const before = treeCpuMs(pid);
+  const ticks = cpuTicks();
   const r = await load();
   const cpuMs = treeCpuMs(pid) - before;
-  return { ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs * 1000) / r.requests : Number.NaN };
+  const steal = stealShare(ticks, cpuTicks());
+  return { ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs * 1000) / r.requests : Number.NaN, ...(steal === undefined ? {} : { stealPct: steal * 100 }) };
+}
+
+/** One load run with the hypervisor's steal during it (no process to charge CPU to, e.g. Envoy alone). */
+export async function withSteal(load: () => Promise<LoadResult>): Promise<Measured> {
+  const ticks = cpuTicks();
+  const r = await load();
+  const steal = stealShare(ticks, cpuTicks());
+  return steal === undefined ? r : { ...r, stealPct: steal * 100 };
 }
 
 export const measure = (run: GhzRun, pid: number): Promise<Measured> => withCpu(pid, () => runGhz(run));

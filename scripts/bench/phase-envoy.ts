@@ -10,7 +10,7 @@ import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import type { Context } from "./context.js";
 import { EDGE_CONCURRENCY, EDGE_TEMPLATE, startEdge, startUpstream, type EdgeKind } from "./envoys.js";
 import type { LoadResult } from "./load-result.js";
-import { interleave, withCpu, type Measured } from "./phase-direct.js";
+import { interleave, withCpu, withSteal, type Measured } from "./phase-direct.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { judged, median, medianLoad, spreadOf } from "./report.js";
 import { runWrk, wrkCommand, writeWrkScript, type WrkRun } from "./wrk.js";
@@ -69,7 +69,7 @@ export async function envoyPhase(
       ...(rate ? { rate } : {}),
     });
     const runOne = (e: Edge, run: WrkRun): Promise<Measured> =>
-      e.authzPid === undefined ? runWrk(run) : withCpu(e.authzPid, () => runWrk(run));
+      e.authzPid === undefined ? withSteal(() => runWrk(run)) : withCpu(e.authzPid, () => runWrk(run));
     for (const e of edges) await runWrk(wrkFor(e, UNLIMITED, plan.warmS));
 
     const alone = edges[0]!;
@@ -82,7 +82,7 @@ export async function envoyPhase(
     const rateFor = (e: Edge, binary: string): RateRun => ({ binary, url: e.envoy.url, requestsFile, rate: plan.fixedRate, connections: FIXED.connections, durationS: plan.fixedS });
     const fixedRun = (e: Edge): Promise<Measured> => {
       const load = "path" in generator ? () => runRate(rateFor(e, generator.path)) : () => runWrk(wrkFor(e, FIXED, plan.fixedS, plan.fixedRate));
-      return e.authzPid === undefined ? load() : withCpu(e.authzPid, load);
+      return e.authzPid === undefined ? withSteal(load) : withCpu(e.authzPid, load);
     };
     const fixedCommand = (e: Edge): string => ("path" in generator ? rateCommand(rateFor(e, generator.path)) : wrkCommand(wrkFor(e, FIXED, plan.fixedS, plan.fixedRate)));
     const fixed = await interleave(edges, plan.fixedReps, fixedRun);
@@ -132,7 +132,7 @@ export async function envoyPhase(
       }),
     );
     ctx.notes.push(
-      `Through-Envoy rows: edge Envoy ${EDGE_CONCURRENCY} workers from \`${EDGE_TEMPLATE}\` (ext_authz over the unix socket, as the Kubernetes sidecar base runs it) or \`passthroughEnvoyConfig\` (no ext_authz); upstream: a second Envoy (1 worker) answering with direct_response. The requests (wrk and vegeta alike) rotate over ${ctx.hot.length} tenants and 5 routes with browser-like headers.`,
+      `Through-Envoy rows: edge Envoy ${EDGE_CONCURRENCY} workers from \`${EDGE_TEMPLATE}\` (ext_authz over the unix socket, as the Kubernetes sidecar base runs it) or \`passthroughEnvoyConfig\` (no ext_authz); upstream: a second Envoy (1 worker) answering with direct_response. The requests (wrk and vegeta alike) rotate over ${ctx.hot.length} tenants and 5 routes with browser-like headers. "Hypervisor steal": per repetition, in order, the share of the machine's CPU time that /proc/stat counts as stolen (the hypervisor running something else while this VM had work; proc(5)) — noise from outside the VM, which no row here controls.`,
       "path" in generator
         ? `Fixed rate: vegeta v12.13.0 (github.com/tsenart/vegeta, go-installed by scripts/install-tools.sh; wrk2 is not packaged for Debian), an open-model generator: requests start on a fixed schedule at ${plan.fixedRate.toLocaleString("en-US")} req/s, each on a worker of its own, over at most ${FIXED.connections} keep-alive HTTP/1.1 connections, so a slow answer does not delay the requests after it (no coordinated omission); a request waiting for a free connection is timed from its start. ${plan.fixedReps} rotated repetitions of ${plan.fixedS} s per row (A B C D, B C D A, …); the row is the median; the targets are judged on each repetition's paired difference (or ratio) with the trivial server or Envoy alone: "cannot judge" when those differ between repetitions by more than the distance from the median to the goal.`
         : `Fixed rate: ${generator.missing}; fell back to wrk with a random pause per connection (about ${plan.fixedRate} req/s when answers take ~1 ms, less when slower; a slow answer delays its connection's next request unseen).`,
@@ -159,8 +159,12 @@ function report(
     added.set(e.name, d);
     const runsOf = runs.get(e)!;
     const spread = spreadOf(runsOf);
+    const steal = runsOf.map((r) => r.stealPct).filter((x): x is number => x !== undefined);
+    const stealText = steal.length > 0 ? `; hypervisor steal ${steal.map((x) => x.toFixed(1)).join(", ")} %` : "";
     const spreadText =
-      runsOf.length > 1 ? `; ${runsOf.length} repetitions, spread p50 ${spread.p50.toFixed(2)} ms, p99 ${spread.p99.toFixed(2)} ms${Number.isNaN(spread.cpu) ? "" : `, CPU ${spread.cpu.toFixed(0)} µs/req`}` : "";
+      runsOf.length > 1
+        ? `; ${runsOf.length} repetitions, spread p50 ${spread.p50.toFixed(2)} ms, p99 ${spread.p99.toFixed(2)} ms${Number.isNaN(spread.cpu) ? "" : `, CPU ${spread.cpu.toFixed(0)} µs/req`}${stealText}`
+        : stealText;
     const versus =
       (e === alone ? "baseline" : `${(load.rps / base.rps).toFixed(2)}× req/s, ${signedMs(d.p50)} p50, ${signedMs(d.p99)} p99`) + spreadText;
     ctx.rows.push({ section, label: e.name, load, versus, command: command(e) });
