@@ -74,6 +74,13 @@ export async function interleave<T, M extends Measured = Measured>(subjects: rea
   return results;
 }
 
+/** "; hypervisor steal per repetition, scopegate/trivial: 0.2/5.0, … %" when /proc/stat was readable. */
+export function stealPerRound(sgRuns: readonly Measured[], tvRuns: readonly Measured[]): string {
+  const pairs = sgRuns.map((r, i) => [r.stealPct, tvRuns[i]?.stealPct] as const);
+  if (pairs.some(([a, b]) => a === undefined || b === undefined)) return "";
+  return `; hypervisor steal per repetition, scopegate/trivial: ${pairs.map(([a, b]) => `${a!.toFixed(1)}/${b!.toFixed(1)}`).join(", ")} %`;
+}
+
 export function ratioText(value: number, base: number, what: string): string {
   return `${(value / base).toFixed(2)}× ${what}`;
 }
@@ -98,7 +105,7 @@ export async function directPhase(
   for (const transport of ["tcp", "uds"] as const) for (const c of plan.concurrencies) cells.push({ transport, c });
   const ratios: { cell: string; rps: number; p99: number; nativeRps?: number; nativeP99?: number }[] = [];
   /** Issue 15: one in flight, scopegate ÷ trivial req/s per rotation round (paired), per transport. */
-  const oneInFlight: { transport: string; values: number[]; native?: number; opa?: number }[] = [];
+  const oneInFlight: { transport: string; values: number[]; native?: number; opa?: number; steal: string }[] = [];
   for (const { transport, c } of cells) {
     const servers = [trivial, ...peers, scopegate, ...(transport === "tcp" && c === 16 && quiet ? [quiet] : [])];
     const addr = (s: LoadTarget): string => (transport === "tcp" ? s.tcpTarget : s.udsTarget);
@@ -112,6 +119,7 @@ export async function directPhase(
       oneInFlight.push({
         transport,
         values: sgRuns.map((r, i) => r.rps / tvRuns[i]!.rps),
+        steal: stealPerRound(sgRuns, tvRuns),
         ...(floor ? { native: medianLoad(sgRuns).rps / floor.rps } : {}),
         ...(policyPeer ? { opa: medianLoad(sgRuns).rps / policyPeer.rps } : {}),
       });
@@ -147,7 +155,7 @@ export async function directPhase(
       judged({
         name: `cached Check at one in flight over ${o.transport === "tcp" ? "TCP" : "the unix socket"} (issue 15)`,
         goal: "≥ 0.9× the trivial grpc-js server's throughput",
-        measured: `scopegate ÷ trivial req/s${o.native === undefined ? "" : `; of the native grpc-go floor ${o.native.toFixed(2)}×`}${o.opa === undefined ? "" : `; of the OPA peer ${o.opa.toFixed(2)}×`}`,
+        measured: `scopegate ÷ trivial req/s${o.native === undefined ? "" : `; of the native grpc-go floor ${o.native.toFixed(2)}×`}${o.opa === undefined ? "" : `; of the OPA peer ${o.opa.toFixed(2)}×`}${o.steal}`,
         values: o.values,
         limit: 0.9,
         unit: "×",
