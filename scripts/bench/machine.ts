@@ -54,8 +54,18 @@ function safeRead(path: string): string {
  * something else while this VM had work (proc(5)), `total` every state's ticks. Undefined where /proc/stat is
  * not readable (not Linux).
  */
-export function cpuTicks(): { readonly steal: number; readonly total: number } | undefined {
-  const fields = /^cpu\s+(.*)$/m.exec(safeRead("/proc/stat"))?.[1]?.trim().split(/\s+/).map(Number);
+export function cpuTicks(): CpuTicks | undefined {
+  return parseCpuTicks(safeRead("/proc/stat"));
+}
+
+export interface CpuTicks {
+  readonly steal: number;
+  readonly total: number;
+}
+
+/** The aggregate `cpu` line of a /proc/stat text (proc(5)), or undefined when there is none or it is malformed. */
+export function parseCpuTicks(procStat: string): CpuTicks | undefined {
+  const fields = /^cpu\s+(.*)$/m.exec(procStat)?.[1]?.trim().split(/\s+/).map(Number);
   if (!fields || fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
   // user nice system idle iowait irq softirq steal [guest guest_nice: already counted in user and nice]
   const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
@@ -63,7 +73,7 @@ export function cpuTicks(): { readonly steal: number; readonly total: number } |
 }
 
 /** The share of all CPU time the hypervisor stole between two readings (0–1), or undefined. */
-export function stealShare(before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>): number | undefined {
+export function stealShare(before: CpuTicks | undefined, after: CpuTicks | undefined): number | undefined {
   if (!before || !after || after.total <= before.total) return undefined;
   return (after.steal - before.steal) / (after.total - before.total);
 }

@@ -75,7 +75,7 @@ export async function interleave<T, M extends Measured = Measured>(subjects: rea
 }
 
 /** "; hypervisor steal per repetition, scopegate/trivial: 0.2/5.0, … %" when /proc/stat was readable. */
-export function stealPerRound(sgRuns: readonly Measured[], tvRuns: readonly Measured[]): string {
+export function stealPerRepetition(sgRuns: readonly Measured[], tvRuns: readonly Measured[]): string {
   const pairs = sgRuns.map((r, i) => [r.stealPct, tvRuns[i]?.stealPct] as const);
   if (pairs.some(([a, b]) => a === undefined || b === undefined)) return "";
   return `; hypervisor steal per repetition, scopegate/trivial: ${pairs.map(([a, b]) => `${a!.toFixed(1)}/${b!.toFixed(1)}`).join(", ")} %`;
@@ -119,7 +119,7 @@ export async function directPhase(
       oneInFlight.push({
         transport,
         values: sgRuns.map((r, i) => r.rps / tvRuns[i]!.rps),
-        steal: stealPerRound(sgRuns, tvRuns),
+        steal: stealPerRepetition(sgRuns, tvRuns),
         ...(floor ? { native: medianLoad(sgRuns).rps / floor.rps } : {}),
         ...(policyPeer ? { opa: medianLoad(sgRuns).rps / policyPeer.rps } : {}),
       });

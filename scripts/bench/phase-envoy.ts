@@ -1,6 +1,6 @@
 // c. HTTP load through a real Envoy: Envoy alone, Envoy + the trivial grpc-js server, Envoy + the native grpc-go
-// floor, Envoy + the OPA peer (Rego engine, grpc-go), Envoy + scopegate, all in front of the same direct_response upstream; unlimited rate (wrk: throughput
-// ratios, added latency) and a constant ~1,000 req/s (vegeta, constant rate; the p99 and CPU targets of
+// floor, Envoy + the OPA peer (Rego engine, grpc-go), Envoy + scopegate, all in front of the same direct_response
+// upstream; unlimited rate (wrk: throughput ratios, added latency) and a constant ~1,000 req/s (vegeta, constant rate; the p99 and CPU targets of
 // issues 5 and 15). The fixed-rate rows are `fixedReps` rotated repetitions (A B C D, B C D A, …): medians, the
 // spread between repetitions, and targets judged on the paired differences of each repetition, so a run whose
 // repetitions disagree by more than the margin says it cannot judge. CPU µs/req is the authz server's.
@@ -10,7 +10,7 @@ import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import type { Context } from "./context.js";
 import { EDGE_CONCURRENCY, EDGE_TEMPLATE, startEdge, startUpstream, type EdgeKind } from "./envoys.js";
 import type { LoadResult } from "./load-result.js";
-import { interleave, stealPerRound, withCpu, withSteal, type Measured } from "./phase-direct.js";
+import { interleave, stealPerRepetition, withCpu, withSteal, type Measured } from "./phase-direct.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { judged, median, medianLoad, spreadOf } from "./report.js";
 import { runWrk, wrkCommand, writeWrkScript, type WrkRun } from "./wrk.js";
@@ -118,7 +118,7 @@ export async function envoyPhase(
         values: paired(sgRuns, tvRuns, (x, y) => x.p99 - y.p99),
         limit: 0.5,
         unit: "ms",
-        measured: `p99 scopegate ${median(sgRuns.map((r) => r.p99)).toFixed(2)} ms, trivial ${median(tvRuns.map((r) => r.p99)).toFixed(2)} ms${nativeP99}${opaP99}${stealPerRound(sgRuns, tvRuns)}`,
+        measured: `p99 scopegate ${median(sgRuns.map((r) => r.p99)).toFixed(2)} ms, trivial ${median(tvRuns.map((r) => r.p99)).toFixed(2)} ms${nativeP99}${opaP99}${stealPerRepetition(sgRuns, tvRuns)}`,
       }),
       judged({
         name: "CPU per request through Envoy (issue 15)",
@@ -128,7 +128,7 @@ export async function envoyPhase(
         unit: "×",
         measured: `scopegate ${cpuOf(sgRuns)} µs/req, trivial ${cpuOf(tvRuns)} µs/req${nvRuns ? `, native grpc-go ${cpuOf(nvRuns)} µs/req (scopegate ${cpuRatio(nvRuns)}× of it)` : ""}${
           opaRuns ? `, OPA peer ${cpuOf(opaRuns)} µs/req (scopegate ${cpuRatio(opaRuns)}× of it)` : ""
-        }${stealPerRound(sgRuns, tvRuns)}`,
+        }${stealPerRepetition(sgRuns, tvRuns)}`,
       }),
     );
     ctx.notes.push(
