@@ -1,5 +1,5 @@
 // npm run bench [-- --smoke] [-- --only direct,envoy,tail,onset,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
-//   [-- --tail-variants <file.json>] [-- --pin]
+//   [-- --tail-variants <file.json>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
@@ -8,8 +8,6 @@
 // --only: just the named phases (for working on one of them); like --smoke, writes a document only with --out.
 // --tail-variants: the tail phase runs these scopegate processes (a JSON array of { "name", "nodeFlags" }) beside the
 // trivial server instead of its built-in variants, for experiments with V8 flags; like --only, no document without --out.
-// --pin: the through-Envoy phase runs the authz servers on a core of their own and the harness, Envoys and load
-// generators on the others (scripts/bench/pinning.ts); an experiment, like --only no document without --out.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -36,7 +34,6 @@ import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { nativeUnavailable, startNative } from "./bench/native-process.js";
 import { expectPeerAnswers, opaUnavailable, startOpa } from "./bench/opa-process.js";
-import { pinningUnavailable } from "./bench/pinning.js";
 import { startTrivial } from "./bench/trivial-process.js";
 import { startWorld, tenantIds } from "./bench/world.js";
 
@@ -47,7 +44,6 @@ const { values } = parseArgs({
     out: { type: "string" },
     json: { type: "string" },
     "tail-variants": { type: "string" },
-    pin: { type: "boolean", default: false },
   },
 });
 const PHASES = ["direct", "envoy", "tail", "onset", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
@@ -66,12 +62,7 @@ const tailVariants =
         process.stderr.write(`bench: ${err.message}\n`);
         process.exit(2);
       });
-const pinMissing = values.pin ? pinningUnavailable() : undefined;
-if (pinMissing) {
-  process.stderr.write(`bench: --pin: ${pinMissing}\n`);
-  process.exit(2);
-}
-const outFile = values.out ?? (values.smoke || only || tailVariants || values.pin ? undefined : join(repoRoot, "docs/benchmarks.md"));
+const outFile = values.out ?? (values.smoke || only || tailVariants ? undefined : join(repoRoot, "docs/benchmarks.md"));
 // Every wait below is bounded; this is the bound on the whole run.
 const watchdog = setTimeout(() => {
   process.stderr.write("bench: watchdog expired, giving up\n");
@@ -108,7 +99,7 @@ try {
   const hot = tenantIds("hot", 100);
   await world.addTenants(hot, "config");
   const { requests, file } = await writeRequests(dir, "hot", hot, 500);
-  const context: Context = { plan, dir, world, protoset, hot, hotRequests: requests, hotDataFile: file, rows: [], targets: [], notes: [], hotPathTokenRequests: 0, ...(values.pin ? { pin: true } : {}) };
+  const context: Context = { plan, dir, world, protoset, hot, hotRequests: requests, hotDataFile: file, rows: [], targets: [], notes: [], hotPathTokenRequests: 0 };
   ctx = context;
   const withGhz = ghzInstalled();
 

@@ -97,8 +97,6 @@ export interface Context {
   readonly notes: string[];
   /** Stand-in token requests while only cached tenants were under load (must stay 0). */
   hotPathTokenRequests: number;
-  /** `--pin`: the through-Envoy phase runs the authz servers on a core of their own (pinning.ts). */
-  readonly pin?: boolean;
 }
 
 /** Requests rotating over `tenants` and the routes; ghz sends them round-robin. */

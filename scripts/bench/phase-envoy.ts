@@ -11,7 +11,6 @@ import type { Context } from "./context.js";
 import { EDGE_CONCURRENCY, EDGE_TEMPLATE, startEdge, startUpstream, type EdgeKind } from "./envoys.js";
 import type { LoadResult } from "./load-result.js";
 import { interleave, stealPerRepetition, withCpu, withSteal, type Measured } from "./phase-direct.js";
-import { withPinnedServers } from "./pinning.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
 import { judged, median, medianLoad, spreadOf } from "./report.js";
 import { runWrk, wrkCommand, writeWrkScript, type WrkRun } from "./wrk.js";
@@ -31,19 +30,6 @@ const UNLIMITED = { threads: 1, connections: 16 };
 const FIXED = { threads: 1, connections: 20 };
 
 export async function envoyPhase(
-  ctx: Context,
-  scopegate: { pid: number; unixSocket: string },
-  trivial: { pid: number; unixSocket: string },
-  native?: { pid: number; unixSocket: string },
-  opa?: { pid: number; unixSocket: string },
-): Promise<void> {
-  if (!ctx.pin) return runEnvoyPhase(ctx, scopegate, trivial, native, opa);
-  const pids = [scopegate.pid, trivial.pid, ...(native ? [native.pid] : []), ...(opa ? [opa.pid] : [])];
-  const { layout } = await withPinnedServers(pids, () => runEnvoyPhase(ctx, scopegate, trivial, native, opa));
-  ctx.notes.push(`Through-Envoy rows pinned (--pin): ${layout}.`);
-}
-
-async function runEnvoyPhase(
   ctx: Context,
   scopegate: { pid: number; unixSocket: string },
   trivial: { pid: number; unixSocket: string },
