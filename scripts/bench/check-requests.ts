@@ -3,6 +3,7 @@
 // context_extensions; about 1 KB encoded (attribute_context.proto). Also the HTTP-side equivalent for wrk.
 import { randomUUID } from "node:crypto";
 import { CheckRequest } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
+import { divisionOf } from "./world.js";
 
 /** Catalogued and uncatalogued Genesys routes; the division plan differs between them. */
 const ROUTES = [
@@ -36,7 +37,7 @@ export interface RequestSpec {
 export function requestSpecs(tenants: readonly string[], count: number): RequestSpec[] {
   return Array.from({ length: count }, (_, i) => {
     const tenant = tenants[i % tenants.length]!;
-    const division = `div-${tenant}`;
+    const division = divisionOf(tenant);
     return { tenant, division, path: ROUTES[i % ROUTES.length]!.replace("{div}", division) };
   });
 }

@@ -11,11 +11,10 @@ import { startChild, waitForLine } from "./child.js";
 import { CheckClient } from "./grpc-client.js";
 import { goProgramPath, goProgramUnavailable } from "./native-process.js";
 import type { TrivialServer } from "./trivial-process.js";
+import { BENCH_CALLER, divisionOf } from "./world.js";
 
 export const OPA_PROGRAM = "opa-authz";
 export const OPA_POLICY = join(repoRoot, "scripts/bench/opa-authz/policy.rego");
-/** The identity of the benchmark's callers (scopegate's callers.localIdentity in benchConfig). */
-const LOCAL_IDENTITY = "spiffe://cluster.local/ns/bench/sa/app";
 
 export function opaUnavailable(): string | undefined {
   const why = goProgramUnavailable(OPA_PROGRAM);
@@ -38,16 +37,16 @@ export function opaData(tenants: readonly string[], response: Buffer): OpaData {
   if (!authorization.startsWith("Bearer ") || !upstream) throw new Error("opa peer: scopegate's allow lacks the bearer or the routing header");
   const tokenLength = authorization.length - "Bearer ".length;
   return {
-    local_identity: LOCAL_IDENTITY,
+    local_identity: BENCH_CALLER.identity,
     upstream_header: upstream.key,
     tenants: Object.fromEntries(
       tenants.map((id) => [
         id,
         {
           token: randomBytes(tokenLength).toString("base64url").slice(0, tokenLength),
-          divisions: [`div-${id}`],
+          divisions: [divisionOf(id)],
           environment: upstream.value,
-          allowed_namespaces: ["bench"],
+          allowed_namespaces: [BENCH_CALLER.namespace],
         },
       ]),
     ),

@@ -36,14 +36,12 @@ export function ghzRun(ctx: Context, target: string, concurrency: number, durati
   };
 }
 
-/** One load run, with the CPU time `pid` (and its children) spent per successful request. */
+/** One load run, with the CPU time `pid` (and its children) spent per successful request, and the steal during it. */
 export async function withCpu(pid: number, load: () => Promise<LoadResult>): Promise<Measured> {
   const before = treeCpuMs(pid);
-  const ticks = cpuTicks();
-  const r = await load();
+  const r = await withSteal(load);
   const cpuMs = treeCpuMs(pid) - before;
-  const steal = stealShare(ticks, cpuTicks());
-  return { ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs * 1000) / r.requests : Number.NaN, ...(steal === undefined ? {} : { stealPct: steal * 100 }) };
+  return { ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs * 1000) / r.requests : Number.NaN };
 }
 
 /** One load run with the hypervisor's steal during it (no process to charge CPU to, e.g. Envoy alone). */

@@ -9,7 +9,7 @@ import YAML from "yaml";
 import { freePort, waitFor, waitForTcp } from "../../test/support/ports.js";
 import { repoRoot } from "../../test/support/tools.js";
 import { childPids, startChild, treeRssBytes, type Child } from "./child.js";
-import { BENCH_ENV, type World } from "./world.js";
+import { BENCH_CALLER, BENCH_ENV, divisionOf, type World } from "./world.js";
 
 export const VAULT_TOKEN_ENV = "SCOPEGATE_BENCH_VAULT_TOKEN";
 
@@ -135,10 +135,10 @@ export function benchConfig(
     },
     environments: { [BENCH_ENV]: { tokenUrl: world.standin.tokenUrl } },
     allowPlainHttpLoopbackForTesting: true,
-    tenants: o.configuredTenants.map((id) => ({ id, divisions: [`div-${id}`], environment: BENCH_ENV })),
+    tenants: o.configuredTenants.map((id) => ({ id, divisions: [divisionOf(id)], environment: BENCH_ENV })),
     // Discovered tenants are bound to the one workload the benchmark's callers stand for.
-    discovery: { fromSecretStore: true, defaultBinding: { allowedNamespaces: ["bench"] } },
-    callers: { localIdentity: "spiffe://cluster.local/ns/bench/sa/app" },
+    discovery: { fromSecretStore: true, defaultBinding: { allowedNamespaces: [BENCH_CALLER.namespace] } },
+    callers: { localIdentity: BENCH_CALLER.identity },
     tokens: { maxTenants: o.maxTenants },
     reload: { watch: false },
     logging: { level: o.logLevel, ...(o.logDecisions ? { decisions: o.logDecisions } : {}) },

@@ -18,6 +18,9 @@ export interface World {
 
 export const divisionOf = (tenant: string): string => `div-${tenant}`;
 
+/** The one workload the benchmark's callers stand for (scopegate's callers.localIdentity), and its namespace. */
+export const BENCH_CALLER = { identity: "spiffe://cluster.local/ns/bench/sa/app", namespace: "bench" } as const;
+
 /** Every bench tenant's environment; its token URL is the plain-HTTP stand-in (see benchConfig). */
 export const BENCH_ENV = TEST_ENV;
 
