@@ -34,7 +34,7 @@ import { consoleTable, writeMarkdown, type Report } from "./bench/report.js";
 import { startScopegate, type Scopegate } from "./bench/scopegate-process.js";
 import { nativeUnavailable, startNative } from "./bench/native-process.js";
 import { expectPeerAnswers, opaUnavailable, startOpa } from "./bench/opa-process.js";
-import { startTrivial } from "./bench/trivial-process.js";
+import { expectDecoding, startTrivial } from "./bench/trivial-process.js";
 import { startWorld, tenantIds } from "./bench/world.js";
 
 const { values } = parseArgs({
@@ -112,6 +112,15 @@ try {
   probe.close();
   const trivial = await startTrivial(dir, response);
   stops.push(() => trivial.stop());
+  // The grpc-js decode floor: the trivial server decoding every request with the generated code (the grpc-js
+  // counterpart of the native floor, which decodes as any Go ext_authz does).
+  const decoding = await startTrivial(dir, response, { name: "trivial-decode", decode: true });
+  stops.push(() => decoding.stop());
+  await expectDecoding(decoding.tcpTarget, requests);
+  const decodeTarget: LoadTarget = { name: "grpc-js decode floor", tcpTarget: decoding.tcpTarget, udsTarget: decoding.udsTarget, pid: decoding.child.pid };
+  context.notes.push(
+    "The grpc-js decode floor rows: the trivial grpc-js server started with `--decode`, which decodes every CheckRequest into a message with the ts-proto code scopegate is built with (dist/gen) and answers the same fixed bytes — what a JavaScript ext_authz server pays to read its requests the usual way, and nothing else; the grpc-js counterpart of the native grpc-go floor. scopegate itself reads only the fields it needs from the bytes (src/authz/check-request-wire.ts).",
+  );
   const sgTarget = asTarget("scopegate", sg);
   // The native floor (grpc-go): its rows join the direct and through-Envoy phases when it is built.
   const nativeMissing = nativeUnavailable();
@@ -148,7 +157,11 @@ try {
       try {
         await expectAllAllowed(quiet.tcpTarget, requests, "scopegate (warn)");
         const quietBefore = world.standin.tokenRequests;
-        await directPhase(context, sgTarget, { name: "trivial", tcpTarget: trivial.tcpTarget, udsTarget: trivial.udsTarget, pid: trivial.child.pid }, asTarget("scopegate (logging warn)", quiet), nativeTarget, opaTarget);
+        await directPhase(context, sgTarget, { name: "trivial", tcpTarget: trivial.tcpTarget, udsTarget: trivial.udsTarget, pid: trivial.child.pid }, asTarget("scopegate (logging warn)", quiet), {
+          decodeFloor: decodeTarget,
+          native: nativeTarget,
+          opa: opaTarget,
+        });
         context.hotPathTokenRequests += world.standin.tokenRequests - quietBefore;
       } finally {
         await quiet.stop();
@@ -159,7 +172,11 @@ try {
   }
   if (wanted("envoy")) await phase("through Envoy", async () => {
     const before = world.standin.tokenRequests;
-    await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, native && { pid: native.child.pid, unixSocket: native.unixSocket }, opa && { pid: opa.child.pid, unixSocket: opa.unixSocket });
+    await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, {
+      decodeFloor: { pid: decoding.child.pid, unixSocket: decoding.unixSocket },
+      native: native && { pid: native.child.pid, unixSocket: native.unixSocket },
+      opa: opa && { pid: opa.child.pid, unixSocket: opa.unixSocket },
+    });
     context.hotPathTokenRequests += world.standin.tokenRequests - before;
   });
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));

@@ -84,32 +84,34 @@ export function ratioText(value: number, base: number, what: string): string {
 }
 
 /**
- * `native`: the grpc-go floor (scripts/bench/native-authz), when built; its rows are compared with the trivial
- * grpc-js server, and scopegate's rows with both. `opa`: the policy-engine peer (scripts/bench/opa-authz), when built;
- * scopegate's rows are compared with it too.
+ * The rows beside scopegate and the trivial server. `decodeFloor`: the trivial server decoding every request with the
+ * generated code (trivial-server.ts --decode). `native`: the grpc-go floor (scripts/bench/native-authz), when built.
+ * `opa`: the policy-engine peer (scripts/bench/opa-authz), when built. Their rows are compared with the trivial
+ * grpc-js server; scopegate's one-in-flight ratios are shown against each of them too.
  */
-export async function directPhase(
-  ctx: Context,
-  scopegate: LoadTarget,
-  trivial: LoadTarget,
-  quiet: LoadTarget | undefined,
-  native?: LoadTarget,
-  opa?: LoadTarget,
-): Promise<void> {
+export interface DirectPeers {
+  readonly decodeFloor?: LoadTarget | undefined;
+  readonly native?: LoadTarget | undefined;
+  readonly opa?: LoadTarget | undefined;
+}
+
+export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: LoadTarget, quiet: LoadTarget | undefined, others: DirectPeers): Promise<void> {
   const { plan } = ctx;
-  const peers = [...(native ? [native] : []), ...(opa ? [opa] : [])];
+  const { decodeFloor, native, opa } = others;
+  const peers = [decodeFloor, native, opa].filter((p): p is LoadTarget => p !== undefined);
   for (const s of [trivial, ...peers, scopegate, ...(quiet ? [quiet] : [])]) await measure(ghzRun(ctx, s.tcpTarget, 16, plan.warmS), s.pid);
   const cells: { transport: "tcp" | "uds"; c: number }[] = [];
   for (const transport of ["tcp", "uds"] as const) for (const c of plan.concurrencies) cells.push({ transport, c });
   const ratios: { cell: string; rps: number; p99: number; nativeRps?: number; nativeP99?: number }[] = [];
   /** Issue 15: one in flight, scopegate ÷ trivial req/s per rotation round (paired), per transport. */
-  const oneInFlight: { transport: string; values: number[]; native?: number; opa?: number; steal: string }[] = [];
+  const oneInFlight: { transport: string; values: number[]; decodeFloor?: number; native?: number; opa?: number; steal: string }[] = [];
   for (const { transport, c } of cells) {
     const servers = [trivial, ...peers, scopegate, ...(transport === "tcp" && c === 16 && quiet ? [quiet] : [])];
     const addr = (s: LoadTarget): string => (transport === "tcp" ? s.tcpTarget : s.udsTarget);
     const runs = await interleave(servers, plan.rounds, (s) => measure(ghzRun(ctx, addr(s), c, plan.loadS), s.pid));
     const base = medianLoad(runs.get(trivial)!);
     const floor = native ? medianLoad(runs.get(native)!) : undefined;
+    const decoding = decodeFloor ? medianLoad(runs.get(decodeFloor)!) : undefined;
     const policyPeer = opa ? medianLoad(runs.get(opa)!) : undefined;
     if (c === 1) {
       const sgRuns = runs.get(scopegate)!;
@@ -118,6 +120,7 @@ export async function directPhase(
         transport,
         values: sgRuns.map((r, i) => r.rps / tvRuns[i]!.rps),
         steal: stealPerRepetition(sgRuns, tvRuns),
+        ...(decoding ? { decodeFloor: medianLoad(sgRuns).rps / decoding.rps } : {}),
         ...(floor ? { native: medianLoad(sgRuns).rps / floor.rps } : {}),
         ...(policyPeer ? { opa: medianLoad(sgRuns).rps / policyPeer.rps } : {}),
       });
@@ -128,7 +131,7 @@ export async function directPhase(
       const versus =
         s === trivial
           ? "ceiling (grpc-js)"
-          : s === native || s === opa
+          : peers.includes(s)
             ? vs(base, " of grpc-js")
             : `${vs(base, "")}${floor && s === scopegate ? `; native: ${vs(floor, "")}` : ""}${policyPeer && s === scopegate ? `; OPA peer: ${vs(policyPeer, "")}` : ""}`;
       const row: Row = { section: "direct", label: `${s.name} ${transport} c=${c}`, load, versus, command: ghzCommand(ghzRun(ctx, addr(s), c, plan.loadS)) };
@@ -153,7 +156,7 @@ export async function directPhase(
       judged({
         name: `cached Check at one in flight over ${o.transport === "tcp" ? "TCP" : "the unix socket"} (issue 15)`,
         goal: "≥ 0.9× the trivial grpc-js server's throughput",
-        measured: `scopegate ÷ trivial req/s${o.native === undefined ? "" : `; of the native grpc-go floor ${o.native.toFixed(2)}×`}${o.opa === undefined ? "" : `; of the OPA peer ${o.opa.toFixed(2)}×`}${o.steal}`,
+        measured: `scopegate ÷ trivial req/s${o.decodeFloor === undefined ? "" : `; of the grpc-js decode floor ${o.decodeFloor.toFixed(2)}×`}${o.native === undefined ? "" : `; of the native grpc-go floor ${o.native.toFixed(2)}×`}${o.opa === undefined ? "" : `; of the OPA peer ${o.opa.toFixed(2)}×`}${o.steal}`,
         values: o.values,
         limit: 0.9,
         unit: "×",

@@ -1,4 +1,5 @@
-// c. HTTP load through a real Envoy: Envoy alone, Envoy + the trivial grpc-js server, Envoy + the native grpc-go
+// c. HTTP load through a real Envoy: Envoy alone, Envoy + the trivial grpc-js server, Envoy + the grpc-js decode
+// floor (the trivial server decoding every request with the generated code), Envoy + the native grpc-go
 // floor, Envoy + the OPA peer (Rego engine, grpc-go), Envoy + scopegate, all in front of the same direct_response
 // upstream; unlimited rate (wrk: throughput ratios, added latency) and a constant ~1,000 req/s (vegeta, constant rate; the p99 and CPU targets of
 // issues 5 and 15). The fixed-rate rows are `fixedReps` rotated repetitions (A B C D, B C D A, …): medians, the
@@ -22,6 +23,7 @@ interface Edge {
   readonly authzPid?: number;
 }
 
+const DECODE_EDGE = "Envoy + grpc-js decode floor";
 const NATIVE_EDGE = "Envoy + native server (grpc-go)";
 const OPA_EDGE = "Envoy + OPA peer (Rego, grpc-go)";
 const TRIVIAL_EDGE = "Envoy + trivial server";
@@ -29,13 +31,21 @@ const SCOPEGATE_EDGE = "Envoy + scopegate";
 const UNLIMITED = { threads: 1, connections: 16 };
 const FIXED = { threads: 1, connections: 20 };
 
-export async function envoyPhase(
-  ctx: Context,
-  scopegate: { pid: number; unixSocket: string },
-  trivial: { pid: number; unixSocket: string },
-  native?: { pid: number; unixSocket: string },
-  opa?: { pid: number; unixSocket: string },
-): Promise<void> {
+/** An authz server behind an edge Envoy: its process (CPU) and its unix socket. */
+export interface EnvoyAuthz {
+  readonly pid: number;
+  readonly unixSocket: string;
+}
+
+/** The rows beside scopegate and the trivial server, each when it runs: the grpc-js decode floor, the native grpc-go floor, the OPA peer. */
+export interface EnvoyPeers {
+  readonly decodeFloor?: EnvoyAuthz | undefined;
+  readonly native?: EnvoyAuthz | undefined;
+  readonly opa?: EnvoyAuthz | undefined;
+}
+
+export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: EnvoyAuthz, peers: EnvoyPeers): Promise<void> {
+  const { decodeFloor, native, opa } = peers;
   const { plan } = ctx;
   const stops: (() => Promise<void>)[] = [];
   try {
@@ -46,6 +56,7 @@ export async function envoyPhase(
       ["Envoy alone", { kind: "passthrough" }, undefined],
       [TRIVIAL_EDGE, { kind: "ext_authz", unixSocket: trivial.unixSocket }, trivial.pid],
     ];
+    if (decodeFloor) subjects.push([DECODE_EDGE, { kind: "ext_authz", unixSocket: decodeFloor.unixSocket }, decodeFloor.pid]);
     if (native) subjects.push([NATIVE_EDGE, { kind: "ext_authz", unixSocket: native.unixSocket }, native.pid]);
     if (opa) subjects.push([OPA_EDGE, { kind: "ext_authz", unixSocket: opa.unixSocket }, opa.pid]);
     subjects.push([SCOPEGATE_EDGE, { kind: "ext_authz", unixSocket: scopegate.unixSocket }, scopegate.pid]);
@@ -91,6 +102,7 @@ export async function envoyPhase(
     const sgRuns = fixed.get(byName(SCOPEGATE_EDGE)!)!;
     const tvRuns = fixed.get(byName(TRIVIAL_EDGE)!)!;
     const nvRuns = native ? fixed.get(byName(NATIVE_EDGE)!)! : undefined;
+    const dfRuns = decodeFloor ? fixed.get(byName(DECODE_EDGE)!)! : undefined;
     const opaRuns = opa ? fixed.get(byName(OPA_EDGE)!)! : undefined;
     const aloneRuns = fixed.get(alone)!;
     const sg = added.get(SCOPEGATE_EDGE)!;
@@ -100,7 +112,9 @@ export async function envoyPhase(
     const nativeP99 = nvRuns ? `; native grpc-go floor p99 ${median(nvRuns.map((r) => r.p99)).toFixed(2)} ms, scopegate ${signedMs(median(paired(sgRuns, nvRuns, (x, y) => x.p99 - y.p99)))} over it` : "";
     const opaP99 = opaRuns ? `; OPA peer p99 ${median(opaRuns.map((r) => r.p99)).toFixed(2)} ms, scopegate ${signedMs(median(paired(sgRuns, opaRuns, (x, y) => x.p99 - y.p99)))} over it` : "";
     const cpuOf = (runs: readonly Measured[]): string => median(runs.map((r) => r.cpuUsPerReq ?? Number.NaN)).toFixed(0);
-    const cpuRatio = (runs: readonly Measured[]): string => median(paired(sgRuns, runs, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN))).toFixed(2);
+    const cpuRatioOf = (a: readonly Measured[], b: readonly Measured[]): string => median(paired(a, b, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN))).toFixed(2);
+    const cpuRatio = (runs: readonly Measured[]): string => cpuRatioOf(sgRuns, runs);
+    const decodeP99 = dfRuns ? `; grpc-js decode floor p99 ${median(dfRuns.map((r) => r.p99)).toFixed(2)} ms` : "";
     ctx.targets.push(
       judged({
         name: "added p99 through Envoy",
@@ -118,7 +132,7 @@ export async function envoyPhase(
         values: paired(sgRuns, tvRuns, (x, y) => x.p99 - y.p99),
         limit: 0.5,
         unit: "ms",
-        measured: `p99 scopegate ${median(sgRuns.map((r) => r.p99)).toFixed(2)} ms, trivial ${median(tvRuns.map((r) => r.p99)).toFixed(2)} ms${nativeP99}${opaP99}${stealPerRepetition(sgRuns, tvRuns)}`,
+        measured: `p99 scopegate ${median(sgRuns.map((r) => r.p99)).toFixed(2)} ms, trivial ${median(tvRuns.map((r) => r.p99)).toFixed(2)} ms${decodeP99}${nativeP99}${opaP99}${stealPerRepetition(sgRuns, tvRuns)}`,
       }),
       judged({
         name: "CPU per request through Envoy (issue 15)",
@@ -126,7 +140,9 @@ export async function envoyPhase(
         values: paired(sgRuns, tvRuns, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN)),
         limit: 1.15,
         unit: "×",
-        measured: `scopegate ${cpuOf(sgRuns)} µs/req, trivial ${cpuOf(tvRuns)} µs/req${nvRuns ? `, native grpc-go ${cpuOf(nvRuns)} µs/req (scopegate ${cpuRatio(nvRuns)}× of it)` : ""}${
+        measured: `scopegate ${cpuOf(sgRuns)} µs/req, trivial ${cpuOf(tvRuns)} µs/req${
+          dfRuns ? `, grpc-js decode floor ${cpuOf(dfRuns)} µs/req (${cpuRatioOf(dfRuns, tvRuns)}× the trivial server's; scopegate ${cpuRatio(dfRuns)}× of it)` : ""
+        }${nvRuns ? `, native grpc-go ${cpuOf(nvRuns)} µs/req (scopegate ${cpuRatio(nvRuns)}× of it)` : ""}${
           opaRuns ? `, OPA peer ${cpuOf(opaRuns)} µs/req (scopegate ${cpuRatio(opaRuns)}× of it)` : ""
         }${stealPerRepetition(sgRuns, tvRuns)}`,
       }),

@@ -1,19 +1,22 @@
 // The ceiling for the Check benchmarks: a grpc-js server (same grpc-js, same server options as scopegate)
 // that answers every envoy.service.auth.v3.Authorization/Check with one fixed, pre-encoded CheckResponse.
 // The request bytes are not even decoded (identity deserialiser): what is left is the gRPC transport.
+// With --decode, every request is decoded into a CheckRequest by the generated ts-proto code (dist/gen) before the
+// same fixed answer: the grpc-js counterpart of the native grpc-go floor, which decodes every request as any Go
+// ext_authz does — what a JavaScript ext_authz server pays to read its requests the usual way, and nothing else.
 //
 // A process of its own, run by Node 24 directly (type stripping, no loader):
-//   node scripts/bench/trivial-server.ts --response <base64 CheckResponse> [--tcp 127.0.0.1:0] [--uds <path>]
+//   node scripts/bench/trivial-server.ts --response <base64 CheckResponse> [--tcp 127.0.0.1:0] [--uds <path>] [--decode]
 // Prints one line `ready tcp=<port>` once every listener is bound; exits on SIGTERM/SIGINT.
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Server, ServerCredentials, type ChannelOptions, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 
 const { values } = parseArgs({
-  options: { response: { type: "string" }, tcp: { type: "string" }, uds: { type: "string" } },
+  options: { response: { type: "string" }, tcp: { type: "string" }, uds: { type: "string" }, decode: { type: "boolean", default: false } },
 });
 if (!values.response || (!values.tcp && !values.uds)) {
-  process.stderr.write("usage: trivial-server.ts --response <base64> [--tcp host:port] [--uds path]\n");
+  process.stderr.write("usage: trivial-server.ts --response <base64> [--tcp host:port] [--uds path] [--decode]\n");
   process.exit(2);
 }
 const response = Buffer.from(values.response, "base64");
@@ -23,6 +26,10 @@ const identity = (b: Buffer): Buffer => b;
 // dist/ has no type declarations: hence the computed specifier and the cast).
 const built = "../../dist/server/grpc-server.js";
 const { CHECK_SERVER_OPTIONS } = (await import(built)) as { CHECK_SERVER_OPTIONS: ChannelOptions };
+// --decode: the generated decoder from the same build (dist/gen), loaded only then; the decoded message is handed to
+// the handler and dropped.
+const generated = "../../dist/gen/envoy/service/auth/v3/external_auth.js";
+const deserialize = values.decode ? await generatedDecoder() : identity;
 const server = new Server(CHECK_SERVER_OPTIONS);
 server.addService(
   {
@@ -31,13 +38,18 @@ server.addService(
       requestStream: false,
       responseStream: false,
       requestSerialize: identity,
-      requestDeserialize: identity,
+      requestDeserialize: deserialize,
       responseSerialize: identity,
       responseDeserialize: identity,
     },
   },
-  { Check: (_call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => callback(null, response) },
+  { Check: (_call: ServerUnaryCall<unknown, Buffer>, callback: sendUnaryData<Buffer>) => callback(null, response) },
 );
+
+async function generatedDecoder(): Promise<(bytes: Buffer) => unknown> {
+  const { CheckRequest } = (await import(generated)) as { CheckRequest: { decode(bytes: Uint8Array): unknown } };
+  return (bytes) => CheckRequest.decode(bytes);
+}
 
 function bind(address: string): Promise<number> {
   return new Promise((resolve, reject) => {

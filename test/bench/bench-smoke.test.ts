@@ -55,6 +55,12 @@ describe("npm run bench -- --smoke", () => {
     }
   });
 
+  it("has the grpc-js decode floor rows (started and checked to decode in every run), every answer an allow", () => {
+    const decodeRows = report.rows.filter((r) => r.label.includes("grpc-js decode floor"));
+    expect(decodeRows.map((r) => r.section)).toEqual(expect.arrayContaining(["envoy", "envoy-fixed", ...(ghzInstalled() ? ["direct"] : [])]));
+    for (const r of decodeRows) expect(r.load?.errors).toBe(0);
+  });
+
   it("has the native grpc-go rows when the native server is built, and says why they were skipped when not", () => {
     const nativeRows = report.rows.filter((r) => r.label.includes("native"));
     const missing = nativeUnavailable();
