@@ -171,9 +171,14 @@ try {
     context.notes.push("ghz is not installed (SCOPEGATE_BENCH_TOOLS=1 npm run tools): direct gRPC rows, the steady memory run, the cluster rows and the profile were skipped.");
   }
   if (wanted("envoy")) await phase("through Envoy", async () => {
+    // scopegate as shipped but for its decision lines: denials only (config logging.decisions), allows left to Envoy's access log.
+    const denials = await startScopegate({ world, dir, name: "scopegate-denials", configuredTenants: hot, logLevel: "info", logDecisions: "denials", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
+    stops.push(() => denials.stop());
+    await expectAllAllowed(denials.tcpTarget, requests, "scopegate (logging.decisions: denials)");
     const before = world.standin.tokenRequests;
     await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, {
       decodeFloor: { pid: decoding.child.pid, unixSocket: decoding.unixSocket },
+      denialsOnly: { pid: denials.child.pid, unixSocket: denials.udsTarget.slice("unix://".length) },
       native: native && { pid: native.child.pid, unixSocket: native.unixSocket },
       opa: opa && { pid: opa.child.pid, unixSocket: opa.unixSocket },
     });

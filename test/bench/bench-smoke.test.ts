@@ -61,6 +61,12 @@ describe("npm run bench -- --smoke", () => {
     for (const r of decodeRows) expect(r.load?.errors).toBe(0);
   });
 
+  it("has scopegate with decision lines for denials only behind Envoy, every answer an allow", () => {
+    const rows = report.rows.filter((r) => r.label === "Envoy + scopegate, logging.decisions: denials");
+    expect(rows.map((r) => r.section).sort()).toEqual(["envoy", "envoy-fixed"]);
+    for (const r of rows) expect(r.load?.errors).toBe(0);
+  });
+
   it("has the native grpc-go rows when the native server is built, and says why they were skipped when not", () => {
     const nativeRows = report.rows.filter((r) => r.label.includes("native"));
     const missing = nativeUnavailable();
