@@ -120,7 +120,9 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
     const nativeP99 = nvRuns ? `; native grpc-go floor p99 ${median(nvRuns.map((r) => r.p99)).toFixed(2)} ms, scopegate ${signedMs(median(paired(sgRuns, nvRuns, (x, y) => x.p99 - y.p99)))} over it` : "";
     const opaP99 = opaRuns ? `; OPA peer p99 ${median(opaRuns.map((r) => r.p99)).toFixed(2)} ms, scopegate ${signedMs(median(paired(sgRuns, opaRuns, (x, y) => x.p99 - y.p99)))} over it` : "";
     const cpuOf = (runs: readonly Measured[]): string => median(runs.map((r) => r.cpuUsPerReq ?? Number.NaN)).toFixed(0);
-    const cpuRatioOf = (a: readonly Measured[], b: readonly Measured[]): string => median(paired(a, b, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN))).toFixed(2);
+    /** Per repetition, a's CPU per request ÷ b's in the same rotation round. */
+    const cpuRatios = (a: readonly Measured[], b: readonly Measured[]): number[] => paired(a, b, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN));
+    const cpuRatioOf = (a: readonly Measured[], b: readonly Measured[]): string => median(cpuRatios(a, b)).toFixed(2);
     const cpuRatio = (runs: readonly Measured[]): string => cpuRatioOf(sgRuns, runs);
     const decodeP99 = dfRuns ? `; grpc-js decode floor p99 ${median(dfRuns.map((r) => r.p99)).toFixed(2)} ms` : "";
     ctx.targets.push(
@@ -145,7 +147,7 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
       judged({
         name: "CPU per request through Envoy (issue 15)",
         goal: `≤ 1.15× the trivial grpc-js server's at ${plan.fixedRate.toLocaleString("en-US")} req/s`,
-        values: paired(sgRuns, tvRuns, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN)),
+        values: cpuRatios(sgRuns, tvRuns),
         limit: 1.15,
         unit: "×",
         measured: `scopegate ${cpuOf(sgRuns)} µs/req, trivial ${cpuOf(tvRuns)} µs/req${
@@ -153,7 +155,7 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
         }${nvRuns ? `, native grpc-go ${cpuOf(nvRuns)} µs/req (scopegate ${cpuRatio(nvRuns)}× of it)` : ""}${
           opaRuns ? `, OPA peer ${cpuOf(opaRuns)} µs/req (scopegate ${cpuRatio(opaRuns)}× of it)` : ""
         }${
-          dnRuns ? `; scopegate with logging.decisions: denials ${cpuOf(dnRuns)} µs/req (${cpuRatioOf(dnRuns, tvRuns)}× the trivial server's, per repetition ${paired(dnRuns, tvRuns, (x, y) => (x.cpuUsPerReq ?? Number.NaN) / (y.cpuUsPerReq ?? Number.NaN)).map((v) => v.toFixed(2)).join(", ")})` : ""
+          dnRuns ? `; scopegate with logging.decisions: denials ${cpuOf(dnRuns)} µs/req (${cpuRatioOf(dnRuns, tvRuns)}× the trivial server's, per repetition ${cpuRatios(dnRuns, tvRuns).map((v) => v.toFixed(2)).join(", ")})` : ""
         }${stealPerRepetition(sgRuns, tvRuns)}`,
       }),
     );
