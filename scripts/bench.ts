@@ -172,17 +172,21 @@ try {
   }
   if (wanted("envoy")) await phase("through Envoy", async () => {
     // scopegate as shipped but for its decision lines: denials only (config logging.decisions), allows left to Envoy's access log.
+    // Stopped with the phase, like the direct phase's logging-warn scopegate: the later phases do not run beside it.
     const denials = await startScopegate({ world, dir, name: "scopegate-denials", configuredTenants: hot, logLevel: "info", logDecisions: "denials", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
-    stops.push(() => denials.stop());
-    await expectAllAllowed(denials.tcpTarget, requests, "scopegate (logging.decisions: denials)");
-    const before = world.standin.tokenRequests;
-    await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, {
-      decodeFloor: { pid: decoding.child.pid, unixSocket: decoding.unixSocket },
-      denialsOnly: { pid: denials.child.pid, unixSocket: denials.udsTarget.slice("unix://".length) },
-      native: native && { pid: native.child.pid, unixSocket: native.unixSocket },
-      opa: opa && { pid: opa.child.pid, unixSocket: opa.unixSocket },
-    });
-    context.hotPathTokenRequests += world.standin.tokenRequests - before;
+    try {
+      await expectAllAllowed(denials.tcpTarget, requests, "scopegate (logging.decisions: denials)");
+      const before = world.standin.tokenRequests;
+      await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, {
+        decodeFloor: { pid: decoding.child.pid, unixSocket: decoding.unixSocket },
+        denialsOnly: { pid: denials.child.pid, unixSocket: denials.udsTarget.slice("unix://".length) },
+        native: native && { pid: native.child.pid, unixSocket: native.unixSocket },
+        opa: opa && { pid: opa.child.pid, unixSocket: opa.unixSocket },
+      });
+      context.hotPathTokenRequests += world.standin.tokenRequests - before;
+    } finally {
+      await denials.stop();
+    }
   });
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));
   if (wanted("onset")) await phase("promoting state from a cold start", () => onsetPhase(context));
