@@ -98,31 +98,35 @@ export interface DirectPeers {
 export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: LoadTarget, quiet: LoadTarget | undefined, others: DirectPeers): Promise<void> {
   const { plan } = ctx;
   const { decodeFloor, native, opa } = others;
-  const peers = [decodeFloor, native, opa].filter((p): p is LoadTarget => p !== undefined);
+  /** The peers that run, each with the name scopegate's comparisons give it (in its rows and the one-in-flight targets). */
+  const compared = [
+    { target: decodeFloor, short: "decode floor", long: "the grpc-js decode floor" },
+    { target: native, short: "native", long: "the native grpc-go floor" },
+    { target: opa, short: "OPA peer", long: "the OPA peer" },
+  ].filter((p): p is { target: LoadTarget; short: string; long: string } => p.target !== undefined);
+  const peers = compared.map((p) => p.target);
   for (const s of [trivial, ...peers, scopegate, ...(quiet ? [quiet] : [])]) await measure(ghzRun(ctx, s.tcpTarget, 16, plan.warmS), s.pid);
   const cells: { transport: "tcp" | "uds"; c: number }[] = [];
   for (const transport of ["tcp", "uds"] as const) for (const c of plan.concurrencies) cells.push({ transport, c });
   const ratios: { cell: string; rps: number; p99: number; nativeRps?: number; nativeP99?: number }[] = [];
   /** Issue 15: one in flight, scopegate ÷ trivial req/s per rotation round (paired), per transport. */
-  const oneInFlight: { transport: string; values: number[]; decodeFloor?: number; native?: number; opa?: number; steal: string }[] = [];
+  const oneInFlight: { transport: string; values: number[]; ofPeers: string; steal: string }[] = [];
   for (const { transport, c } of cells) {
     const servers = [trivial, ...peers, scopegate, ...(transport === "tcp" && c === 16 && quiet ? [quiet] : [])];
     const addr = (s: LoadTarget): string => (transport === "tcp" ? s.tcpTarget : s.udsTarget);
     const runs = await interleave(servers, plan.rounds, (s) => measure(ghzRun(ctx, addr(s), c, plan.loadS), s.pid));
     const base = medianLoad(runs.get(trivial)!);
     const floor = native ? medianLoad(runs.get(native)!) : undefined;
-    const decoding = decodeFloor ? medianLoad(runs.get(decodeFloor)!) : undefined;
-    const policyPeer = opa ? medianLoad(runs.get(opa)!) : undefined;
+    const peerLoads = compared.map((p) => ({ ...p, load: medianLoad(runs.get(p.target)!) }));
     if (c === 1) {
       const sgRuns = runs.get(scopegate)!;
       const tvRuns = runs.get(trivial)!;
+      const sgRps = medianLoad(sgRuns).rps;
       oneInFlight.push({
         transport,
         values: sgRuns.map((r, i) => r.rps / tvRuns[i]!.rps),
+        ofPeers: peerLoads.map((p) => `; of ${p.long} ${(sgRps / p.load.rps).toFixed(2)}×`).join(""),
         steal: stealPerRepetition(sgRuns, tvRuns),
-        ...(decoding ? { decodeFloor: medianLoad(sgRuns).rps / decoding.rps } : {}),
-        ...(floor ? { native: medianLoad(sgRuns).rps / floor.rps } : {}),
-        ...(policyPeer ? { opa: medianLoad(sgRuns).rps / policyPeer.rps } : {}),
       });
     }
     for (const s of servers) {
@@ -133,7 +137,7 @@ export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: 
           ? "ceiling (grpc-js)"
           : peers.includes(s)
             ? vs(base, " of grpc-js")
-            : `${vs(base, "")}${floor && s === scopegate ? `; native: ${vs(floor, "")}` : ""}${policyPeer && s === scopegate ? `; OPA peer: ${vs(policyPeer, "")}` : ""}`;
+            : `${vs(base, "")}${s === scopegate ? peerLoads.map((p) => `; ${p.short}: ${vs(p.load, "")}`).join("") : ""}`;
       const row: Row = { section: "direct", label: `${s.name} ${transport} c=${c}`, load, versus, command: ghzCommand(ghzRun(ctx, addr(s), c, plan.loadS)) };
       ctx.rows.push(row);
       if (s === scopegate) {
@@ -156,7 +160,7 @@ export async function directPhase(ctx: Context, scopegate: LoadTarget, trivial: 
       judged({
         name: `cached Check at one in flight over ${o.transport === "tcp" ? "TCP" : "the unix socket"} (issue 15)`,
         goal: "≥ 0.9× the trivial grpc-js server's throughput",
-        measured: `scopegate ÷ trivial req/s${o.decodeFloor === undefined ? "" : `; of the grpc-js decode floor ${o.decodeFloor.toFixed(2)}×`}${o.native === undefined ? "" : `; of the native grpc-go floor ${o.native.toFixed(2)}×`}${o.opa === undefined ? "" : `; of the OPA peer ${o.opa.toFixed(2)}×`}${o.steal}`,
+        measured: `scopegate ÷ trivial req/s${o.ofPeers}${o.steal}`,
         values: o.values,
         limit: 0.9,
         unit: "×",
