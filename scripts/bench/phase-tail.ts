@@ -12,6 +12,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import { cpuMs } from "./child.js";
+import { procCounters, procPerRequest, type ProcPerRequest } from "./proc-counters.js";
 import { sleepMs, type Context } from "./context.js";
 import { startEdge, startUpstream } from "./envoys.js";
 import { interleave, type Measured } from "./phase-direct.js";
@@ -38,7 +39,8 @@ interface Subject {
   start(extraFlags: readonly string[], env: Readonly<Record<string, string>>): Promise<Running>;
 }
 
-type Window = Measured & { readonly probe: ProbeReport };
+/** `proc`: what the kernel counted for the server during the window (proc-counters.ts), where /proc was readable. */
+type Window = Measured & { readonly probe: ProbeReport; readonly proc?: ProcPerRequest | undefined };
 
 export async function tailPhase(ctx: Context, response: Buffer, variants?: readonly TailVariant[]): Promise<void> {
   const { plan } = ctx;
@@ -94,12 +96,14 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
       process.kill(server.pid, "SIGUSR2"); // opens the window
       await sleepMs(50);
       const cpuBefore = cpuMs(server.pid);
+      const procBefore = procCounters(server.pid);
       const r = await runRate(runFor(s, plan.tailS));
       const cpu = cpuMs(server.pid) - cpuBefore;
+      const proc = procPerRequest(procBefore, procCounters(server.pid), r.requests + r.errors);
       await rm(probeFile, { force: true });
       process.kill(server.pid, "SIGUSR2"); // closes it: the probe writes its report
       const probe = await readProbe(probeFile);
-      return { ...r, cpuUsPerReq: (cpu * 1000) / r.requests, probe } satisfies Window;
+      return { ...r, cpuUsPerReq: (cpu * 1000) / r.requests, probe, proc } satisfies Window;
     });
 
     const base = medianLoad(windows.get(subjects[0]!)!);
@@ -124,7 +128,13 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
         eldP99: m((x) => x.probe.eld.p99),
         eldMax: m((x) => x.probe.eld.max),
       };
-      const vsBase = s === subjects[0] ? "baseline" : `${signed(load.p99 - base.p99)} ms p99, ${(load.cpuUsPerReq! / base.cpuUsPerReq!).toFixed(2)}× CPU`;
+      const kernel = procMedians(w);
+      const baseKernel = procMedians(windows.get(subjects[0]!)!);
+      const kernelVsBase =
+        kernel && baseKernel
+          ? ` (main thread ${(kernel.mainCpuUs / baseKernel.mainCpuUs).toFixed(2)}×, other threads ${signed(kernel.otherCpuUs - baseKernel.otherCpuUs, 0)} µs/req, wake-ups ${(kernel.wakeUps / baseKernel.wakeUps).toFixed(2)}×, system calls ${(kernel.syscalls / baseKernel.syscalls).toFixed(2)}×)`
+          : "";
+      const vsBase = s === subjects[0] ? "baseline" : `${signed(load.p99 - base.p99)} ms p99, ${(load.cpuUsPerReq! / base.cpuUsPerReq!).toFixed(2)}× CPU${kernelVsBase}`;
       ctx.rows.push({
         section: "tail",
         label: s.name,
@@ -134,7 +144,11 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
           `allocated ${stats.allocKb.toFixed(1)} KB/req, promoted ${stats.promotedB.toFixed(0)} B/req, new space ${stats.newSpaceMb.toFixed(0)} MB; ` +
           `per ${plan.tailS} s: ${stats.scavenges} scavenges (mean ${stats.scavengeMean.toFixed(2)} ms), ${stats.marks} mark-compacts, ${stats.otherGc} other GC callbacks, ` +
           `max pause ${stats.maxPause.toFixed(1)} ms, ${stats.over1ms} pauses ≥ 1 ms, ${stats.pausedPer1k.toFixed(1)} ms paused per 1,000 req; ` +
-          `event-loop delay p99 ${stats.eldP99.toFixed(2)} ms, max ${stats.eldMax.toFixed(1)} ms`,
+          `event-loop delay p99 ${stats.eldP99.toFixed(2)} ms, max ${stats.eldMax.toFixed(1)} ms` +
+          (kernel
+            ? `; kernel's count per request: CPU on the main thread ${kernel.mainCpuUs.toFixed(0)} µs, on other threads ${kernel.otherCpuUs.toFixed(0)} µs, ` +
+              `${kernel.wakeUps.toFixed(2)} wake-ups (voluntary context switches), ${kernel.preemptions.toFixed(2)} preemptions, ${kernel.syscalls.toFixed(2)} read/write system calls`
+            : ""),
         command: `${running.get(s)!.server.command} behind ${rateCommand(runFor(s, plan.tailS))}`,
       });
     }
@@ -162,6 +176,7 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
   ctx.notes.push(
+    `Tail rows, the kernel's count: per measured window, from /proc/<pid>/task/*/stat and status and /proc/<pid>/io (proc(5); read beside the process, nothing attached to it), the CPU time of the main thread (JavaScript and the GC's main-thread part) and of the other threads (V8's GC helpers and compiler, libuv's pool), the voluntary context switches (each a thread going to sleep in epoll or on a futex, so a wake-up), the involuntary ones, and the read- and write-like system calls (syscr + syscw), per request, medians over the windows.`,
     `Tail rows: each server a fresh process with \`--import=scripts/bench/tail-probe.mjs\` (perf_hooks.monitorEventLoopDelay at 2 ms resolution; v8.GCProfiler: every GC --trace-gc would print, with its pause and the heap before and after, from which bytes allocated and promoted per request), behind its own edge Envoy, ${plan.tailReps} rotated repetitions of ${plan.tailS} s at ${plan.fixedRate.toLocaleString("en-US")} req/s (vegeta); GC and event-loop figures are medians over the repetitions of what the probe saw in each measured window.`,
   );
 }
@@ -264,6 +279,15 @@ function mean(v: readonly number[]): number {
   return v.length === 0 ? 0 : v.reduce((a, b) => a + b, 0) / v.length;
 }
 
-function signed(v: number): string {
-  return `${v < 0 ? "−" : "+"}${Math.abs(v).toFixed(2)}`;
+function signed(v: number, digits = 2): string {
+  return `${v < 0 ? "−" : "+"}${Math.abs(v).toFixed(digits)}`;
+}
+
+/** Each kernel count's median over the windows; undefined unless every window has the counts. */
+function procMedians(windows: readonly Window[]): ProcPerRequest | undefined {
+  const all = windows.map((w) => w.proc);
+  if (all.length === 0 || all.some((p) => p === undefined)) return undefined;
+  const counts = all as ProcPerRequest[];
+  const m = (f: (p: ProcPerRequest) => number): number => median(counts.map(f));
+  return { mainCpuUs: m((p) => p.mainCpuUs), otherCpuUs: m((p) => p.otherCpuUs), wakeUps: m((p) => p.wakeUps), preemptions: m((p) => p.preemptions), syscalls: m((p) => p.syscalls) };
 }

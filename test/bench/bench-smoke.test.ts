@@ -55,6 +55,16 @@ describe("npm run bench -- --smoke", () => {
     }
   });
 
+  it("has the tail rows, each with what the kernel counted for its server per request (/proc)", () => {
+    const tail = report.rows.filter((r) => r.section === "tail" && r.load);
+    expect(tail.length).toBeGreaterThan(1);
+    for (const r of tail) {
+      expect(r.load?.errors).toBe(0);
+      expect(r.versus).toMatch(/kernel's count per request: CPU on the main thread \d+ µs, on other threads \d+ µs, \d+\.\d\d wake-ups/);
+    }
+    for (const r of tail.slice(1)) expect(r.versus).toMatch(/\(main thread \d+\.\d\d×, other threads [+−]\d+ µs\/req, wake-ups \d+\.\d\d×, system calls \d+\.\d\d×\)/);
+  });
+
   it("has the grpc-js decode floor rows (started and checked to decode in every run), every answer an allow", () => {
     const decodeRows = report.rows.filter((r) => r.label.includes("grpc-js decode floor"));
     expect(decodeRows.map((r) => r.section)).toEqual(expect.arrayContaining(["envoy", "envoy-fixed", ...(ghzInstalled() ? ["direct"] : [])]));
