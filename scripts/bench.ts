@@ -114,12 +114,17 @@ try {
   stops.push(() => trivial.stop());
   // The grpc-js decode floor: the trivial server decoding every request with the generated code (the grpc-js
   // counterpart of the native floor, which decodes as any Go ext_authz does).
-  const decoding = await startTrivial(dir, response, { name: "trivial-decode", decode: true });
+  const decoding = await startTrivial(dir, response, { name: "trivial-decode", reader: "generated" });
   stops.push(() => decoding.stop());
   await expectDecoding(decoding.tcpTarget, requests);
+  // The wire-reader floor: the trivial server reading every request with scopegate's own reader (through Envoy only).
+  const wireReading = await startTrivial(dir, response, { name: "trivial-wire", reader: "wire" });
+  stops.push(() => wireReading.stop());
+  await expectDecoding(wireReading.tcpTarget, requests, "wire-reader floor");
   const decodeTarget: LoadTarget = { name: "grpc-js decode floor", tcpTarget: decoding.tcpTarget, udsTarget: decoding.udsTarget, pid: decoding.child.pid };
   context.notes.push(
     "The grpc-js decode floor rows: the trivial grpc-js server started with `--decode`, which decodes every CheckRequest into a message with the ts-proto code scopegate is built with (dist/gen) and answers the same fixed bytes — what a JavaScript ext_authz server pays to read its requests the usual way, and nothing else; the grpc-js counterpart of the native grpc-go floor. scopegate itself reads only the fields it needs from the bytes (src/authz/check-request-wire.ts).",
+    "The wire-reader floor rows (through Envoy): the trivial grpc-js server started with `--read-wire x-tenant-id`, which reads every CheckRequest with scopegate's own reader and header picker from the same build (dist/authz: the source principal, method, path, host and the tenant, x-request-id and authorization headers, straight from the bytes) and answers the same fixed bytes — what reading costs scopegate's way, so that what scopegate costs above it is its decision, count and log line. Checked like the decode floor before it is measured.",
   );
   const sgTarget = asTarget("scopegate", sg);
   // The native floor (grpc-go): its rows join the direct and through-Envoy phases when it is built.
@@ -179,6 +184,7 @@ try {
       const before = world.standin.tokenRequests;
       await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, {
         decodeFloor: { pid: decoding.child.pid, unixSocket: decoding.unixSocket },
+        wireFloor: { pid: wireReading.child.pid, unixSocket: wireReading.unixSocket },
         denialsOnly: { pid: denials.child.pid, unixSocket: denials.udsTarget.slice("unix://".length) },
         native: native && { pid: native.child.pid, unixSocket: native.unixSocket },
         opa: opa && { pid: opa.child.pid, unixSocket: opa.unixSocket },

@@ -42,6 +42,9 @@ export function requestSpecs(tenants: readonly string[], count: number): Request
   });
 }
 
+/** The tenant header every bench request carries: scopegate's default (config tenantHeader). */
+export const TENANT_HEADER = "x-tenant-id";
+
 export function checkRequestFor(spec: RequestSpec, n: number): CheckRequest {
   const requestId = randomUUID();
   const headers: Record<string, string> = {
@@ -54,7 +57,7 @@ export function checkRequestFor(spec: RequestSpec, n: number): CheckRequest {
     "x-forwarded-proto": "https",
     "x-request-id": requestId,
     "x-envoy-expected-rq-timeout-ms": "15000",
-    "x-tenant-id": spec.tenant,
+    [TENANT_HEADER]: spec.tenant,
   };
   const peer = (address: string, port: number) => ({
     address: { address: { $case: "socketAddress" as const, value: socket(address, port) } },
@@ -128,5 +131,5 @@ function varint(n: number): Buffer {
 
 /** The client-side headers of the same requests, for an HTTP load generator in front of Envoy. */
 export function httpHeadersFor(spec: RequestSpec): Record<string, string> {
-  return { ...CLIENT_HEADERS, host: "api.example.internal", "x-tenant-id": spec.tenant };
+  return { ...CLIENT_HEADERS, host: "api.example.internal", [TENANT_HEADER]: spec.tenant };
 }

@@ -25,6 +25,7 @@ interface Edge {
 }
 
 const DECODE_EDGE = "Envoy + grpc-js decode floor";
+const WIRE_EDGE = "Envoy + wire-reader floor (scopegate's reader)";
 const NATIVE_EDGE = "Envoy + native server (grpc-go)";
 const OPA_EDGE = "Envoy + OPA peer (Rego, grpc-go)";
 const TRIVIAL_EDGE = "Envoy + trivial server";
@@ -40,18 +41,20 @@ export interface EnvoyAuthz {
 }
 
 /**
- * The rows beside scopegate and the trivial server, each when it runs: the grpc-js decode floor, the native grpc-go
- * floor, the OPA peer, and scopegate with decision lines for denials only (the share of the line per allow).
+ * The rows beside scopegate and the trivial server, each when it runs: the grpc-js decode floor, the wire-reader
+ * floor (the trivial server reading every request with scopegate's own reader), the native grpc-go floor, the OPA
+ * peer, and scopegate with decision lines for denials only (the share of the line per allow).
  */
 export interface EnvoyPeers {
   readonly decodeFloor?: EnvoyAuthz | undefined;
+  readonly wireFloor?: EnvoyAuthz | undefined;
   readonly denialsOnly?: EnvoyAuthz | undefined;
   readonly native?: EnvoyAuthz | undefined;
   readonly opa?: EnvoyAuthz | undefined;
 }
 
 export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: EnvoyAuthz, peers: EnvoyPeers): Promise<void> {
-  const { decodeFloor, denialsOnly, native, opa } = peers;
+  const { decodeFloor, wireFloor, denialsOnly, native, opa } = peers;
   const { plan } = ctx;
   const stops: (() => Promise<void>)[] = [];
   try {
@@ -63,6 +66,7 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
       [TRIVIAL_EDGE, { kind: "ext_authz", unixSocket: trivial.unixSocket }, trivial.pid],
     ];
     if (decodeFloor) subjects.push([DECODE_EDGE, { kind: "ext_authz", unixSocket: decodeFloor.unixSocket }, decodeFloor.pid]);
+    if (wireFloor) subjects.push([WIRE_EDGE, { kind: "ext_authz", unixSocket: wireFloor.unixSocket }, wireFloor.pid]);
     if (native) subjects.push([NATIVE_EDGE, { kind: "ext_authz", unixSocket: native.unixSocket }, native.pid]);
     if (opa) subjects.push([OPA_EDGE, { kind: "ext_authz", unixSocket: opa.unixSocket }, opa.pid]);
     subjects.push([SCOPEGATE_EDGE, { kind: "ext_authz", unixSocket: scopegate.unixSocket }, scopegate.pid]);
@@ -110,6 +114,7 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
     const tvRuns = fixed.get(byName(TRIVIAL_EDGE)!)!;
     const nvRuns = native ? fixed.get(byName(NATIVE_EDGE)!)! : undefined;
     const dfRuns = decodeFloor ? fixed.get(byName(DECODE_EDGE)!)! : undefined;
+    const wfRuns = wireFloor ? fixed.get(byName(WIRE_EDGE)!)! : undefined;
     const dnRuns = denialsOnly ? fixed.get(byName(DENIALS_EDGE)!)! : undefined;
     const opaRuns = opa ? fixed.get(byName(OPA_EDGE)!)! : undefined;
     const aloneRuns = fixed.get(alone)!;
@@ -152,6 +157,10 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
         unit: "×",
         measured: `scopegate ${cpuOf(sgRuns)} µs/req, trivial ${cpuOf(tvRuns)} µs/req${
           dfRuns ? `, grpc-js decode floor ${cpuOf(dfRuns)} µs/req (${cpuRatioOf(dfRuns, tvRuns)}× the trivial server's; scopegate ${cpuRatio(dfRuns)}× of it)` : ""
+        }${
+          wfRuns
+            ? `, wire-reader floor ${cpuOf(wfRuns)} µs/req (${cpuRatioOf(wfRuns, tvRuns)}× the trivial server's, per repetition ${cpuRatios(wfRuns, tvRuns).map((v) => v.toFixed(2)).join(", ")}; scopegate ${cpuRatio(wfRuns)}× of it)`
+            : ""
         }${nvRuns ? `, native grpc-go ${cpuOf(nvRuns)} µs/req (scopegate ${cpuRatio(nvRuns)}× of it)` : ""}${
           opaRuns ? `, OPA peer ${cpuOf(opaRuns)} µs/req (scopegate ${cpuRatio(opaRuns)}× of it)` : ""
         }${

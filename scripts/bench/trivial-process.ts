@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { repoRoot } from "../../test/support/tools.js";
 import { startChild, waitForLine, type Child } from "./child.js";
+import { TENANT_HEADER } from "./check-requests.js";
 import { CheckClient, expectAllAllowed } from "./grpc-client.js";
 
 export interface TrivialServer {
@@ -16,17 +17,19 @@ export interface TrivialServer {
 /**
  * `response`: the exact bytes scopegate answered for a hot request, so both servers send the same message.
  * `opts`: another name (socket file) for a second instance, node flags and environment (the tail phase's probe);
- * `decode`: the grpc-js decode floor (every request decoded by the generated code, trivial-server.ts --decode).
+ * `reader`: a floor that reads every request — "generated": the grpc-js decode floor (the generated decoder,
+ * trivial-server.ts --decode); "wire": the wire-reader floor (scopegate's own reader, --read-wire with the bench's
+ * tenant header).
  */
 export async function startTrivial(
   dir: string,
   response: Buffer,
-  opts: { name?: string; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>>; decode?: boolean } = {},
+  opts: { name?: string; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>>; reader?: "generated" | "wire" } = {},
 ): Promise<TrivialServer> {
   const name = opts.name ?? "trivial";
   const unixSocket = join(dir, `${name}.sock`);
-  const decode = opts.decode ? ["--decode"] : [];
-  const args = [...(opts.nodeFlags ?? []), join(repoRoot, "scripts/bench/trivial-server.ts"), "--tcp", "127.0.0.1:0", "--uds", unixSocket, "--response", response.toString("base64"), ...decode];
+  const reader = opts.reader === "generated" ? ["--decode"] : opts.reader === "wire" ? ["--read-wire", TENANT_HEADER] : [];
+  const args = [...(opts.nodeFlags ?? []), join(repoRoot, "scripts/bench/trivial-server.ts"), "--tcp", "127.0.0.1:0", "--uds", unixSocket, "--response", response.toString("base64"), ...reader];
   const child = startChild(name === "trivial" ? "trivial-server" : name, process.execPath, args, { cwd: repoRoot, stdout: "tail", ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const port = (await waitForLine(child, /ready tcp=(\d+)/, 15_000))[1];
   return {
@@ -34,25 +37,25 @@ export async function startTrivial(
     tcpTarget: `127.0.0.1:${port}`,
     udsTarget: `unix://${unixSocket}`,
     unixSocket,
-    command: `node ${(opts.nodeFlags ?? []).map((f) => `${f.replace(repoRoot.replace(/\/?$/, "/"), "")} `).join("")}scripts/bench/trivial-server.ts --tcp 127.0.0.1:0 --uds $BENCH_DIR/${name}.sock --response <${response.length} bytes>${opts.decode ? " --decode" : ""}`,
+    command: `node ${(opts.nodeFlags ?? []).map((f) => `${f.replace(repoRoot.replace(/\/?$/, "/"), "")} `).join("")}scripts/bench/trivial-server.ts --tcp 127.0.0.1:0 --uds $BENCH_DIR/${name}.sock --response <${response.length} bytes>${reader.length > 0 ? ` ${reader.join(" ")}` : ""}`,
     stop: () => child.stop(5_000),
   };
 }
 
 /**
- * Before the decode floor is measured: every benchmark request gets its allow, and bytes that are no CheckRequest
+ * Before a reading floor is measured: every benchmark request gets its allow, and bytes that are no CheckRequest
  * (wire type 7, which protobuf does not have) get a gRPC error instead of the answer — so the floor's rows are
- * known to have decoded what they were sent.
+ * known to have read what they were sent.
  */
-export async function expectDecoding(target: string, requests: readonly Buffer[]): Promise<void> {
-  await expectAllAllowed(target, requests, "grpc-js decode floor");
+export async function expectDecoding(target: string, requests: readonly Buffer[], name = "grpc-js decode floor"): Promise<void> {
+  await expectAllAllowed(target, requests, name);
   const client = new CheckClient(target);
   try {
     const answered = await client.check(Buffer.from([0x0f]), 5_000).then(
       () => true,
       () => false,
     );
-    if (answered) throw new Error("grpc-js decode floor: answered bytes that are no CheckRequest; it does not decode its requests");
+    if (answered) throw new Error(`${name}: answered bytes that are no CheckRequest; it does not read its requests`);
   } finally {
     client.close();
   }

@@ -4,19 +4,29 @@
 // With --decode, every request is decoded into a CheckRequest by the generated ts-proto code (dist/gen) before the
 // same fixed answer: the grpc-js counterpart of the native grpc-go floor, which decodes every request as any Go
 // ext_authz does — what a JavaScript ext_authz server pays to read its requests the usual way, and nothing else.
+// With --read-wire <tenant header>, every request is read instead by scopegate's own reader (dist/authz: the fields a
+// check uses, straight from the bytes, with the headers scopegate picks) before the same fixed answer: the wire-reader
+// floor, what reading costs scopegate's way, so that what scopegate costs above it is its decision, count and log.
 //
 // A process of its own, run by Node 24 directly (type stripping, no loader):
-//   node scripts/bench/trivial-server.ts --response <base64 CheckResponse> [--tcp 127.0.0.1:0] [--uds <path>] [--decode]
+//   node scripts/bench/trivial-server.ts --response <base64 CheckResponse> [--tcp 127.0.0.1:0] [--uds <path>]
+//     [--decode | --read-wire <tenant header>]
 // Prints one line `ready tcp=<port>` once every listener is bound; exits on SIGTERM/SIGINT.
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Server, ServerCredentials, type ChannelOptions, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 
 const { values } = parseArgs({
-  options: { response: { type: "string" }, tcp: { type: "string" }, uds: { type: "string" }, decode: { type: "boolean", default: false } },
+  options: {
+    response: { type: "string" },
+    tcp: { type: "string" },
+    uds: { type: "string" },
+    decode: { type: "boolean", default: false },
+    "read-wire": { type: "string" },
+  },
 });
-if (!values.response || (!values.tcp && !values.uds)) {
-  process.stderr.write("usage: trivial-server.ts --response <base64> [--tcp host:port] [--uds path] [--decode]\n");
+if (!values.response || (!values.tcp && !values.uds) || (values.decode && values["read-wire"] !== undefined)) {
+  process.stderr.write("usage: trivial-server.ts --response <base64> [--tcp host:port] [--uds path] [--decode | --read-wire <tenant header>]\n");
   process.exit(2);
 }
 const response = Buffer.from(values.response, "base64");
@@ -29,7 +39,12 @@ const { CHECK_SERVER_OPTIONS } = (await import(built)) as { CHECK_SERVER_OPTIONS
 // --decode: the generated decoder from the same build (dist/gen), loaded only then; the decoded message is handed to
 // the handler and dropped.
 const generated = "../../dist/gen/envoy/service/auth/v3/external_auth.js";
-const deserialize = values.decode ? await generatedDecoder() : identity;
+// --read-wire: scopegate's reader and header picker from the same build, loaded only then.
+const wire = "../../dist/authz/check-request-wire.js";
+const authorizer = "../../dist/authz/authorizer.js";
+const denials = "../../dist/authz/deny-reasons.js";
+const tenantHeader = values["read-wire"];
+const deserialize = values.decode ? await generatedDecoder() : tenantHeader !== undefined ? await wireReader(tenantHeader) : identity;
 const server = new Server(CHECK_SERVER_OPTIONS);
 server.addService(
   {
@@ -49,6 +64,19 @@ server.addService(
 async function generatedDecoder(): Promise<(bytes: Buffer) => unknown> {
   const { CheckRequest } = (await import(generated)) as { CheckRequest: { decode(bytes: Uint8Array): unknown } };
   return (bytes) => CheckRequest.decode(bytes);
+}
+
+/** scopegate's reader; what it refuses (a denial: malformed_request) becomes a gRPC error, as a decoder's throw does. */
+async function wireReader(header: string): Promise<(bytes: Buffer) => unknown> {
+  const { readCheckRequest } = (await import(wire)) as { readCheckRequest(bytes: Uint8Array, picker: unknown): unknown };
+  const { checkRequestPicker } = (await import(authorizer)) as { checkRequestPicker(header: string): unknown };
+  const { isDenial } = (await import(denials)) as { isDenial(v: unknown): boolean };
+  const picker = checkRequestPicker(header);
+  return (bytes) => {
+    const input = readCheckRequest(bytes, picker);
+    if (isDenial(input)) throw new Error("not a CheckRequest scopegate can read");
+    return input;
+  };
 }
 
 function bind(address: string): Promise<number> {

@@ -418,8 +418,7 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
     routes: p.routes,
     egress: p.egress,
     headersToRemove: p.stripTenantHeader ? [p.tenantId.header] : [],
-    // authorization is decoded only when it can matter: a gateway token, or a login's Basic credentials.
-    picker: new HeaderPicker([p.tenantId.header, "x-request-id", "authorization"], { authorization: AUTHORIZATION_WANTED }),
+    picker: checkRequestPicker(p.tenantId.header),
     plainPlans: new Map(),
     queryPlans: new PlanMemo(),
     passThrough: planFor(NO_QUERY_MUTATION, generation),
@@ -428,6 +427,14 @@ function activate(p: AuthzPolicy, generation: number): ActivePolicy {
 }
 
 const AUTHORIZATION_WANTED = [`bearer ${GATEWAY_TOKEN_PREFIX}`, "basic "];
+
+/**
+ * The headers a check reads from the request bytes: the tenant header, x-request-id and authorization, the last only
+ * when it can matter (a gateway token, or a login's Basic credentials). Also the bench's wire-reader floor's.
+ */
+export function checkRequestPicker(tenantHeader: string): HeaderPicker {
+  return new HeaderPicker([tenantHeader, "x-request-id", "authorization"], { authorization: AUTHORIZATION_WANTED });
+}
 
 function planFor(query: QueryMutation, generation: number): Plan {
   return { query, key: planKey(generation, query) };

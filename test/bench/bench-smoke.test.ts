@@ -71,6 +71,14 @@ describe("npm run bench -- --smoke", () => {
     for (const r of decodeRows) expect(r.load?.errors).toBe(0);
   });
 
+  it("has the wire-reader floor behind Envoy (scopegate's reader, checked to read in every run), every answer an allow", () => {
+    const rows = report.rows.filter((r) => r.label === "Envoy + wire-reader floor (scopegate's reader)");
+    expect(rows.map((r) => r.section).sort()).toEqual(["envoy", "envoy-fixed"]);
+    for (const r of rows) expect(r.load?.errors).toBe(0);
+    const cpu = report.targets.find((t) => t.name === "CPU per request through Envoy (issue 15)");
+    expect(cpu?.measured).toMatch(/wire-reader floor \d+ µs\/req \(\d+\.\d\d× the trivial server's/);
+  });
+
   it("has scopegate with decision lines for denials only behind Envoy, every answer an allow", () => {
     const rows = report.rows.filter((r) => r.label === "Envoy + scopegate, logging.decisions: denials");
     expect(rows.map((r) => r.section).sort()).toEqual(["envoy", "envoy-fixed"]);
