@@ -19,6 +19,12 @@ export interface Plan {
   /** Rotated repetitions of each through-Envoy fixed-rate row (medians and spread reported), and of the tail rows. */
   readonly fixedReps: number;
   readonly tailS: number;
+  /**
+   * Seconds of load at the fixed rate before a tail process's first window. With a 3 s warm-up V8 compiled
+   * scopegate's hot functions with TurboFan 30–38 s into the process's life, partway through its first 15 s window
+   * (the V8 log of tail-variants/deopt-log.json, 2026-12-03): that window partly ran Maglev's code.
+   */
+  readonly tailWarmS: number;
   readonly tailReps: number;
   readonly coldFirst: number;
   readonly burstTenants: number;
@@ -44,6 +50,7 @@ export const FULL: Plan = {
   fixedRate: 1000,
   fixedReps: 5,
   tailS: 15,
+  tailWarmS: 20,
   tailReps: 3,
   coldFirst: 20,
   burstTenants: 100,
@@ -69,6 +76,7 @@ export const SMOKE: Plan = {
   fixedRate: 1000,
   fixedReps: 1,
   tailS: 2,
+  tailWarmS: 1,
   tailReps: 1,
   coldFirst: 3,
   burstTenants: 100,

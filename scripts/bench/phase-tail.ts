@@ -89,7 +89,7 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
       connections: 20,
       durationS,
     });
-    for (const s of subjects) await runRate(runFor(s, plan.warmS));
+    for (const s of subjects) await runRate(runFor(s, plan.tailWarmS));
 
     const windows = await interleave(subjects, plan.tailReps, async (s) => {
       const { server, probeFile } = running.get(s)!;
@@ -177,7 +177,7 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
   }
   ctx.notes.push(
     `Tail rows, the kernel's count: per measured window, from /proc/<pid>/task/*/stat and status and /proc/<pid>/io (proc(5); read beside the process, nothing attached to it), the CPU time of the main thread (JavaScript and the GC's main-thread part) and of the other threads (V8's GC helpers and compiler, libuv's pool), the voluntary context switches (each a thread going to sleep in epoll or on a futex, so a wake-up), the involuntary ones, and the read- and write-like system calls (syscr + syscw), per request, medians over the windows.`,
-    `Tail rows: each server a fresh process with \`--import=scripts/bench/tail-probe.mjs\` (perf_hooks.monitorEventLoopDelay at 2 ms resolution; v8.GCProfiler: every GC --trace-gc would print, with its pause and the heap before and after, from which bytes allocated and promoted per request), behind its own edge Envoy, ${plan.tailReps} rotated repetitions of ${plan.tailS} s at ${plan.fixedRate.toLocaleString("en-US")} req/s (vegeta); GC and event-loop figures are medians over the repetitions of what the probe saw in each measured window.`,
+    `Tail rows: each server a fresh process with \`--import=scripts/bench/tail-probe.mjs\` (perf_hooks.monitorEventLoopDelay at 2 ms resolution; v8.GCProfiler: every GC --trace-gc would print, with its pause and the heap before and after, from which bytes allocated and promoted per request), behind its own edge Envoy, warmed for ${plan.tailWarmS} s at the fixed rate (so that V8 has compiled the hot functions with TurboFan before the first window), ${plan.tailReps} rotated repetitions of ${plan.tailS} s at ${plan.fixedRate.toLocaleString("en-US")} req/s (vegeta); GC and event-loop figures are medians over the repetitions of what the probe saw in each measured window.`,
   );
 }
 
@@ -226,7 +226,7 @@ async function windowProfiles(ctx: Context, subjects: readonly Subject[], upstre
         running.push({ server, edge, out, windows: [], requests: [] });
       }
       const run = (edge: Envoy, durationS: number): RateRun => ({ binary: generatorPath, url: edge.url, requestsFile, rate: ctx.plan.fixedRate, connections: 20, durationS });
-      for (const r of running) await runRate(run(r.edge, ctx.plan.warmS));
+      for (const r of running) await runRate(run(r.edge, ctx.plan.tailWarmS));
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < running.length; k++) {
           const r = running[(k + round) % running.length]!;
