@@ -145,11 +145,7 @@ export function treeRssBytes(pid: number): number {
 /** CPU time (user + system) a process has used so far, in milliseconds (/proc/<pid>/stat utime + stime). */
 export function cpuMs(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+    return (statCpuTicks(readFileSync(`/proc/${pid}/stat`, "utf8")) * 1000) / CLOCK_TICKS_PER_SECOND;
   } catch {
     return 0;
   }
@@ -160,5 +156,12 @@ export function treeCpuMs(pid: number): number {
   return [pid, ...childPids(pid)].reduce((sum, p) => sum + cpuMs(p), 0);
 }
 
+/** utime + stime (fields 14 and 15) of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat text, in clock ticks. */
+export function statCpuTicks(stat: string): number {
+  // The command name (field 2) may contain spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** USER_HZ: 100 on every Linux architecture Node supports (sysconf(_SC_CLK_TCK)). */
-const CLOCK_TICKS_PER_SECOND = 100;
+export const CLOCK_TICKS_PER_SECOND = 100;

@@ -107,6 +107,7 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
     });
 
     const base = medianLoad(windows.get(subjects[0]!)!);
+    const baseKernel = procMedians(windows.get(subjects[0]!)!);
     for (const s of subjects) {
       const w = windows.get(s)!;
       const load = medianLoad(w);
@@ -129,7 +130,6 @@ export async function tailPhase(ctx: Context, response: Buffer, variants?: reado
         eldMax: m((x) => x.probe.eld.max),
       };
       const kernel = procMedians(w);
-      const baseKernel = procMedians(windows.get(subjects[0]!)!);
       const kernelVsBase =
         kernel && baseKernel
           ? ` (main thread ${(kernel.mainCpuUs / baseKernel.mainCpuUs).toFixed(2)}×, other threads ${signed(kernel.otherCpuUs - baseKernel.otherCpuUs, 0)} µs/req, wake-ups ${(kernel.wakeUps / baseKernel.wakeUps).toFixed(2)}×, system calls ${(kernel.syscalls / baseKernel.syscalls).toFixed(2)}×)`

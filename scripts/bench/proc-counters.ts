@@ -5,6 +5,7 @@
 // (proc(5): /proc/<pid>/io syscr and syscw, which count read(2)/recvmsg(2)… and write(2)/writev(2)/sendmsg(2)…).
 // Between two readings, per request: whether a server's extra CPU is work it computes or work it waits for.
 import { readdirSync, readFileSync } from "node:fs";
+import { CLOCK_TICKS_PER_SECOND, statCpuTicks } from "./child.js";
 
 export interface ProcCounters {
   /** utime + stime of the thread whose id is the process id, in clock ticks. */
@@ -38,9 +39,7 @@ export function parseProcCounters(threads: readonly { main: boolean; stat: strin
   let voluntarySwitches = 0;
   let involuntarySwitches = 0;
   for (const t of threads) {
-    // The command name (field 2) may contain spaces and parentheses: count fields after its last ')'.
-    const fields = t.stat.slice(t.stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime (14) + stime (15)
+    const ticks = statCpuTicks(t.stat);
     const voluntary = field(t.status, "voluntary_ctxt_switches");
     const involuntary = field(t.status, "nonvoluntary_ctxt_switches");
     if (!Number.isFinite(ticks) || voluntary === undefined || involuntary === undefined) return undefined;
@@ -81,6 +80,3 @@ function field(text: string, name: string): number | undefined {
   const m = new RegExp(`^${name}:\\s+(\\d+)\\s*$`, "m").exec(text);
   return m ? Number(m[1]) : undefined;
 }
-
-/** USER_HZ: 100 on every Linux architecture Node supports (sysconf(_SC_CLK_TCK)); as child.ts's cpuMs. */
-const CLOCK_TICKS_PER_SECOND = 100;

@@ -19,6 +19,7 @@ const OWN = /\/dist\//;
 const scripts = new Map<string, string>();
 const deopts: { atUs: number; where: string; reason: string }[] = [];
 const compiled = new Map<string, { tier: string; atUs: number }[]>();
+/** The latest deoptimisation (any code) or compilation of scopegate's code: about when the process stopped. */
 let lastUs = 0;
 for (const line of readFileSync(file, "utf8").split("\n")) {
   const f = line.split(",");
@@ -41,7 +42,7 @@ for (const line of readFileSync(file, "utf8").split("\n")) {
 
 const late = deopts.filter((d) => d.atUs >= afterUs);
 const s = (us: number): string => `${(us / 1e6).toFixed(0)} s`;
-console.log(`log spans ${s(lastUs)}; deoptimisations: ${deopts.length} in all, ${late.length} after ${s(afterUs)}, ${late.filter((d) => OWN.test(d.where)).length} of those in scopegate's code`);
+console.log(`last event read at ${s(lastUs)}; deoptimisations: ${deopts.length} in all, ${late.length} after ${s(afterUs)}, ${late.filter((d) => OWN.test(d.where)).length} of those in scopegate's code`);
 for (const d of late) console.log(`  ${s(d.atUs)} ${d.where} ${d.reason}`);
 const own = [...compiled.entries()];
 const turbofan = own.filter(([, c]) => c.some((x) => x.tier === "turbofan"));
