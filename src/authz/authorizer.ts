@@ -296,6 +296,7 @@ export class Authorizer {
           query: plan.query,
           headersToRemove: policy.headersToRemove,
           upstream: { header: policy.egress.upstreamHeader, environment: tenant.environment },
+          tenant: tenant.id,
         }),
       );
       entry.remember(plan.key, bytes);
@@ -340,7 +341,7 @@ export class Authorizer {
     const lifetime = Math.max(1, Math.min(gateway.ttlSeconds, Math.floor((entry.expiresAtMs - now) / 1000)));
     const token = gateway.mint(login.id, login.identity, lifetime, now);
     return {
-      bytes: encode(buildLoginResponse(token, lifetime)),
+      bytes: encode(buildLoginResponse(token, lifetime, login.id)),
       decision: "login",
       tenant: login.id,
       tenantKnown: true,

@@ -7,6 +7,7 @@ import {
   type HeaderValueOption,
 } from "../gen/envoy/config/core/v3/base.js";
 import { DEFAULT_RETRY_AFTER_SECONDS, DENY_REASONS, type Denial } from "./deny-reasons.js";
+import { auditFields } from "./audit.js";
 import type { QueryMutation } from "./division-plan.js";
 
 /** google.rpc.Code values (googleapis google/rpc/code.proto). Envoy allows only on code 0. */
@@ -46,6 +47,8 @@ export interface AllowParts {
   readonly headersToRemove: readonly string[];
   /** The routing header Envoy re-matches on (clear_route_cache) and its value, the tenant's environment. */
   readonly upstream: { readonly header: string; readonly environment: string };
+  /** The tenant the token belongs to: recorded for Envoy's access log (auditFields). */
+  readonly tenant: string;
 }
 
 export function buildOkResponse(parts: AllowParts): CheckResponse {
@@ -62,7 +65,7 @@ export function buildOkResponse(parts: AllowParts): CheckResponse {
         queryParametersToRemove: [...parts.query.remove],
       },
     },
-    dynamicMetadata: undefined,
+    dynamicMetadata: auditFields("allow", parts.tenant, parts.query),
   };
 }
 
@@ -98,7 +101,7 @@ export function buildDeniedResponse(denial: Denial): CheckResponse {
  * status (envoyproxy/envoy source/extensions/filters/common/ext_authz/ext_authz_grpc_impl.cc), and a denial never
  * reaches a cluster, so the login goes nowhere upstream. The token is the gateway token, never the Genesys one.
  */
-export function buildLoginResponse(accessToken: string, expiresInSeconds: number): CheckResponse {
+export function buildLoginResponse(accessToken: string, expiresInSeconds: number, tenant: string): CheckResponse {
   return {
     status: { code: RPC_PERMISSION_DENIED, message: "gateway_login", details: [] },
     httpResponse: {
@@ -113,7 +116,8 @@ export function buildLoginResponse(accessToken: string, expiresInSeconds: number
         body: JSON.stringify({ access_token: accessToken, token_type: "bearer", expires_in: expiresInSeconds }),
       },
     },
-    dynamicMetadata: undefined,
+    // Envoy logs a login as a local reply flagged UAEX, like a denial: the record says it was a login, for whom.
+    dynamicMetadata: auditFields("login", tenant),
   };
 }
 

@@ -13,6 +13,7 @@
  * a request scopegate did not route ends at a local 404 or 403.
  */
 import YAML from "yaml";
+import { AUDIT_NAMESPACE, type AuditField } from "../authz/audit.js";
 import { GENESYS_CLOUD } from "../profiles/genesys/profile.js";
 
 export type EgressLayout = "sidecar" | "gateway";
@@ -311,6 +312,14 @@ function environmentCluster(env: EgressEnvironment, caBundle: string): object {
 }
 
 /** What operators search the access log for; never the Authorization header or the tenant's token. */
+/** An audit field of scopegate's answer (authz/audit.ts), or Envoy's own ext_authz_duration, as the filter keeps it. */
+const audit = (field: AuditField | "ext_authz_duration") => `%DYNAMIC_METADATA(${AUDIT_NAMESPACE}:${field})%`;
+
+/**
+ * One line per request. With scopegate's decision log at its default (denials only), this is the record of every
+ * allowed request: the tenant whose token went on it and the divisions scopegate set (the answer's dynamic
+ * metadata), ext_authz_ms the time Envoy waited for the check (Envoy's own `ext_authz_duration`, OK answers).
+ */
 const ACCESS_LOG_FIELDS = {
   start_time: "%START_TIME%",
   request_id: "%REQ(X-REQUEST-ID)%",
@@ -319,6 +328,10 @@ const ACCESS_LOG_FIELDS = {
   status: "%RESPONSE_CODE%",
   response_flags: "%RESPONSE_FLAGS%",
   details: "%RESPONSE_CODE_DETAILS%",
+  scopegate_decision: audit("decision"),
+  tenant: audit("tenant"),
+  divisions: audit("divisions"),
+  ext_authz_ms: audit("ext_authz_duration"),
   scopegate_reason: "%RESP(X-SCOPEGATE-REASON)%",
   upstream_cluster: "%UPSTREAM_CLUSTER%",
   upstream_host: "%UPSTREAM_HOST%",

@@ -12,7 +12,7 @@ import { startApp, type App } from "../../src/app.js";
 import { parseConfig } from "../../src/config/index.js";
 import { mintGatewayToken, type GatewayKeyring } from "../../src/gateway/gateway-token.js";
 import { createLogger } from "../../src/observability/logger.js";
-import { envoyConfigFor, startEnvoy, type Envoy } from "../support/envoy.js";
+import { envoyConfigFor, startEnvoy, waitForAccessLog, type Envoy } from "../support/envoy.js";
 import { waitFor } from "../support/ports.js";
 import { runSdkApp, type SdkLanguage, ALL_CALLS_OK, SDK_APP_PATHS } from "../support/sdk-apps.js";
 import { rawHeader, send, startStack, STACK_IDENTITY, STACK_NAMESPACE, type Stack } from "../support/stack.js";
@@ -112,8 +112,7 @@ describe.each(["python", "javascript"] as SdkLanguage[])("the %s SDK logs in thr
 
 describe("gateway login answers", () => {
   it("is an RFC 6749 token response: bearer, expires_in, no-store", async () => {
-    // This login's line in Envoy's access log is found by its request id (Envoy flushes its log on its own
-    // schedule, so counting lines or taking the last one could pick another test's login).
+    // This login's line in Envoy's access log is found by its request id.
     const requestId = `login-${randomUUID()}`;
     const res = await login(stack.envoy, "acme", "/oauth/token", "grant_type=client_credentials", { "x-request-id": requestId });
     expect(res.status).toBe(200);
@@ -123,18 +122,12 @@ describe("gateway login answers", () => {
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("pragma")).toBe("no-cache");
-    // Envoy answered it itself: its access log shows the login with no upstream, and never the token.
+    // Envoy answered it itself: its access log shows the login with no upstream, for whom (scopegate's audit
+    // record), and never the token.
     const token = String(res.json.access_token);
-    const mine = () =>
-      stack.envoy.process
-        .stdout()
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.request_id === requestId);
-    await waitFor(() => mine().length > 0, 10_000, { what: "the login in Envoy's access log" });
-    expect(mine()).toHaveLength(1);
-    expect(mine()[0]).toMatchObject({ path: "/oauth/token", method: "POST", status: 200, upstream_cluster: null, upstream_host: null, response_flags: "UAEX" });
+    const line = await waitForAccessLog(stack.envoy, requestId);
+    expect(line).toMatchObject({ path: "/oauth/token", method: "POST", status: 200, upstream_cluster: null, upstream_host: null, response_flags: "UAEX" });
+    expect(line).toMatchObject({ scopegate_decision: "login", tenant: "acme", divisions: null });
     expect(stack.envoy.process.stdout()).not.toContain(token.slice(-24));
   });
 

@@ -27,6 +27,27 @@ export interface Envoy {
   stop(): Promise<void>;
 }
 
+/**
+ * The lines of a shipped config's JSON access log (stdout) for one request id. Envoy flushes its log on its own
+ * schedule, so wait for them (waitForAccessLog) instead of counting lines or taking the last one.
+ */
+export function accessLogLines(envoy: Envoy, requestId: string): Record<string, unknown>[] {
+  return envoy.process
+    .stdout()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.request_id === requestId);
+}
+
+/** The one access-log line of a request, once Envoy has written it. */
+export async function waitForAccessLog(envoy: Envoy, requestId: string): Promise<Record<string, unknown>> {
+  await waitFor(() => accessLogLines(envoy, requestId).length > 0, 10_000, { what: `request ${requestId} in Envoy's access log` });
+  const lines = accessLogLines(envoy, requestId);
+  if (lines.length !== 1) throw new Error(`request ${requestId}: ${lines.length} access-log lines, expected 1`);
+  return lines[0]!;
+}
+
 export interface StartEnvoyOptions {
   configYaml: string;
   /** Worker threads; Envoy's default is one per core. */

@@ -71,10 +71,12 @@ describe("proto subset is wire-compatible with the official Envoy API", () => {
         query: { set: [{ key: "divisionId", value: "d" }], remove: ["DIVISIONID"] },
         headersToRemove: ["x-tenant-id"],
         upstream: { header: "x-scopegate-upstream", environment: "mypurecloud.de" },
+        tenant: "acme",
       }),
     );
     const theirs = check.responseDeserialize(bytes) as {
       status: { code?: number };
+      dynamic_metadata: { fields: Record<string, { stringValue?: string }> };
       ok_response: {
         headers: { header: { key: string; value: string }; append?: { value?: boolean }; append_action: string }[];
         headers_to_remove: string[];
@@ -93,6 +95,9 @@ describe("proto subset is wire-compatible with the official Envoy API", () => {
     expect(theirs.ok_response.headers_to_remove).toEqual(["x-tenant-id"]);
     expect(theirs.ok_response.query_parameters_to_set).toEqual([{ key: "divisionId", value: "d" }]);
     expect(theirs.ok_response.query_parameters_to_remove).toEqual(["DIVISIONID"]);
+    // The audit record Envoy keeps as dynamic metadata (CheckResponse field 4, a google.protobuf.Struct; protobufjs's bundled google types keep their camelCase names).
+    const fields = Object.fromEntries(Object.entries(theirs.dynamic_metadata.fields).map(([k, v]) => [k, v.stringValue]));
+    expect(fields).toEqual({ decision: "allow", tenant: "acme", divisions: "d" });
   });
 
   it("round-trips a full request through official -> ours -> official", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encode } from "../../src/authz/response.js";
-import { buildDeniedResponse, buildOkResponse, overwriteHeader } from "../../src/authz/response.js";
+import { buildDeniedResponse, buildLoginResponse, buildOkResponse, overwriteHeader } from "../../src/authz/response.js";
 import { deny } from "../../src/authz/deny-reasons.js";
 import { HeaderValueOption } from "../../src/gen/envoy/config/core/v3/base.js";
 import { CheckResponse } from "../../src/gen/envoy/service/auth/v3/external_auth.js";
@@ -25,6 +25,7 @@ describe("buildOkResponse", () => {
           query: { set: [{ key: "divisionId", value: "d-1" }], remove: ["DivisionID"] },
           headersToRemove: ["x-tenant-id", "authorization", "x-scopegate-upstream"],
           upstream: { header: "x-scopegate-upstream", environment: "mypurecloud.de" },
+          tenant: "acme",
         }),
       ),
     );
@@ -41,6 +42,33 @@ describe("buildOkResponse", () => {
     expect(ok.headersToRemove).toEqual(["x-tenant-id"]);
     expect(ok.queryParametersToSet).toEqual([{ key: "divisionId", value: "d-1" }]);
     expect(ok.queryParametersToRemove).toEqual(["DivisionID"]);
+    // The audit record for Envoy's access log: ids and codes, never the token.
+    expect(res.dynamicMetadata).toEqual({ decision: "allow", tenant: "acme", divisions: "d-1" });
+    expect(JSON.stringify(res.dynamicMetadata)).not.toContain("tok");
+  });
+
+  it("records no divisions when the query is left alone", () => {
+    const res = CheckResponse.decode(
+      encode(
+        buildOkResponse({
+          authorization: "Bearer tok",
+          query: { set: [], remove: [] },
+          headersToRemove: [],
+          upstream: { header: "x-scopegate-upstream", environment: "mypurecloud.com" },
+          tenant: "globex",
+        }),
+      ),
+    );
+    expect(res.dynamicMetadata).toEqual({ decision: "allow", tenant: "globex" });
+  });
+});
+
+describe("buildLoginResponse", () => {
+  it("records the login and its tenant for Envoy's access log, never the gateway token", () => {
+    const res = CheckResponse.decode(encode(buildLoginResponse("sgw1.k1.secret-token", 60, "acme")));
+    expect(res.dynamicMetadata).toEqual({ decision: "login", tenant: "acme" });
+    if (res.httpResponse?.$case !== "deniedResponse") throw new Error("not a local reply");
+    expect(res.httpResponse.value.status?.code).toBe(200);
   });
 });
 
