@@ -431,11 +431,14 @@ export const configSchema = z
     logging: z
       .object({
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-        /** One line per check ("all"), or only for denials (allows are then in Envoy's access log only). */
-        decisions: z.enum(["all", "denials"]).default("all"),
+        /**
+         * Denials only (the default): allows and logins are recorded in the proxy's access log, from the audit
+         * record every answer carries (authz/audit.ts; the shipped Envoy configs log it). "all": one line per check.
+         */
+        decisions: z.enum(["all", "denials"]).default("denials"),
       })
       .strict()
-      .default({ level: "info", decisions: "all" }),
+      .default({ level: "info", decisions: "denials" }),
   })
   .strict()
   .superRefine((c, ctx) => {

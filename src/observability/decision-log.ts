@@ -1,6 +1,8 @@
 /**
- * The decision log: one line per check, built from codes and ids only, never request headers or tokens. The
- * composition root wires it to the Check server; the bench's stage costs time this same function.
+ * The decision log: one line per denial (config logging.decisions, default "denials"), or per check ("all"), built
+ * from codes and ids only, never request headers or tokens. Allows and logins are recorded by the proxy: their
+ * answers carry an audit record for its access log (authz/audit.ts). The composition root wires it to the Check
+ * server; the bench's stage costs time this same function.
  *
  * The line is written straight to the logger's destination, in the logger's own format: the level number,
  * the time, the logger's bindings (`service`, a cluster worker's `worker`), the fields, `msg`. This is the one
@@ -16,7 +18,7 @@ import { LineBatch } from "./logger.js";
 
 export type DecisionLog = (outcome: CheckOutcome, durationMs: number) => void;
 
-/** `which`: "all" logs every check; "denials" only denials: allows and logins are left to Envoy's access log (config logging.decisions). */
+/** `which`: "all" logs every check; "denials" only denials: allows and logins are left to the proxy's access log (config logging.decisions). */
 export function decisionLogger(parent: Logger, which: "all" | "denials"): DecisionLog {
   // pino.symbols exposes a logger's non-public state "for performant integration" (pino's docs/api.md, pino.symbols);
   // pino is pinned, and test/unit/decision-log.test.ts fails if what is read here stops matching pino's own lines.

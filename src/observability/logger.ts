@@ -202,15 +202,15 @@ export function lineSink(dest: number | string): LineSink {
 }
 
 /**
- * stdout for a server that logs a line per check: lines are gathered and written together (LineBatch), each
+ * stdout for a server that may log a line per check (logging.decisions: all): lines are gathered and written together (LineBatch), each
  * batch with a plain write(2) from the event loop, as pino's default destination does.
  *
  * Why not sonic-boom's asynchronous mode: every asynchronous write is a round trip through libuv's thread pool,
  * and under load those hand-offs (futex calls, wake-ups) cost more CPU than formatting the lines; with batched
  * synchronous writes, decision lines on cost about what pino's JSON costs (a one-off strace -c -f comparison is
  * in the commit that made the change). The price of a synchronous write: if the reader of stdout stops reading (a full
- * pipe), checks wait for it. Container runtimes read stdout continuously; `logging.decisions: denials` makes
- * the volume small. Call flushSync() before process.exit so the last lines are not lost.
+ * pipe), checks wait for it. Container runtimes read stdout continuously; the default `logging.decisions:
+ * denials` keeps the volume small. Call flushSync() before process.exit so the last lines are not lost.
  */
 export function bufferedStdout(): LineBatch {
   return new LineBatch(lineSink(1));

@@ -44,7 +44,8 @@ beforeAll(async () => {
     ...standinEnvironments(standin.tokenUrl),
     tenants: TENANTS.map((id) => ({ id, divisions: [`div-${id}`], environment: TEST_ENV })),
     reload: { watch: true, pollIntervalMs: 200 },
-    logging: { level: "info" },
+    // A line per check, allows too (the default logs denials only): each line names the worker that answered.
+    logging: { level: "info", decisions: "all" },
   };
   configYaml = YAML.stringify(config);
   await writeFile(join(dir, "config.yaml"), configYaml);

@@ -2,7 +2,10 @@
  * The core data path through a real Envoy (deploy/envoy templates), a real OpenBao dev server, scopegate
  * and the Genesys stand-in as upstream. Assertions are about what upstream received.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForAccessLog } from "../support/envoy.js";
+import { waitFor } from "../support/ports.js";
 import { rawHeader, send, startStack, type Stack } from "../support/stack.js";
 
 const ACME = { id: "acme", divisions: ["div-acme"], clientId: "acme-client", clientSecret: "acme-SECRET-1", via: "config" } as const;
@@ -165,15 +168,21 @@ describe("isolation and caching", () => {
 });
 
 describe("logs", () => {
-  it("one line per decision, with tenant, decision, reason and cache state, and no secrets", async () => {
-    await send(stack.envoy, "/api/v2/flows", { "x-tenant-id": "acme" });
-    // Envoy (edge, use_remote_address) generates x-request-id; the same id reaches upstream and our log line.
-    const requestId = rawHeader(lastReceived().headers, "x-request-id")[0];
+  it("a denial is scopegate's line; an allow is Envoy's access-log line, naming the tenant; no secrets in either", async () => {
+    expect((await send(stack.envoy, "/api/v2/routing/queues", { "x-tenant-id": "acme" })).status).toBe(200);
+    // Envoy (edge, use_remote_address) generates x-request-id; the same id reaches upstream and the access log.
+    const requestId = rawHeader(lastReceived().headers, "x-request-id")[0]!;
     expect(requestId).toBeTruthy();
-    const line = stack.logs.records().find((r) => r["requestId"] === requestId);
-    expect(line).toMatchObject({ msg: "check", tenant: "acme", decision: "allow" });
-    expect(["hit", "miss"]).toContain(line?.["tokenCache"]);
+    expect(await waitForAccessLog(stack.envoy, requestId)).toMatchObject({ status: 200, scopegate_decision: "allow", tenant: "acme", divisions: "div-acme" });
+    const denied = `deny-${randomUUID()}`;
+    expect((await send(stack.envoy, "/api/v2/routing/queues?divisionId=div-globex-1", { "x-tenant-id": "acme", "x-request-id": denied })).status).toBe(403);
+    await waitFor(() => stack.logs.records().some((r) => r["requestId"] === denied), 5_000, { what: "the denial's line" });
+    const line = stack.logs.records().find((r) => r["requestId"] === denied);
+    expect(line).toMatchObject({ msg: "check", tenant: "acme", decision: "deny", reason: "division_forbidden" });
     expect(typeof line?.["durationMs"]).toBe("number");
+    // logging.decisions' default: the allow (logged before the denial) has no line of scopegate's.
+    expect(stack.logs.records().filter((r) => r["requestId"] === requestId)).toEqual([]);
+    for (const token of stack.standin.issuedTokens.keys()) expect(stack.envoy.process.stdout()).not.toContain(token);
     const text = stack.logs.text;
     for (const token of stack.standin.issuedTokens.keys()) expect(text).not.toContain(token);
     expect(text).not.toMatch(/SECRET-\d/);

@@ -5,9 +5,13 @@
 import http2 from "node:http2";
 import https from "node:https";
 import net from "node:net";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMeshPki, type MeshPki } from "../support/certs.js";
+import { clusterNameFor } from "../../src/egress/envoy-config.js";
+import { waitForAccessLog } from "../support/envoy.js";
+import { waitFor } from "../support/ports.js";
 import { startGenesysStandin, type GenesysStandin, type ReceivedRequest } from "../support/genesys-standin.js";
 import { rawHeader, send, startStack, type Stack } from "../support/stack.js";
 
@@ -112,6 +116,41 @@ describe("the sidecar egress config sends each tenant to its own region", () => 
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body)).toMatchObject({ error: "not_routed" });
     expect(total()).toBe(before);
+  });
+});
+
+describe("the shipped config's access log is the record of every allowed request", () => {
+  it("names the tenant whose token went on it and the divisions scopegate set, never the token", async () => {
+    const requestId = `audit-${randomUUID()}`;
+    const res = await send(stack.envoy, "/api/v2/scripts", { "x-tenant-id": "globex", "x-request-id": requestId });
+    expect(res.status).toBe(200);
+    const sent = new URLSearchParams(last(de()).query).get("divisionIds");
+    expect(sent).toBe("div-globex");
+    const line = await waitForAccessLog(stack.envoy, requestId);
+    expect(line).toMatchObject({ status: 200, scopegate_decision: "allow", tenant: "globex", divisions: sent, upstream_cluster: clusterNameFor(DE.env) });
+    // Envoy's own time waiting for the check (ext_authz_duration, milliseconds).
+    expect(typeof line.ext_authz_ms).toBe("number");
+    // The bearer the region received is nowhere in the log.
+    const bearer = rawHeader(last(de()).headers, "authorization")[0]!;
+    expect(bearer).toMatch(/^Bearer \S+/);
+    expect(stack.envoy.process.stdout()).not.toContain(bearer.slice("Bearer ".length));
+  });
+
+  it("a denial has scopegate's reason and no tenant record; scopegate's own log keeps denials only", async () => {
+    const allowed = `audit-${randomUUID()}`;
+    expect((await send(stack.envoy, "/api/v2/flows", { "x-tenant-id": "acme", "x-request-id": allowed })).status).toBe(200);
+    const requestId = `audit-${randomUUID()}`;
+    const res = await send(stack.envoy, "/api/v2/flows", { "x-tenant-id": "initech", "x-request-id": requestId });
+    expect(res.status).toBe(403);
+    const line = await waitForAccessLog(stack.envoy, requestId);
+    expect(line).toMatchObject({ status: 403, response_flags: "UAEX", scopegate_reason: "tenant_unknown", scopegate_decision: null, tenant: null, upstream_cluster: null });
+    // logging.decisions' default: the denial is in scopegate's log, the allow before it (already in the access
+    // log, above) is not — lines are written in order, so once the denial's is there the allow's would be too.
+    const mine = (id: string) => stack.logs.records().filter((l) => l.requestId === id);
+    await waitFor(() => mine(requestId).length > 0, 5_000, { what: "the denial in scopegate's log" });
+    expect(mine(requestId)).toMatchObject([{ decision: "deny", reason: "tenant_unknown", tenant: "initech" }]);
+    expect(mine(allowed)).toEqual([]);
+    expect((await waitForAccessLog(stack.envoy, allowed)).tenant).toBe("acme");
   });
 });
 
