@@ -176,22 +176,23 @@ try {
     context.notes.push("ghz is not installed (SCOPEGATE_BENCH_TOOLS=1 npm run tools): direct gRPC rows, the steady memory run, the cluster rows and the profile were skipped.");
   }
   if (wanted("envoy")) await phase("through Envoy", async () => {
-    // scopegate as shipped but for its decision lines: denials only (config logging.decisions), allows left to Envoy's access log.
+    // scopegate as shipped but for its decision lines: one per check, allows too (config logging.decisions: all;
+    // shipped: denials only, allows recorded in Envoy's access log) — the share of a line per allow.
     // Stopped with the phase, like the direct phase's logging-warn scopegate: the later phases do not run beside it.
-    const denials = await startScopegate({ world, dir, name: "scopegate-denials", configuredTenants: hot, logLevel: "info", logDecisions: "denials", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
+    const allLines = await startScopegate({ world, dir, name: "scopegate-all-decisions", configuredTenants: hot, logLevel: "info", logDecisions: "all", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV });
     try {
-      await expectAllAllowed(denials.tcpTarget, requests, "scopegate (logging.decisions: denials)");
+      await expectAllAllowed(allLines.tcpTarget, requests, "scopegate (logging.decisions: all)");
       const before = world.standin.tokenRequests;
       await envoyPhase(context, { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length) }, { pid: trivial.child.pid, unixSocket: trivial.unixSocket }, {
         decodeFloor: { pid: decoding.child.pid, unixSocket: decoding.unixSocket },
         wireFloor: { pid: wireReading.child.pid, unixSocket: wireReading.unixSocket },
-        denialsOnly: { pid: denials.child.pid, unixSocket: denials.udsTarget.slice("unix://".length) },
+        allDecisions: { pid: allLines.child.pid, unixSocket: allLines.udsTarget.slice("unix://".length) },
         native: native && { pid: native.child.pid, unixSocket: native.unixSocket },
         opa: opa && { pid: opa.child.pid, unixSocket: opa.unixSocket },
       });
       context.hotPathTokenRequests += world.standin.tokenRequests - before;
     } finally {
-      await denials.stop();
+      await allLines.stop();
     }
   });
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));

@@ -1,7 +1,7 @@
 // c. HTTP load through a real Envoy: Envoy alone, Envoy + the trivial grpc-js server, Envoy + the grpc-js decode
 // floor (the trivial server decoding every request with the generated code), Envoy + the native grpc-go
-// floor, Envoy + the OPA peer (Rego engine, grpc-go), Envoy + scopegate, Envoy + scopegate with decision lines for
-// denials only (logging.decisions: denials), all in front of the same direct_response
+// floor, Envoy + the OPA peer (Rego engine, grpc-go), Envoy + scopegate, Envoy + scopegate with a decision line
+// per check, allows too (logging.decisions: all), all in front of the same direct_response
 // upstream; unlimited rate (wrk: throughput ratios, added latency) and a constant ~1,000 req/s (vegeta, constant rate; the p99 and CPU targets of
 // issues 5 and 15). The fixed-rate rows are `fixedReps` rotated repetitions (A B C D, B C D A, …): medians, the
 // spread between repetitions, and targets judged on the paired differences of each repetition, so a run whose
@@ -30,7 +30,7 @@ const NATIVE_EDGE = "Envoy + native server (grpc-go)";
 const OPA_EDGE = "Envoy + OPA peer (Rego, grpc-go)";
 const TRIVIAL_EDGE = "Envoy + trivial server";
 const SCOPEGATE_EDGE = "Envoy + scopegate";
-const DENIALS_EDGE = "Envoy + scopegate, logging.decisions: denials";
+const ALL_LINES_EDGE = "Envoy + scopegate, logging.decisions: all";
 const UNLIMITED = { threads: 1, connections: 16 };
 const FIXED = { threads: 1, connections: 20 };
 
@@ -43,18 +43,18 @@ export interface EnvoyAuthz {
 /**
  * The rows beside scopegate and the trivial server, each when it runs: the grpc-js decode floor, the wire-reader
  * floor (the trivial server reading every request with scopegate's own reader), the native grpc-go floor, the OPA
- * peer, and scopegate with decision lines for denials only (the share of the line per allow).
+ * peer, and scopegate with a decision line per check, allows too (the share of a line per allow).
  */
 export interface EnvoyPeers {
   readonly decodeFloor?: EnvoyAuthz | undefined;
   readonly wireFloor?: EnvoyAuthz | undefined;
-  readonly denialsOnly?: EnvoyAuthz | undefined;
+  readonly allDecisions?: EnvoyAuthz | undefined;
   readonly native?: EnvoyAuthz | undefined;
   readonly opa?: EnvoyAuthz | undefined;
 }
 
 export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: EnvoyAuthz, peers: EnvoyPeers): Promise<void> {
-  const { decodeFloor, wireFloor, denialsOnly, native, opa } = peers;
+  const { decodeFloor, wireFloor, allDecisions, native, opa } = peers;
   const { plan } = ctx;
   const stops: (() => Promise<void>)[] = [];
   try {
@@ -70,7 +70,7 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
     if (native) subjects.push([NATIVE_EDGE, { kind: "ext_authz", unixSocket: native.unixSocket }, native.pid]);
     if (opa) subjects.push([OPA_EDGE, { kind: "ext_authz", unixSocket: opa.unixSocket }, opa.pid]);
     subjects.push([SCOPEGATE_EDGE, { kind: "ext_authz", unixSocket: scopegate.unixSocket }, scopegate.pid]);
-    if (denialsOnly) subjects.push([DENIALS_EDGE, { kind: "ext_authz", unixSocket: denialsOnly.unixSocket }, denialsOnly.pid]);
+    if (allDecisions) subjects.push([ALL_LINES_EDGE, { kind: "ext_authz", unixSocket: allDecisions.unixSocket }, allDecisions.pid]);
     for (const [name, kind, pid] of subjects) {
       const envoy = await startEdge(kind, upstream);
       stops.push(() => envoy.stop());
@@ -115,7 +115,7 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
     const nvRuns = native ? fixed.get(byName(NATIVE_EDGE)!)! : undefined;
     const dfRuns = decodeFloor ? fixed.get(byName(DECODE_EDGE)!)! : undefined;
     const wfRuns = wireFloor ? fixed.get(byName(WIRE_EDGE)!)! : undefined;
-    const dnRuns = denialsOnly ? fixed.get(byName(DENIALS_EDGE)!)! : undefined;
+    const alRuns = allDecisions ? fixed.get(byName(ALL_LINES_EDGE)!)! : undefined;
     const opaRuns = opa ? fixed.get(byName(OPA_EDGE)!)! : undefined;
     const aloneRuns = fixed.get(alone)!;
     const sg = added.get(SCOPEGATE_EDGE)!;
@@ -164,7 +164,7 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
         }${nvRuns ? `, native grpc-go ${cpuOf(nvRuns)} µs/req (scopegate ${cpuRatio(nvRuns)}× of it)` : ""}${
           opaRuns ? `, OPA peer ${cpuOf(opaRuns)} µs/req (scopegate ${cpuRatio(opaRuns)}× of it)` : ""
         }${
-          dnRuns ? `; scopegate with logging.decisions: denials ${cpuOf(dnRuns)} µs/req (${cpuRatioOf(dnRuns, tvRuns)}× the trivial server's, per repetition ${cpuRatios(dnRuns, tvRuns).map((v) => v.toFixed(2)).join(", ")})` : ""
+          alRuns ? `; scopegate with logging.decisions: all ${cpuOf(alRuns)} µs/req (${cpuRatioOf(alRuns, tvRuns)}× the trivial server's, per repetition ${cpuRatios(alRuns, tvRuns).map((v) => v.toFixed(2)).join(", ")})` : ""
         }${stealPerRepetition(sgRuns, tvRuns)}`,
       }),
     );

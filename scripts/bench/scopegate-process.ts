@@ -21,7 +21,7 @@ export interface ScopegateOptions {
   /** Tenants listed in the config (their Vault records hold credentials only); others are discovered. */
   readonly configuredTenants: readonly string[];
   readonly logLevel: "info" | "warn";
-  /** logging.decisions: "denials" leaves allows out of the decision log (default "all", as shipped). */
+  /** logging.decisions: "all" logs allows too (default "denials", as shipped: allows are in Envoy's access log). */
   readonly logDecisions?: "all" | "denials";
   readonly maxTenants?: number;
   /** node --cpu-prof into this folder (written when the process exits). */
