@@ -6,8 +6,8 @@ import {
   HeaderValueOption_HeaderAppendAction,
   type HeaderValueOption,
 } from "../gen/envoy/config/core/v3/base.js";
-import { DEFAULT_RETRY_AFTER_SECONDS, DENY_REASONS, type Denial } from "./deny-reasons.js";
 import { auditFields } from "./audit.js";
+import { DEFAULT_RETRY_AFTER_SECONDS, DENY_REASONS, type Denial } from "./deny-reasons.js";
 import type { QueryMutation } from "./division-plan.js";
 
 /** google.rpc.Code values (googleapis google/rpc/code.proto). Envoy allows only on code 0. */

@@ -311,12 +311,12 @@ function environmentCluster(env: EgressEnvironment, caBundle: string): object {
   };
 }
 
-/** What operators search the access log for; never the Authorization header or the tenant's token. */
 /** An audit field of scopegate's answer (authz/audit.ts), or Envoy's own ext_authz_duration, as the filter keeps it. */
 const audit = (field: AuditField | "ext_authz_duration") => `%DYNAMIC_METADATA(${AUDIT_NAMESPACE}:${field})%`;
 
 /**
- * One line per request. With scopegate's decision log at its default (denials only), this is the record of every
+ * What operators search the access log for; never the Authorization header or the tenant's token. One line per
+ * request. With scopegate's decision log at its default (denials only), this is the record of every
  * allowed request: the tenant whose token went on it and the divisions scopegate set (the answer's dynamic
  * metadata), ext_authz_ms the time Envoy waited for the check (Envoy's own `ext_authz_duration`, OK answers).
  */

@@ -280,7 +280,8 @@ function hcmOf(config: Obj): Obj {
  *     routing header scopegate sets picks the route, and the caller's copy of that header removed before routing;
  *   - one TLS cluster per environment: SNI, Host and the certificate's DNS SAN all api.<environment>, trusting the
  *     system CA bundle; the catch-all route never reaches a cluster;
- *   - a stdout access log with %RESPONSE_FLAGS% and %RESPONSE_CODE_DETAILS%, and no Authorization in it.
+ *   - a stdout access log with %RESPONSE_FLAGS%, %RESPONSE_CODE_DETAILS% and scopegate's audit record (tenant,
+ *     divisions), and no Authorization in it.
  */
 function assertEgressShape(config: Obj, layout: Layout): void {
   const admin = config.admin as { address: { socket_address: { address: string; port_value: number } } };
@@ -362,6 +363,8 @@ function assertEgressShape(config: Obj, layout: Layout): void {
   expect(logs.map((l) => l.typed_config["@type"])).toEqual(["type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"]);
   const format = Object.values(logs[0]!.typed_config.log_format.json_format).join(" ");
   for (const op of ["%RESPONSE_FLAGS%", "%RESPONSE_CODE_DETAILS%", "%UPSTREAM_TRANSPORT_FAILURE_REASON%"]) expect(format).toContain(op);
+  // scopegate's audit record (authz/audit.ts): with logging.decisions at its default this is the record of allows.
+  for (const field of ["decision", "tenant", "divisions"]) expect(format).toContain(`%DYNAMIC_METADATA(envoy.filters.http.ext_authz:${field})%`);
   expect(format.toLowerCase()).not.toContain("authorization");
 }
 
