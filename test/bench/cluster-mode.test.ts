@@ -150,14 +150,16 @@ describe("multi-worker mode", () => {
     }
     // Both workers answered some of these checks (their decision lines), so the sum below spans processes.
     // Matched by request id: log lines are buffered (up to 100 ms), so earlier tests' lines may still arrive.
-    const checkLines = (): { worker?: number }[] =>
+    const checkLines = (): { worker?: number; decision?: string; tokenCache?: string }[] =>
       cluster
         .stdout()
         .split("\n")
         .filter((l) => l.includes('"msg":"check"'))
-        .map((l) => JSON.parse(l) as { worker?: number; requestId?: string })
+        .map((l) => JSON.parse(l) as { worker?: number; requestId?: string; decision?: string; tokenCache?: string })
         .filter((l) => requestIds.has(l.requestId));
     await waitFor(() => checkLines().length === K, 5_000, { what: "a decision line per check" });
+    // An allow's line says whether its token came from the cache (logging.decisions: all, as configured above).
+    for (const l of checkLines().filter((c) => c.decision === "allow")) expect(["hit", "miss"]).toContain(l.tokenCache);
     expect([...new Set(checkLines().map((l) => l.worker))].sort()).toEqual([1, 2]);
 
     const text = await scrape();

@@ -31,7 +31,7 @@ export interface Envoy {
  * The lines of a shipped config's JSON access log (stdout) for one request id. Envoy flushes its log on its own
  * schedule, so wait for them (waitForAccessLog) instead of counting lines or taking the last one.
  */
-export function accessLogLines(envoy: Envoy, requestId: string): Record<string, unknown>[] {
+function accessLogLines(envoy: Envoy, requestId: string): Record<string, unknown>[] {
   return envoy.process
     .stdout()
     .split("\n")
