@@ -128,6 +128,27 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/**
+ * A process's RSS split by what backs it (/proc/<pid>/status RssAnon, RssFile, RssShmem; proc(5)): private memory
+ * (the V8 heap, malloc) against pages mapped from files (node's executable and shared libraries: clean, shared with
+ * every process mapping the same file, and reclaimable under memory pressure). Undefined once it is gone.
+ */
+export function rssPartsBytes(pid: number): { anon: number; file: number; shmem: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field: string): number | undefined => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+      return m ? Number(m[1]) * 1024 : undefined;
+    };
+    const anon = kb("RssAnon");
+    const file = kb("RssFile");
+    const shmem = kb("RssShmem");
+    return anon === undefined || file === undefined || shmem === undefined ? undefined : { anon, file, shmem };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Direct children of a process (/proc/<pid>/task/<tid>/children), e.g. the workers of a node:cluster primary. */
 export function childPids(pid: number): number[] {
   try {

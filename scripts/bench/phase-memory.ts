@@ -8,13 +8,18 @@ import { checkRequestFor, encodeCheckRequest, requestSpecs } from "./check-reque
 import { sleepMs, writeRequests, type Context } from "./context.js";
 import { ghzCommand, runGhz } from "./ghz.js";
 import { CheckClient } from "./grpc-client.js";
+import { rssPartsBytes } from "./child.js";
 import { connectHeapProbe } from "./heap.js";
 import { ghzRun } from "./phase-direct.js";
 import { startScopegate, type Scopegate } from "./scopegate-process.js";
 import { tenantIds } from "./world.js";
 
-const MB = 1024 * 1024;
-const RSS_TARGET_MB = 150;
+/**
+ * Memory is printed in MiB, the unit of Kubernetes' `Mi` and of V8's heap flags (--max-old-space-size=128 is 128 MiB).
+ * The RSS target (issue 5) is 150 MB, i.e. 150 × 10^6 bytes, and is judged in bytes.
+ */
+const MIB = 1024 * 1024;
+const RSS_TARGET_BYTES = 150_000_000;
 /**
  * The heap limits the image ships (Dockerfile NODE_OPTIONS, deploy/kubernetes); test/deploy/heap-flags.test.ts keeps them equal.
  * A 16 MB semi-space (issue 15, the tail phase's evidence): with 4 MB a scavenge came every ~140 ms at 1,000 checks/s
@@ -32,7 +37,7 @@ export const PREVIOUS_HEAP = ["--max-old-space-size=128", "--max-semi-space-size
 export const SHIPPED_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 /** What deploy/kubernetes sets for the scopegate container (test/deploy keeps them equal); set from the row above. */
 export const K8S_MEMORY = { request: "192Mi", limit: "320Mi" } as const;
-const mb = (bytes: number): string => `${(bytes / MB).toFixed(0)} MB`;
+const mib = (bytes: number): string => `${(bytes / MIB).toFixed(0)} MiB`;
 
 export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void> {
   const { plan, world } = ctx;
@@ -46,22 +51,25 @@ export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void>
     const probe = await connectHeapProbe(sg.child);
     await sleepMs(1_000);
     const atStart = sg.rss();
+    // What the process holds before any tenant: the baseline the per-tenant figure below is taken from.
+    const liveAtStart = await probe.collect();
     const { minted, seconds } = await warm(ctx, sg, ids);
     unbounded = sg.rss();
     const live = await probe.collect();
     const afterGc = sg.rss();
+    const perTenant = (live.usedBytes - liveAtStart.usedBytes) / ids.length;
     ctx.rows.push(
-      { section: "memory", label: "RSS after start, nothing cached", value: mb(atStart), command: sg.command },
+      { section: "memory", label: "RSS after start, nothing cached", value: mib(atStart), command: sg.command },
       {
         section: "memory",
         label: `RSS with ${n} tenants' tokens cached (V8 default heap sizing)`,
-        value: `${mb(unbounded)} (+${mb(unbounded - atStart)}; ${minted.toLocaleString("en-US")} tokens minted in ${seconds.toFixed(1)} s)`,
+        value: `${mib(unbounded)} (+${mib(unbounded - atStart)}; ${minted.toLocaleString("en-US")} tokens minted in ${seconds.toFixed(1)} s)`,
         command: "one Check per tenant, 64 in flight over 4 grpc-js connections; tenants discovered from Vault; tokens.maxTenants 10000",
       },
       {
         section: "memory",
         label: `  live V8 heap with ${n} tenants cached, after a full GC`,
-        value: `${mb(live.usedBytes)} used of ${mb(live.totalBytes)}; RSS after the GC ${mb(afterGc)}`,
+        value: `${mib(live.usedBytes)} used of ${mib(live.totalBytes)}; RSS after the GC ${mib(afterGc)}; at start, after a full GC, ${mib(liveAtStart.usedBytes)} used: ${(perTenant / 1024).toFixed(1)} KiB of live heap per cached tenant`,
         command: "inspector: HeapProfiler.collectGarbage, Runtime.getHeapUsage (process started with --inspect=127.0.0.1:0)",
       },
     );
@@ -75,13 +83,14 @@ export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void>
   try {
     await warm(ctx, bounded, ids);
     boundedRss = bounded.rss();
+    const parts = rssPartsBytes(bounded.child.pid);
     // What was cached must still serve: every tenant once more, from cache (0 token requests).
     const again = await warm(ctx, bounded, ids);
     if (again.minted !== 0) throw new Error(`bounded heap: ${again.minted} token requests when serving cached tenants again`);
     ctx.rows.push({
       section: "memory",
       label: `RSS with ${n} tenants' tokens cached, as shipped (bounded heap, two malloc arenas)`,
-      value: `${mb(boundedRss)} (then each tenant once more: 0 token requests, RSS ${mb(bounded.rss())})`,
+      value: `${mib(boundedRss)}${parts ? ` (${mib(parts.anon + parts.shmem)} anonymous (V8 heap, malloc), ${mib(parts.file)} mapped from files: node's executable and libraries)` : ""}; then each tenant once more: 0 token requests, RSS ${mib(bounded.rss())}`,
       command: bounded.command,
     });
     if (withGhz) await steady(ctx, bounded, ids);
@@ -90,13 +99,13 @@ export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void>
   }
 
   const full = ids.length === 10_000;
-  const limit = RSS_TARGET_MB * MB;
+  const limit = RSS_TARGET_BYTES;
   ctx.targets.push({
     name: "RSS with 10,000 cached tenants",
-    goal: `≤ ${RSS_TARGET_MB} MB`,
-    measured: `${mb(boundedRss)} as shipped (${BOUNDED_HEAP.join(" ")}, MALLOC_ARENA_MAX=${SHIPPED_ENV.MALLOC_ARENA_MAX}); ${mb(unbounded)} with V8's default heap sizing${full ? "" : ` (${ids.length} tenants: smoke run)`}`,
+    goal: `≤ ${RSS_TARGET_BYTES / 1e6} MB (${mib(RSS_TARGET_BYTES)})`,
+    measured: `${mib(boundedRss)} as shipped (${BOUNDED_HEAP.join(" ")}, MALLOC_ARENA_MAX=${SHIPPED_ENV.MALLOC_ARENA_MAX}); ${mib(unbounded)} with V8's default heap sizing${full ? "" : ` (${ids.length} tenants: smoke run)`}`,
     met: full ? boundedRss <= limit : undefined,
-    verdict: !full ? "not measured at size" : boundedRss <= limit ? "met (as shipped)" : `missed by ${mb(boundedRss - limit)} (as shipped)`,
+    verdict: !full ? "not measured at size" : boundedRss <= limit ? "met (as shipped)" : `missed by ${mib(boundedRss - limit)} (as shipped)`,
   });
 }
 
@@ -146,7 +155,7 @@ async function steady(ctx: Context, sg: Scopegate, ids: readonly string[]): Prom
   ctx.rows.push({
     section: "memory",
     label: `RSS under load, as shipped: a ${plan.steadyS} s steady run (${Math.round(result.rps)} req/s over ${steadyTenants.length} of the ${ids.length.toLocaleString("en-US")} cached tenants)`,
-    value: `first ${mb(s[0]!)}, min ${mb(Math.min(...s))}, max ${mb(Math.max(...s))}, last ${mb(s.at(-1)!)} (${s.length} samples); ${tokens} token requests; Kubernetes: ${K8S_MEMORY.request} request, ${K8S_MEMORY.limit} limit (deploy/kubernetes) against this max`,
+    value: `first ${mib(s[0]!)}, min ${mib(Math.min(...s))}, max ${mib(Math.max(...s))}, last ${mib(s.at(-1)!)} (${s.length} samples); ${tokens} token requests; Kubernetes: ${K8S_MEMORY.request} request, ${K8S_MEMORY.limit} limit (deploy/kubernetes) against this max`,
     command: `${sg.command} under ${ghzCommand(run)}`,
   });
 }
