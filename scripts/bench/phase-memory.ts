@@ -36,7 +36,7 @@ export const PREVIOUS_HEAP = ["--max-old-space-size=128", "--max-semi-space-size
  */
 export const SHIPPED_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 /** What deploy/kubernetes sets for the scopegate container (test/deploy keeps them equal); set from the row above. */
-export const K8S_MEMORY = { request: "192Mi", limit: "320Mi" } as const;
+export const K8S_MEMORY = { request: "208Mi", limit: "320Mi" } as const;
 const mib = (bytes: number): string => `${(bytes / MIB).toFixed(0)} MiB`;
 
 export async function memoryPhase(ctx: Context, withGhz: boolean): Promise<void> {
