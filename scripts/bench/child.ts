@@ -120,12 +120,8 @@ export async function waitForLine(c: Child, pattern: RegExp, timeoutMs: number):
 
 /** Resident set size of one process in bytes (/proc/<pid>/status VmRSS), or undefined once it is gone. */
 export function rssBytes(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  const status = procStatus(pid);
+  return status === undefined ? undefined : statusBytes(status, "VmRSS");
 }
 
 /**
@@ -134,19 +130,26 @@ export function rssBytes(pid: number): number | undefined {
  * every process mapping the same file, and reclaimable under memory pressure). Undefined once it is gone.
  */
 export function rssPartsBytes(pid: number): { anon: number; file: number; shmem: number } | undefined {
+  const status = procStatus(pid);
+  if (status === undefined) return undefined;
+  const anon = statusBytes(status, "RssAnon");
+  const file = statusBytes(status, "RssFile");
+  const shmem = statusBytes(status, "RssShmem");
+  return anon === undefined || file === undefined || shmem === undefined ? undefined : { anon, file, shmem };
+}
+
+function procStatus(pid: number): string | undefined {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (field: string): number | undefined => {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-      return m ? Number(m[1]) * 1024 : undefined;
-    };
-    const anon = kb("RssAnon");
-    const file = kb("RssFile");
-    const shmem = kb("RssShmem");
-    return anon === undefined || file === undefined || shmem === undefined ? undefined : { anon, file, shmem };
+    return readFileSync(`/proc/${pid}/status`, "utf8");
   } catch {
     return undefined;
   }
+}
+
+/** A "<field>:   <n> kB" line of /proc/<pid>/status, in bytes. */
+function statusBytes(status: string, field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+  return m ? Number(m[1]) * 1024 : undefined;
 }
 
 /** Direct children of a process (/proc/<pid>/task/<tid>/children), e.g. the workers of a node:cluster primary. */
