@@ -604,16 +604,22 @@ function bytesOf(quantity: string | number): number {
 }
 
 /**
- * docs/benchmarks.md, section e: the highest RSS measured under load as shipped (row "RSS under load, as shipped",
- * its "max"), which the memory request is set from, in bytes (the bench prints MiB).
+ * docs/benchmarks.md, section e: the RSS measured as shipped, in bytes (the bench prints MiB) — the highest of the
+ * row with 10,000 tenants cached and the maximum of the steady run under load, which the memory request is set from.
  */
 function benchmarkedShippedRss(): number {
-  const doc = readFileSync(join(repoRoot, "docs/benchmarks.md"), "utf8");
-  const row = doc.split("\n").find((l) => l.startsWith("| RSS under load, as shipped"));
-  expect(row, "docs/benchmarks.md row 'RSS under load, as shipped'").toBeDefined();
-  const max = /max (\d+) MiB/.exec(row!);
-  expect(max, "the row's maximum, in MiB").not.toBeNull();
-  return Number(max![1]) * 1024 ** 2;
+  const doc = readFileSync(join(repoRoot, "docs/benchmarks.md"), "utf8").split("\n");
+  const mibIn = (rowStart: string, value: RegExp): number => {
+    const row = doc.find((l) => l.startsWith(rowStart));
+    expect(row, `docs/benchmarks.md row '${rowStart}'`).toBeDefined();
+    const m = value.exec(row!);
+    expect(m, `'${rowStart}': ${String(value)}`).not.toBeNull();
+    return Number(m![1]) * 1024 ** 2;
+  };
+  return Math.max(
+    mibIn("| RSS with 10,000 tenants' tokens cached, as shipped", /\| (\d+) MiB/),
+    mibIn("| RSS under load, as shipped", /max (\d+) MiB/),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
