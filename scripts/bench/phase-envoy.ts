@@ -14,7 +14,8 @@ import { EDGE_CONCURRENCY, EDGE_TEMPLATE, startEdge, startUpstream, type EdgeKin
 import type { LoadResult } from "./load-result.js";
 import { interleave, stealPerRepetition, withCpu, withSteal, type Measured } from "./phase-direct.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
-import { judged, median, medianLoad, spreadOf } from "./report.js";
+import { cpuRatios, sameWindow, sameWindowCommand, type SameWindowRep, type SameWindowRun } from "./same-window.js";
+import { judged, median, medianLoad, spreadOf, type Target } from "./report.js";
 import { runWrk, wrkCommand, writeWrkScript, type WrkRun } from "./wrk.js";
 
 interface Edge {
@@ -31,6 +32,7 @@ const OPA_EDGE = "Envoy + OPA peer (Rego, grpc-go)";
 const TRIVIAL_EDGE = "Envoy + trivial server";
 const SCOPEGATE_EDGE = "Envoy + scopegate";
 const ALL_LINES_EDGE = "Envoy + scopegate, logging.decisions: all";
+export const SAME_WINDOW_TARGET = "CPU per request through Envoy, same window (issue 15)";
 const UNLIMITED = { threads: 1, connections: 16 };
 const FIXED = { threads: 1, connections: 20 };
 
@@ -168,6 +170,11 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
         }${stealPerRepetition(sgRuns, tvRuns)}`,
       }),
     );
+    if ("path" in generator) {
+      const pair = await sameWindowTarget(ctx, generator.path, byName(SCOPEGATE_EDGE)!, byName(TRIVIAL_EDGE)!, requestsFile);
+      ctx.targets.push(pair.target);
+      ctx.notes.push(pair.note);
+    }
     ctx.notes.push(
       `Through-Envoy rows: edge Envoy ${EDGE_CONCURRENCY} workers from \`${EDGE_TEMPLATE}\` (ext_authz over the unix socket, as the Kubernetes sidecar base runs it) or \`passthroughEnvoyConfig\` (no ext_authz); upstream: a second Envoy (1 worker) answering with direct_response. The requests (wrk and vegeta alike) rotate over ${ctx.hot.length} tenants and 5 routes with browser-like headers. "Hypervisor steal": per repetition, in order, the share of the machine's CPU time that /proc/stat counts as stolen (the hypervisor running something else while this VM had work; proc(5)) — noise from outside the VM, which no row here controls.`,
       "path" in generator
@@ -207,6 +214,32 @@ function report(
     ctx.rows.push({ section, label: e.name, load, versus, command: command(e) });
   }
   return added;
+}
+
+/**
+ * The CPU target again, with scopegate and the trivial server measured in the same window (same-window.ts), each
+ * at the fixed rate. The cost: the machine carries both edges at once (each server still answers `fixedRate` req/s;
+ * the shared upstream twice that).
+ */
+async function sameWindowTarget(ctx: Context, binary: string, sgEdge: Edge, tvEdge: Edge, requestsFile: string): Promise<{ target: Target; note: string }> {
+  const { plan } = ctx;
+  const run: SameWindowRun = { binary, requestsFile, rate: plan.fixedRate, connections: FIXED.connections, durationS: plan.fixedS, reps: plan.fixedReps };
+  const reps = await sameWindow({ envoy: sgEdge.envoy, pid: sgEdge.authzPid! }, { envoy: tvEdge.envoy, pid: tvEdge.authzPid! }, run);
+  const of = (f: (r: SameWindowRep) => number): number => median(reps.map(f));
+  const list = (f: (r: SameWindowRep) => number, digits: number): string => reps.map((r) => f(r).toFixed(digits)).join(", ");
+  const steal = reps.every((r) => r.stealPct !== undefined) ? `; hypervisor steal per repetition ${list((r) => r.stealPct!, 1)} %` : "";
+  const errors = reps.reduce((n, r) => n + r.a.errors + r.b.errors, 0);
+  return {
+    target: judged({
+      name: SAME_WINDOW_TARGET,
+      goal: `≤ 1.15× the trivial grpc-js server's, both at ${plan.fixedRate.toLocaleString("en-US")} req/s at once`,
+      values: cpuRatios(reps),
+      limit: 1.15,
+      unit: "×",
+      measured: `scopegate ${of((r) => r.a.cpuUsPerReq).toFixed(0)} µs/req (per repetition ${list((r) => r.a.cpuUsPerReq, 0)}), trivial ${of((r) => r.b.cpuUsPerReq).toFixed(0)} µs/req (${list((r) => r.b.cpuUsPerReq, 0)}); ${of((r) => r.a.rps).toFixed(0)} / ${of((r) => r.b.rps).toFixed(0)} req/s, p50 ${of((r) => r.a.p50).toFixed(2)} / ${of((r) => r.b.p50).toFixed(2)} ms, ${errors} errors${steal}`,
+    }),
+    note: `"Same window" (the CPU target's second row): ${plan.fixedReps} windows of ${plan.fixedS} s, each one vegeta attack at ${(2 * plan.fixedRate).toLocaleString("en-US")} req/s whose targets alternate between the trivial server's edge and scopegate's (the same requests to each; which edge gets the first alternates between windows), so both servers answer ${plan.fixedRate.toLocaleString("en-US")} req/s during the same seconds and their CPU is read over the same window: anything that changes the machine's speed lands on both. \`${sameWindowCommand(run)}\`.`,
+  };
 }
 
 function signedMs(ms: number): string {

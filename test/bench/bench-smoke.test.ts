@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ghzInstalled } from "../../scripts/bench/ghz.js";
 import { nativeUnavailable } from "../../scripts/bench/native-process.js";
 import { opaUnavailable } from "../../scripts/bench/opa-process.js";
+import { SAME_WINDOW_TARGET } from "../../scripts/bench/phase-envoy.js";
 import type { Row, Target } from "../../scripts/bench/report.js";
 import { repoRoot } from "../support/tools.js";
 
@@ -77,6 +78,12 @@ describe("npm run bench -- --smoke", () => {
     for (const r of rows) expect(r.load?.errors).toBe(0);
     const cpu = report.targets.find((t) => t.name === "CPU per request through Envoy (issue 15)");
     expect(cpu?.measured).toMatch(/wire-reader floor \d+ µs\/req \(\d+\.\d\d× the trivial server's/);
+  });
+
+  it("measures the CPU target a second way: scopegate and the trivial server loaded in the same window, every answer an allow", () => {
+    const target = report.targets.find((t) => t.name === SAME_WINDOW_TARGET);
+    // Both servers answered in the window (CPU per request is a number for each) and nothing failed.
+    expect(target?.measured).toMatch(/^scopegate \d+ µs\/req \(per repetition \d+\), trivial \d+ µs\/req \(\d+\); \d+ \/ \d+ req\/s, p50 [\d.]+ \/ [\d.]+ ms, 0 errors/);
   });
 
   it("has scopegate with a decision line per allow too behind Envoy, every answer an allow", () => {

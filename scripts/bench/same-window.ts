@@ -1,0 +1,71 @@
+// Two authz servers measured in the same window: one vegeta attack whose requests alternate between two edge
+// Envoys (the same requests to each), each edge at the given rate, and both servers' CPU (/proc/<pid>/stat, the
+// process tree) read over the same seconds. The rotated rows elsewhere run one server at a time, so whatever changes
+// the machine's speed between two windows (the hypervisor's steal, a neighbour's use of the shared caches) lands on
+// one row and not the other; here it lands on both, and the ratio of the two is what is left.
+import type { Envoy } from "../../test/support/envoy.js";
+import { treeCpuMs } from "./child.js";
+import type { LoadResult } from "./load-result.js";
+import { cpuTicks, stealShare } from "./machine.js";
+import { rateCommand, runSharedRate } from "./vegeta.js";
+
+export interface Side {
+  readonly envoy: Envoy;
+  /** The authz server behind the edge, whose CPU is charged to its requests. */
+  readonly pid: number;
+}
+
+export type Measured = LoadResult & { readonly cpuUsPerReq: number };
+
+export interface SameWindowRep {
+  readonly a: Measured;
+  readonly b: Measured;
+  /** The share of the machine's CPU time the hypervisor stole during the window (/proc/stat), when readable. */
+  readonly stealPct: number | undefined;
+}
+
+export interface SameWindowRun {
+  /** vegeta's path. */
+  readonly binary: string;
+  /** The request specs (writeRateRequests), sent to both edges. */
+  readonly requestsFile: string;
+  /** Requests per second to each edge. */
+  readonly rate: number;
+  /** Keep-alive connections per edge. */
+  readonly connections: number;
+  readonly durationS: number;
+  readonly reps: number;
+}
+
+/** `run.reps` windows; the edge that gets each pair's first request alternates between windows. */
+export async function sameWindow(a: Side, b: Side, run: SameWindowRun): Promise<SameWindowRep[]> {
+  const reps: SameWindowRep[] = [];
+  for (let i = 0; i < run.reps; i++) {
+    const sides = i % 2 === 0 ? [a, b] : [b, a];
+    const ticks = cpuTicks();
+    const before = sides.map((s) => treeCpuMs(s.pid));
+    const results = await runSharedRate({
+      binary: run.binary,
+      urls: sides.map((s) => s.envoy.url),
+      requestsFile: run.requestsFile,
+      ratePerUrl: run.rate,
+      connections: run.connections,
+      durationS: run.durationS,
+    });
+    const cpuMs = sides.map((s, k) => treeCpuMs(s.pid) - before[k]!);
+    const steal = stealShare(ticks, cpuTicks());
+    const measured = results.map((r, k): Measured => ({ ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs[k]! * 1000) / r.requests : Number.NaN }));
+    const aAt = sides.indexOf(a);
+    reps.push({ a: measured[aAt]!, b: measured[1 - aAt]!, stealPct: steal === undefined ? undefined : steal * 100 });
+  }
+  return reps;
+}
+
+/** Per window, a's CPU per request ÷ b's. */
+export function cpuRatios(reps: readonly SameWindowRep[]): number[] {
+  return reps.map((r) => r.a.cpuUsPerReq / r.b.cpuUsPerReq);
+}
+
+export function sameWindowCommand(run: SameWindowRun): string {
+  return `${rateCommand({ binary: run.binary, url: "<both edges>", requestsFile: run.requestsFile, rate: 2 * run.rate, connections: run.connections, durationS: run.durationS })}, the targets alternating between the two edges`;
+}
