@@ -1,5 +1,5 @@
 // npm run bench [-- --smoke] [-- --only direct,envoy,tail,onset,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
-//   [-- --tail-variants <file.json>]
+//   [-- --tail-variants <file.json>] [-- --only ab --baseline <dist folder>]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
@@ -8,10 +8,12 @@
 // --only: just the named phases (for working on one of them); like --smoke, writes a document only with --out.
 // --tail-variants: the tail phase runs these scopegate processes (a JSON array of { "name", "nodeFlags" }) beside the
 // trivial server instead of its built-in variants, for experiments with V8 flags; like --only, no document without --out.
+// --only ab --baseline <dist folder>: A/B of this checkout's dist/ against another build of scopegate through Envoy, in
+// the same window (scripts/bench/phase-ab.ts); only when asked for, never in a full run.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "../test/support/tools.js";
 import { FULL, SMOKE, writeRequests, type Context } from "./bench/context.js";
@@ -23,6 +25,7 @@ import { clusterPhase } from "./bench/phase-cluster.js";
 import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
 import { fleetPhase } from "./bench/phase-fleet.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
+import { abPhase } from "./bench/phase-ab.js";
 import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js";
 import { oneInFlightProfiles, profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
@@ -44,16 +47,22 @@ const { values } = parseArgs({
     out: { type: "string" },
     json: { type: "string" },
     "tail-variants": { type: "string" },
+    baseline: { type: "string" },
   },
 });
-const PHASES = ["direct", "envoy", "tail", "onset", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet"] as const;
+const PHASES = ["direct", "envoy", "tail", "onset", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet", "ab"] as const;
 const only = values.only?.split(",").map((p) => p.trim()).filter((p) => p !== "");
 const unknown = only?.filter((p) => !(PHASES as readonly string[]).includes(p)) ?? [];
 if (unknown.length > 0) {
   process.stderr.write(`bench: unknown phase(s) ${unknown.join(", ")}; known: ${PHASES.join(", ")}\n`);
   process.exit(2);
 }
-const wanted = (p: (typeof PHASES)[number]): boolean => only === undefined || only.includes(p);
+// The A/B phase runs only when named, and only with a baseline build to compare with.
+const wanted = (p: (typeof PHASES)[number]): boolean => (p === "ab" ? only?.includes(p) === true : only === undefined || only.includes(p));
+if (wanted("ab") !== (values.baseline !== undefined)) {
+  process.stderr.write("bench: --only ab and --baseline <dist folder> go together\n");
+  process.exit(2);
+}
 const plan = values.smoke ? SMOKE : FULL;
 const tailVariants =
   values["tail-variants"] === undefined
@@ -195,6 +204,10 @@ try {
       await allLines.stop();
     }
   });
+  if (wanted("ab") && values.baseline !== undefined) {
+    const baselineDist = resolve(values.baseline);
+    await phase("A/B against the baseline build", () => abPhase(context, baselineDist));
+  }
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));
   if (wanted("onset")) await phase("promoting state from a cold start", () => onsetPhase(context));
   if (wanted("cold")) await phase("cold paths", async () => {

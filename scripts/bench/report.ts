@@ -19,7 +19,7 @@ export interface Row {
   readonly command: string;
 }
 
-export type Section = "direct" | "envoy" | "envoy-fixed" | "tail" | "cold" | "memory" | "cluster" | "stages" | "budget" | "fleet";
+export type Section = "direct" | "envoy" | "envoy-fixed" | "tail" | "cold" | "memory" | "cluster" | "stages" | "budget" | "fleet" | "ab";
 
 export const SECTION_TITLES: Record<Section, string> = {
   direct: "a/b. Direct gRPC Check load (ghz), scopegate vs the trivial grpc-js server and the native grpc-go floor",
@@ -32,6 +32,7 @@ export const SECTION_TITLES: Record<Section, string> = {
   stages: "Cost of each stage of a cached check, in-process (no transport)",
   budget: "Per-tenant request budget through Envoy at a fixed rate: off, scopegate's Redis leases, Envoy's rate-limit filter + envoyproxy/ratelimit",
   fleet: "Fleet token store on Redis (config fleet.tokens): cached Check on vs off, token requests per rollout",
+  ab: "A/B of two builds through Envoy, same window (--only ab --baseline <dist>)",
 };
 
 export interface Target {
