@@ -1,5 +1,5 @@
 // npm run bench [-- --smoke] [-- --only direct,envoy,tail,onset,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
-//   [-- --tail-variants <file.json>] [-- --only ab --baseline <dist folder>]
+//   [-- --tail-variants <file.json>] [-- --only ab --baseline <subject> [--candidate <subject>]]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
@@ -8,12 +8,13 @@
 // --only: just the named phases (for working on one of them); like --smoke, writes a document only with --out.
 // --tail-variants: the tail phase runs these scopegate processes (a JSON array of { "name", "nodeFlags" }) beside the
 // trivial server instead of its built-in variants, for experiments with V8 flags; like --only, no document without --out.
-// --only ab --baseline <dist folder>: A/B of this checkout's dist/ against another build of scopegate through Envoy, in
-// the same window (scripts/bench/phase-ab.ts); only when asked for, never in a full run.
+// --only ab --baseline <subject> [--candidate <subject>]: A/B of two subjects through Envoy in the same window (this
+// checkout's dist/ by default against another build, or the trivial server with or without HTTP clients warmed up
+// first; scripts/bench/phase-ab.ts); only when asked for, never in a full run.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "../test/support/tools.js";
 import { FULL, SMOKE, writeRequests, type Context } from "./bench/context.js";
@@ -25,7 +26,7 @@ import { clusterPhase } from "./bench/phase-cluster.js";
 import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
 import { fleetPhase } from "./bench/phase-fleet.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
-import { abPhase } from "./bench/phase-ab.js";
+import { abPhase, THIS_BUILD } from "./bench/phase-ab.js";
 import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js";
 import { oneInFlightProfiles, profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     json: { type: "string" },
     "tail-variants": { type: "string" },
     baseline: { type: "string" },
+    candidate: { type: "string" },
   },
 });
 const PHASES = ["direct", "envoy", "tail", "onset", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet", "ab"] as const;
@@ -59,8 +61,8 @@ if (unknown.length > 0) {
 }
 // The A/B phase runs only when named, and only with a baseline build to compare with.
 const wanted = (p: (typeof PHASES)[number]): boolean => (p === "ab" ? only?.includes(p) === true : only === undefined || only.includes(p));
-if (wanted("ab") !== (values.baseline !== undefined)) {
-  process.stderr.write("bench: --only ab and --baseline <dist folder> go together\n");
+if (wanted("ab") !== (values.baseline !== undefined) || (values.candidate !== undefined && values.baseline === undefined)) {
+  process.stderr.write("bench: --only ab and --baseline <subject> go together (--candidate <subject> only with them)\n");
   process.exit(2);
 }
 const plan = values.smoke ? SMOKE : FULL;
@@ -205,8 +207,8 @@ try {
     }
   });
   if (wanted("ab") && values.baseline !== undefined) {
-    const baselineDist = resolve(values.baseline);
-    await phase("A/B against the baseline build", () => abPhase(context, baselineDist));
+    const subjects = { candidate: values.candidate ?? THIS_BUILD, baseline: values.baseline };
+    await phase("A/B in the same window", () => abPhase(context, subjects, response));
   }
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));
   if (wanted("onset")) await phase("promoting state from a cold start", () => onsetPhase(context));

@@ -1,9 +1,17 @@
-// A/B of two builds of scopegate through Envoy, in the same window (same-window.ts): this checkout's dist/ and
-// another build (`--baseline <dist folder>`), both as shipped (the image's heap flags and environment), each behind
-// its own edge Envoy at the fixed rate while the other is loaded too. For judging a change to the Check path, whose
-// effect (a few per cent) the rotated rows of one server at a time cannot separate from this machine's drift.
-// Never part of a full run: `npm run bench -- --only ab --baseline <dist folder>`.
-import { join } from "node:path";
+// A/B of two subjects through Envoy, in the same window (same-window.ts): each behind its own edge Envoy at the
+// fixed rate while the other is loaded too, reported as the CPU ratio per window. For judging a change to the Check
+// path, whose effect (a few per cent) the rotated rows of one server at a time cannot separate from this machine's
+// drift. Never part of a full run:
+//   npm run bench -- --only ab --baseline <subject> [--candidate <subject>]     (candidate: this checkout's dist/)
+// A subject is one of
+//   dist                   scopegate from this checkout's dist/, as shipped (the image's heap flags and environment);
+//   <folder>               scopegate from another build's dist folder, as shipped (a worktree of another commit,
+//                          built, with node_modules reachable from it);
+//   trivial                the bench's trivial grpc-js server (one fixed answer, scopegate's own);
+//   trivial+http-clients   the same, started with scripts/bench/http-clients-warmup.mjs (HTTP/1.1 and fetch calls
+//                          before it serves, as scopegate's process makes to Vault and token endpoints).
+import { join, resolve } from "node:path";
+import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import type { Context } from "./context.js";
 import { startEdge, startUpstream } from "./envoys.js";
@@ -12,35 +20,72 @@ import { BOUNDED_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { judged, median } from "./report.js";
 import { cpuRatios, sameWindow, sameWindowCommand, type SameWindowRep, type SameWindowRun } from "./same-window.js";
 import { startScopegate } from "./scopegate-process.js";
+import { startTrivial } from "./trivial-process.js";
 import { rateGenerator, runSharedRate, writeRateRequests } from "./vegeta.js";
 
 const CONNECTIONS = 20;
+export const THIS_BUILD = "dist";
+const TRIVIAL = "trivial";
+const TRIVIAL_HTTP = "trivial+http-clients";
 
-export async function abPhase(ctx: Context, baselineDist: string): Promise<void> {
-  const { plan, world, dir, hot } = ctx;
+interface Started {
+  readonly pid: number;
+  readonly unixSocket: string;
+  /** How it was started, for the row's command. */
+  readonly command: string;
+  stop(): Promise<void>;
+}
+
+/** Starts one subject (see the header); `response` is the fixed answer of the trivial subjects. */
+async function startSubject(ctx: Context, subject: string, side: "a" | "b", response: Buffer): Promise<Started> {
+  const name = `ab-${side}`;
+  if (subject === TRIVIAL || subject === TRIVIAL_HTTP) {
+    const nodeFlags = subject === TRIVIAL_HTTP ? [`--import=${join(repoRoot, "scripts/bench/http-clients-warmup.mjs")}`] : [];
+    const t = await startTrivial(ctx.dir, response, { name, nodeFlags });
+    return { pid: t.child.pid, unixSocket: t.unixSocket, command: t.command, stop: () => t.stop() };
+  }
+  const distDir = subject === THIS_BUILD ? undefined : resolve(subject);
+  const sg = await startScopegate({
+    world: ctx.world,
+    dir: ctx.dir,
+    name,
+    configuredTenants: ctx.hot,
+    logLevel: "info",
+    nodeFlags: BOUNDED_HEAP,
+    env: SHIPPED_ENV,
+    ...(distDir ? { distDir } : {}),
+  });
+  try {
+    await expectAllAllowed(sg.tcpTarget, ctx.hotRequests, `scopegate (${subject})`);
+  } catch (err) {
+    await sg.stop();
+    throw err;
+  }
+  return { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length), command: sg.command, stop: () => sg.stop() };
+}
+
+export async function abPhase(ctx: Context, subjects: { candidate: string; baseline: string }, response: Buffer): Promise<void> {
+  const { plan, dir, hot } = ctx;
   const generator = rateGenerator();
   if (!("path" in generator)) throw new Error(`the A/B phase needs vegeta: ${generator.missing}`);
   const stops: (() => Promise<void>)[] = [];
   try {
-    const start = (name: string, distDir?: string) =>
-      startScopegate({ world, dir, name, configuredTenants: hot, logLevel: "info", nodeFlags: BOUNDED_HEAP, env: SHIPPED_ENV, ...(distDir ? { distDir } : {}) });
-    const current = await start("ab-this-build");
-    stops.push(() => current.stop());
-    const baseline = await start("ab-baseline", baselineDist);
+    const candidate = await startSubject(ctx, subjects.candidate, "a", response);
+    stops.push(() => candidate.stop());
+    const baseline = await startSubject(ctx, subjects.baseline, "b", response);
     stops.push(() => baseline.stop());
-    for (const [sg, name] of [[current, "this build"], [baseline, "baseline"]] as const) await expectAllAllowed(sg.tcpTarget, ctx.hotRequests, `scopegate (${name})`);
     const upstream = await startUpstream();
     stops.push(() => upstream.stop());
-    const edgeFor = async (unixTarget: string) => {
-      const envoy = await startEdge({ kind: "ext_authz", unixSocket: unixTarget.slice("unix://".length) }, upstream);
+    const sideOf = async (s: Started) => {
+      const envoy = await startEdge({ kind: "ext_authz", unixSocket: s.unixSocket }, upstream);
       stops.push(() => envoy.stop());
-      return envoy;
+      return { envoy, pid: s.pid };
     };
-    const a = { envoy: await edgeFor(current.udsTarget), pid: current.child.pid };
-    const b = { envoy: await edgeFor(baseline.udsTarget), pid: baseline.child.pid };
+    const a = await sideOf(candidate);
+    const b = await sideOf(baseline);
     const requestsFile = join(dir, "ab-requests.json");
     await writeRateRequests(requestsFile, requestSpecs(hot, 100).map((s) => ({ path: s.path, headers: httpHeadersFor(s) })));
-    // Both builds past V8's tiering before the first window (phase-tail's warm-up, for the same reason).
+    // Both past V8's tiering before the first window (phase-tail's warm-up, for the same reason).
     await runSharedRate({ binary: generator.path, urls: [a.envoy.url, b.envoy.url], requestsFile, ratePerUrl: plan.fixedRate, connections: CONNECTIONS, durationS: plan.tailWarmS });
     const run: SameWindowRun = { binary: generator.path, requestsFile, rate: plan.fixedRate, connections: CONNECTIONS, durationS: plan.fixedS, reps: 2 * plan.fixedReps };
     const reps = await sameWindow(a, b, run);
@@ -49,19 +94,19 @@ export async function abPhase(ctx: Context, baselineDist: string): Promise<void>
     const ratios = cpuRatios(reps);
     ctx.rows.push({
       section: "ab",
-      label: `this build ÷ baseline (${baselineDist}), CPU µs/req through Envoy, same window`,
-      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); this build ${median(reps.map((r) => r.a.cpuUsPerReq)).toFixed(0)} µs/req (${list((r) => r.a.cpuUsPerReq, 0)}), baseline ${median(reps.map((r) => r.b.cpuUsPerReq)).toFixed(0)} µs/req (${list((r) => r.b.cpuUsPerReq, 0)}); p50 ${median(reps.map((r) => r.a.p50)).toFixed(2)} / ${median(reps.map((r) => r.b.p50)).toFixed(2)} ms; ${errors} errors`,
-      command: sameWindowCommand(run),
+      label: `${subjects.candidate} ÷ ${subjects.baseline}, CPU µs/req through Envoy, same window`,
+      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${subjects.candidate} ${median(reps.map((r) => r.a.cpuUsPerReq)).toFixed(0)} µs/req (${list((r) => r.a.cpuUsPerReq, 0)}), ${subjects.baseline} ${median(reps.map((r) => r.b.cpuUsPerReq)).toFixed(0)} µs/req (${list((r) => r.b.cpuUsPerReq, 0)}); p50 ${median(reps.map((r) => r.a.p50)).toFixed(2)} / ${median(reps.map((r) => r.b.p50)).toFixed(2)} ms; ${errors} errors`,
+      command: `${sameWindowCommand(run)}; candidate: ${candidate.command}; baseline: ${baseline.command}`,
     });
     // Judged like a target so that a difference the windows cannot separate says so; it is no target of its own.
     ctx.targets.push(
       judged({
-        name: "A/B: this build's CPU per request against the baseline's",
+        name: `A/B: ${subjects.candidate}'s CPU per request against ${subjects.baseline}'s`,
         goal: "≤ 1.00× (no more CPU than the baseline)",
         values: ratios,
         limit: 1,
         unit: "×",
-        measured: `${reps.length} windows of ${plan.fixedS} s, each build at ${plan.fixedRate.toLocaleString("en-US")} req/s`,
+        measured: `${reps.length} windows of ${plan.fixedS} s, each at ${plan.fixedRate.toLocaleString("en-US")} req/s`,
       }),
     );
   } finally {

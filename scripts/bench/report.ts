@@ -32,7 +32,7 @@ export const SECTION_TITLES: Record<Section, string> = {
   stages: "Cost of each stage of a cached check, in-process (no transport)",
   budget: "Per-tenant request budget through Envoy at a fixed rate: off, scopegate's Redis leases, Envoy's rate-limit filter + envoyproxy/ratelimit",
   fleet: "Fleet token store on Redis (config fleet.tokens): cached Check on vs off, token requests per rollout",
-  ab: "A/B of two builds through Envoy, same window (--only ab --baseline <dist>)",
+  ab: "A/B of two subjects through Envoy, same window (--only ab --baseline <subject> [--candidate <subject>])",
 };
 
 export interface Target {

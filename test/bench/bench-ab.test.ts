@@ -1,6 +1,7 @@
-// Keeps the A/B phase working (`npm run bench -- --only ab --baseline <dist folder>`): in smoke mode, this checkout's
-// dist/ against itself, each behind its own real Envoy in the same window. Checks that both builds answered every
-// request and that the row carries a ratio per window; no timing is asserted.
+// Keeps the A/B phase working (`npm run bench -- --only ab --baseline <subject> [--candidate <subject>]`), in smoke
+// mode: this checkout's dist/ against itself given as a build folder, and the trivial server warmed up with HTTP
+// clients against the plain one, each subject behind its own real Envoy in the same windows. Checks that both
+// subjects answered every request and that the row carries a CPU ratio per window; no timing is asserted.
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,45 +11,60 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Row } from "../../scripts/bench/report.js";
 import { repoRoot } from "../support/tools.js";
 
+const tsx = join(repoRoot, "node_modules/tsx/dist/cli.mjs");
 let dir: string;
-let report: { rows: Row[]; failures: string[] };
+
+/** One smoke A/B run; its report's rows and failures. */
+async function ab(candidate: string, baseline: string): Promise<{ rows: Row[]; failures: string[] }> {
+  const json = join(dir, `${candidate.replace(/\W+/g, "_")}.json`);
+  // Reads dist/ (npm test builds first); writes no document without --out.
+  await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", "--smoke", "--only", "ab", "--candidate", candidate, "--baseline", baseline, "--json", json], {
+    cwd: repoRoot,
+    timeout: 150_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`bench --only ab failed: ${err.message}\n${err.stderr ?? ""}`);
+  });
+  return JSON.parse(await readFile(json, "utf8")) as { rows: Row[]; failures: string[] };
+}
+
+let builds: { rows: Row[]; failures: string[] };
+let trivials: { rows: Row[]; failures: string[] };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "scopegate-bench-ab-"));
-  const json = join(dir, "ab.json");
-  const tsx = join(repoRoot, "node_modules/tsx/dist/cli.mjs");
-  // Reads dist/ (npm test builds first); writes no document without --out.
-  await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", "--smoke", "--only", "ab", "--baseline", join(repoRoot, "dist"), "--json", json], {
-    cwd: repoRoot,
-    timeout: 200_000,
-    maxBuffer: 16 * 1024 * 1024,
-  }).catch((err: Error & { stdout?: string; stderr?: string }) => {
-    throw new Error(`bench --only ab failed: ${err.message}\n${err.stderr ?? ""}`);
-  });
-  report = JSON.parse(await readFile(json, "utf8")) as typeof report;
-}, 220_000);
+  builds = await ab("dist", join(repoRoot, "dist"));
+  trivials = await ab("trivial+http-clients", "trivial");
+}, 320_000);
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe("npm run bench -- --only ab --baseline <dist>", () => {
-  it("loads both builds in the same windows and reports a CPU ratio per window, every answer an allow", () => {
-    expect(report.failures).toEqual([]);
-    const rows = report.rows.filter((r) => r.section === "ab");
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); this build \d+ µs\/req .* 0 errors$/);
+describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>]", () => {
+  it("loads two builds of scopegate in the same windows and reports a CPU ratio per window, every answer an allow", () => {
+    expect(builds.failures).toEqual([]);
+    const rows = builds.rows.filter((r) => r.section === "ab");
+    expect(rows.map((r) => r.label)).toEqual([`dist ÷ ${join(repoRoot, "dist")}, CPU µs/req through Envoy, same window`]);
+    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req .* 0 errors$/);
+    expect(rows[0]!.command).toContain("dist/main.js serve");
   });
 
-  it("refuses --only ab without a baseline, and a baseline without --only ab", async () => {
-    const tsx = join(repoRoot, "node_modules/tsx/dist/cli.mjs");
-    for (const args of [["--only", "ab"], ["--baseline", "dist"]]) {
+  it("loads the trivial server warmed up with HTTP clients beside the plain one, every answer an allow", () => {
+    expect(trivials.failures).toEqual([]);
+    const row = trivials.rows.find((r) => r.section === "ab");
+    expect(row?.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); trivial\+http-clients \d+ µs\/req .* trivial \d+ µs\/req .* 0 errors$/);
+    expect(row?.command).toMatch(/candidate: node --import=scripts\/bench\/http-clients-warmup\.mjs scripts\/bench\/trivial-server\.ts .*; baseline: node scripts\/bench\/trivial-server\.ts/);
+  });
+
+  it("refuses --only ab without a baseline, a baseline without --only ab, and a candidate alone", async () => {
+    for (const args of [["--only", "ab"], ["--baseline", "dist"], ["--candidate", "dist"]]) {
       const failed = await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", ...args], { cwd: repoRoot, timeout: 60_000 }).then(
         () => undefined,
         (err: Error & { code?: number; stderr?: string }) => err,
       );
       expect(failed?.code).toBe(2);
-      expect(failed?.stderr).toContain("--only ab and --baseline <dist folder> go together");
+      expect(failed?.stderr).toContain("--only ab and --baseline <subject> go together");
     }
   });
 });
