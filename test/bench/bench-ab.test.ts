@@ -57,6 +57,10 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
     expect(row?.command).toMatch(/candidate: node --import=scripts\/bench\/http-clients-warmup\.mjs scripts\/bench\/trivial-server\.ts .*; baseline: node scripts\/bench\/trivial-server\.ts/);
   });
 
+  it("the fixed-answer variant still applies to this checkout's source (scripts/bench/build-variant.sh applies it)", async () => {
+    await expect(promisify(execFile)("git", ["apply", "--check", "scripts/bench/variants/fixed-answer.patch"], { cwd: repoRoot })).resolves.toBeDefined();
+  });
+
   it("refuses --only ab without a baseline, a baseline without --only ab, and a candidate alone", async () => {
     for (const args of [["--only", "ab"], ["--baseline", "dist"], ["--candidate", "dist"]]) {
       const failed = await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", ...args], { cwd: repoRoot, timeout: 60_000 }).then(
