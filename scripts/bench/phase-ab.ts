@@ -18,7 +18,7 @@ import { startEdge, startUpstream } from "./envoys.js";
 import { expectAllAllowed } from "./grpc-client.js";
 import { BOUNDED_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { judged, median } from "./report.js";
-import { cpuRatios, sameWindow, sameWindowCommand, type SameWindowRep, type SameWindowRun } from "./same-window.js";
+import { cpuRatios, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRun } from "./same-window.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
 import { rateGenerator, runSharedRate, writeRateRequests } from "./vegeta.js";
@@ -89,13 +89,11 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
     await runSharedRate({ binary: generator.path, urls: [a.envoy.url, b.envoy.url], requestsFile, ratePerUrl: plan.fixedRate, connections: CONNECTIONS, durationS: plan.tailWarmS });
     const run: SameWindowRun = { binary: generator.path, requestsFile, rate: plan.fixedRate, connections: CONNECTIONS, durationS: plan.fixedS, reps: 2 * plan.fixedReps };
     const reps = await sameWindow(a, b, run);
-    const list = (f: (r: SameWindowRep) => number, digits: number): string => reps.map((r) => f(r).toFixed(digits)).join(", ");
-    const errors = reps.reduce((n, r) => n + r.a.errors + r.b.errors, 0);
     const ratios = cpuRatios(reps);
     ctx.rows.push({
       section: "ab",
       label: `${subjects.candidate} ÷ ${subjects.baseline}, CPU µs/req through Envoy, same window`,
-      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${subjects.candidate} ${median(reps.map((r) => r.a.cpuUsPerReq)).toFixed(0)} µs/req (${list((r) => r.a.cpuUsPerReq, 0)}), ${subjects.baseline} ${median(reps.map((r) => r.b.cpuUsPerReq)).toFixed(0)} µs/req (${list((r) => r.b.cpuUsPerReq, 0)}); p50 ${median(reps.map((r) => r.a.p50)).toFixed(2)} / ${median(reps.map((r) => r.b.p50)).toFixed(2)} ms; ${errors} errors`,
+      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${sameWindowSummary(reps, { a: subjects.candidate, b: subjects.baseline })}`,
       command: `${sameWindowCommand(run)}; candidate: ${candidate.command}; baseline: ${baseline.command}`,
     });
     // Judged like a target so that a difference the windows cannot separate says so; it is no target of its own.

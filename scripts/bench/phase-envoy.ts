@@ -14,7 +14,7 @@ import { EDGE_CONCURRENCY, EDGE_TEMPLATE, startEdge, startUpstream, type EdgeKin
 import type { LoadResult } from "./load-result.js";
 import { interleave, stealPerRepetition, withCpu, withSteal, type Measured } from "./phase-direct.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
-import { cpuRatios, sameWindow, sameWindowCommand, type SameWindowRep, type SameWindowRun } from "./same-window.js";
+import { cpuRatios, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRun } from "./same-window.js";
 import { judged, median, medianLoad, spreadOf, type Target } from "./report.js";
 import { runWrk, wrkCommand, writeWrkScript, type WrkRun } from "./wrk.js";
 
@@ -225,10 +225,6 @@ async function sameWindowTarget(ctx: Context, binary: string, sgEdge: Edge, tvEd
   const { plan } = ctx;
   const run: SameWindowRun = { binary, requestsFile, rate: plan.fixedRate, connections: FIXED.connections, durationS: plan.fixedS, reps: plan.fixedReps };
   const reps = await sameWindow({ envoy: sgEdge.envoy, pid: sgEdge.authzPid! }, { envoy: tvEdge.envoy, pid: tvEdge.authzPid! }, run);
-  const of = (f: (r: SameWindowRep) => number): number => median(reps.map(f));
-  const list = (f: (r: SameWindowRep) => number, digits: number): string => reps.map((r) => f(r).toFixed(digits)).join(", ");
-  const steal = reps.every((r) => r.stealPct !== undefined) ? `; hypervisor steal per repetition ${list((r) => r.stealPct!, 1)} %` : "";
-  const errors = reps.reduce((n, r) => n + r.a.errors + r.b.errors, 0);
   return {
     target: judged({
       name: SAME_WINDOW_TARGET,
@@ -236,7 +232,7 @@ async function sameWindowTarget(ctx: Context, binary: string, sgEdge: Edge, tvEd
       values: cpuRatios(reps),
       limit: 1.15,
       unit: "×",
-      measured: `scopegate ${of((r) => r.a.cpuUsPerReq).toFixed(0)} µs/req (per repetition ${list((r) => r.a.cpuUsPerReq, 0)}), trivial ${of((r) => r.b.cpuUsPerReq).toFixed(0)} µs/req (${list((r) => r.b.cpuUsPerReq, 0)}); ${of((r) => r.a.rps).toFixed(0)} / ${of((r) => r.b.rps).toFixed(0)} req/s, p50 ${of((r) => r.a.p50).toFixed(2)} / ${of((r) => r.b.p50).toFixed(2)} ms, ${errors} errors${steal}`,
+      measured: sameWindowSummary(reps, { a: "scopegate", b: "trivial" }),
     }),
     note: `"Same window" (the CPU target's second row): ${plan.fixedReps} windows of ${plan.fixedS} s, each one vegeta attack at ${(2 * plan.fixedRate).toLocaleString("en-US")} req/s whose targets alternate between the trivial server's edge and scopegate's (the same requests to each; which edge gets the first alternates between windows), so both servers answer ${plan.fixedRate.toLocaleString("en-US")} req/s during the same seconds and their CPU is read over the same window: anything that changes the machine's speed lands on both. \`${sameWindowCommand(run)}\`.`,
   };

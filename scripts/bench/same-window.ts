@@ -7,6 +7,7 @@ import type { Envoy } from "../../test/support/envoy.js";
 import { treeCpuMs } from "./child.js";
 import type { LoadResult } from "./load-result.js";
 import { cpuTicks, stealShare } from "./machine.js";
+import { median } from "./report.js";
 import { rateCommand, runSharedRate } from "./vegeta.js";
 
 export interface Side {
@@ -15,11 +16,12 @@ export interface Side {
   readonly pid: number;
 }
 
-export type Measured = LoadResult & { readonly cpuUsPerReq: number };
+/** One side's load in one window, with its server's CPU per request. */
+export type WindowLoad = LoadResult & { readonly cpuUsPerReq: number };
 
 export interface SameWindowRep {
-  readonly a: Measured;
-  readonly b: Measured;
+  readonly a: WindowLoad;
+  readonly b: WindowLoad;
   /** The share of the machine's CPU time the hypervisor stole during the window (/proc/stat), when readable. */
   readonly stealPct: number | undefined;
 }
@@ -54,7 +56,7 @@ export async function sameWindow(a: Side, b: Side, run: SameWindowRun): Promise<
     });
     const cpuMs = sides.map((s, k) => treeCpuMs(s.pid) - before[k]!);
     const steal = stealShare(ticks, cpuTicks());
-    const measured = results.map((r, k): Measured => ({ ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs[k]! * 1000) / r.requests : Number.NaN }));
+    const measured = results.map((r, k): WindowLoad => ({ ...r, cpuUsPerReq: r.requests > 0 ? (cpuMs[k]! * 1000) / r.requests : Number.NaN }));
     const aAt = sides.indexOf(a);
     reps.push({ a: measured[aAt]!, b: measured[1 - aAt]!, stealPct: steal === undefined ? undefined : steal * 100 });
   }
@@ -64,6 +66,22 @@ export async function sameWindow(a: Side, b: Side, run: SameWindowRun): Promise<
 /** Per window, a's CPU per request ÷ b's. */
 export function cpuRatios(reps: readonly SameWindowRep[]): number[] {
   return reps.map((r) => r.a.cpuUsPerReq / r.b.cpuUsPerReq);
+}
+
+/**
+ * What both sides did, for a row or a target: "<a> N µs/req (per window …), <b> N µs/req (…); N / N req/s, p50 x / y
+ * ms, E errors", and the hypervisor's steal per window when /proc/stat was readable. Medians over the windows.
+ */
+export function sameWindowSummary(reps: readonly SameWindowRep[], names: { a: string; b: string }): string {
+  const of = (f: (r: SameWindowRep) => number): number => median(reps.map(f));
+  const list = (f: (r: SameWindowRep) => number, digits: number): string => reps.map((r) => f(r).toFixed(digits)).join(", ");
+  const errors = reps.reduce((n, r) => n + r.a.errors + r.b.errors, 0);
+  const steal = reps.every((r) => r.stealPct !== undefined) ? `; hypervisor steal per window ${list((r) => r.stealPct!, 1)} %` : "";
+  return (
+    `${names.a} ${of((r) => r.a.cpuUsPerReq).toFixed(0)} µs/req (per window ${list((r) => r.a.cpuUsPerReq, 0)}), ` +
+    `${names.b} ${of((r) => r.b.cpuUsPerReq).toFixed(0)} µs/req (${list((r) => r.b.cpuUsPerReq, 0)}); ` +
+    `${of((r) => r.a.rps).toFixed(0)} / ${of((r) => r.b.rps).toFixed(0)} req/s, p50 ${of((r) => r.a.p50).toFixed(2)} / ${of((r) => r.b.p50).toFixed(2)} ms, ${errors} errors${steal}`
+  );
 }
 
 export function sameWindowCommand(run: SameWindowRun): string {

@@ -46,14 +46,14 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
     expect(builds.failures).toEqual([]);
     const rows = builds.rows.filter((r) => r.section === "ab");
     expect(rows.map((r) => r.label)).toEqual([`dist ÷ ${join(repoRoot, "dist")}, CPU µs/req through Envoy, same window`]);
-    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req .* 0 errors$/);
+    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?$/);
     expect(rows[0]!.command).toContain("dist/main.js serve");
   });
 
   it("loads the trivial server warmed up with HTTP clients beside the plain one, every answer an allow", () => {
     expect(trivials.failures).toEqual([]);
     const row = trivials.rows.find((r) => r.section === "ab");
-    expect(row?.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); trivial\+http-clients \d+ µs\/req .* trivial \d+ µs\/req .* 0 errors$/);
+    expect(row?.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); trivial\+http-clients \d+ µs\/req \(per window \d+, \d+\), trivial \d+ µs\/req .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?$/);
     expect(row?.command).toMatch(/candidate: node --import=scripts\/bench\/http-clients-warmup\.mjs scripts\/bench\/trivial-server\.ts .*; baseline: node scripts\/bench\/trivial-server\.ts/);
   });
 

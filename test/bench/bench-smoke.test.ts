@@ -83,7 +83,7 @@ describe("npm run bench -- --smoke", () => {
   it("measures the CPU target a second way: scopegate and the trivial server loaded in the same window, every answer an allow", () => {
     const target = report.targets.find((t) => t.name === SAME_WINDOW_TARGET);
     // Both servers answered in the window (CPU per request is a number for each) and nothing failed.
-    expect(target?.measured).toMatch(/^scopegate \d+ µs\/req \(per repetition \d+\), trivial \d+ µs\/req \(\d+\); \d+ \/ \d+ req\/s, p50 [\d.]+ \/ [\d.]+ ms, 0 errors/);
+    expect(target?.measured).toMatch(/^scopegate \d+ µs\/req \(per window \d+\), trivial \d+ µs\/req \(\d+\); \d+ \/ \d+ req\/s, p50 [\d.]+ \/ [\d.]+ ms, 0 errors/);
   });
 
   it("has scopegate with a decision line per allow too behind Envoy, every answer an allow", () => {
