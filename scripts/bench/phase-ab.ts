@@ -85,10 +85,13 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
     const b = await sideOf(baseline);
     const requestsFile = join(dir, "ab-requests.json");
     await writeRateRequests(requestsFile, requestSpecs(hot, 100).map((s) => ({ path: s.path, headers: httpHeadersFor(s) })));
+    // The subjects minted their tokens while they started (expectAllAllowed); under load, as in every phase, none.
+    const tokensBefore = ctx.world.standin.tokenRequests;
     // Both past V8's tiering before the first window (phase-tail's warm-up, for the same reason).
     await runSharedRate({ binary: generator.path, urls: [a.envoy.url, b.envoy.url], requestsFile, ratePerUrl: plan.fixedRate, connections: CONNECTIONS, durationS: plan.tailWarmS });
     const run: SameWindowRun = { binary: generator.path, requestsFile, rate: plan.fixedRate, connections: CONNECTIONS, durationS: plan.fixedS, reps: 2 * plan.fixedReps };
     const reps = await sameWindow(a, b, run);
+    ctx.hotPathTokenRequests += ctx.world.standin.tokenRequests - tokensBefore;
     const ratios = cpuRatios(reps);
     ctx.rows.push({
       section: "ab",

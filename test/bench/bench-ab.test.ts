@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Row } from "../../scripts/bench/report.js";
+import type { Row, Target } from "../../scripts/bench/report.js";
 import { repoRoot } from "../support/tools.js";
 
 const tsx = join(repoRoot, "node_modules/tsx/dist/cli.mjs");
 let dir: string;
 
 /** One smoke A/B run; its report's rows and failures. */
-async function ab(candidate: string, baseline: string): Promise<{ rows: Row[]; failures: string[] }> {
+async function ab(candidate: string, baseline: string): Promise<AbReport> {
   const json = join(dir, `${candidate.replace(/\W+/g, "_")}.json`);
   // Reads dist/ (npm test builds first); writes no document without --out.
   await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", "--smoke", "--only", "ab", "--candidate", candidate, "--baseline", baseline, "--json", json], {
@@ -25,11 +25,12 @@ async function ab(candidate: string, baseline: string): Promise<{ rows: Row[]; f
   }).catch((err: Error & { stderr?: string }) => {
     throw new Error(`bench --only ab failed: ${err.message}\n${err.stderr ?? ""}`);
   });
-  return JSON.parse(await readFile(json, "utf8")) as { rows: Row[]; failures: string[] };
+  return JSON.parse(await readFile(json, "utf8")) as AbReport;
 }
 
-let builds: { rows: Row[]; failures: string[] };
-let trivials: { rows: Row[]; failures: string[] };
+type AbReport = { rows: Row[]; failures: string[]; targets: Target[] };
+let builds: AbReport;
+let trivials: AbReport;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "scopegate-bench-ab-"));
@@ -48,6 +49,8 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
     expect(rows.map((r) => r.label)).toEqual([`dist ÷ ${join(repoRoot, "dist")}, CPU µs/req through Envoy, same window`]);
     expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?$/);
     expect(rows[0]!.command).toContain("dist/main.js serve");
+    // Both builds answered the windows from their caches: no token request under load.
+    expect(builds.targets.find((t) => t.name === "token requests on the hot path")).toMatchObject({ met: true, measured: expect.stringMatching(/^0 /) });
   });
 
   it("loads the trivial server warmed up with HTTP clients beside the plain one, every answer an allow", () => {
