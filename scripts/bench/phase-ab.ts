@@ -16,6 +16,7 @@ import { httpHeadersFor, requestSpecs } from "./check-requests.js";
 import type { Context } from "./context.js";
 import { startEdge, startUpstream } from "./envoys.js";
 import { expectAllAllowed } from "./grpc-client.js";
+import { treeRssBytes } from "./child.js";
 import { BOUNDED_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { judged, median } from "./report.js";
 import { cpuRatios, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRun } from "./same-window.js";
@@ -91,12 +92,14 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
     await runSharedRate({ binary: generator.path, urls: [a.envoy.url, b.envoy.url], requestsFile, ratePerUrl: plan.fixedRate, connections: CONNECTIONS, durationS: plan.tailWarmS });
     const run: SameWindowRun = { binary: generator.path, requestsFile, rate: plan.fixedRate, connections: CONNECTIONS, durationS: plan.fixedS, reps: 2 * plan.fixedReps };
     const reps = await sameWindow(a, b, run);
+    // Resident memory of each process tree right after its last window under load: what a variant costs in memory.
+    const rss = { a: treeRssBytes(candidate.pid), b: treeRssBytes(baseline.pid) };
     ctx.hotPathTokenRequests += ctx.world.standin.tokenRequests - tokensBefore;
     const ratios = cpuRatios(reps);
     ctx.rows.push({
       section: "ab",
       label: `${subjects.candidate} ÷ ${subjects.baseline}, CPU µs/req through Envoy, same window`,
-      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${sameWindowSummary(reps, { a: subjects.candidate, b: subjects.baseline })}`,
+      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${sameWindowSummary(reps, { a: subjects.candidate, b: subjects.baseline })}; RSS after the last window ${mib(rss.a)} / ${mib(rss.b)} MiB (process tree)`,
       command: `${sameWindowCommand(run)}; candidate: ${candidate.command}; baseline: ${baseline.command}`,
     });
     // Judged like a target so that a difference the windows cannot separate says so; it is no target of its own.
@@ -113,4 +116,8 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(0);
 }

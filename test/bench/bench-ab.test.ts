@@ -3,7 +3,7 @@
 // clients against the plain one, each subject behind its own real Envoy in the same windows. Checks that both
 // subjects answered every request and that the row carries a CPU ratio per window; no timing is asserted.
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -28,6 +28,12 @@ async function ab(candidate: string, baseline: string): Promise<AbReport> {
   return JSON.parse(await readFile(json, "utf8")) as AbReport;
 }
 
+/** The two process trees' RSS the row ends with. */
+function rssMiB(value: string): number[] {
+  const m = /RSS after the last window (\d+) \/ (\d+) MiB/.exec(value);
+  return m ? [Number(m[1]), Number(m[2])] : [];
+}
+
 type AbReport = { rows: Row[]; failures: string[]; targets: Target[] };
 let builds: AbReport;
 let trivials: AbReport;
@@ -47,7 +53,11 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
     expect(builds.failures).toEqual([]);
     const rows = builds.rows.filter((r) => r.section === "ab");
     expect(rows.map((r) => r.label)).toEqual([`dist ÷ ${join(repoRoot, "dist")}, CPU µs/req through Envoy, same window`]);
-    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?$/);
+    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
+    // Each a live node process's RSS, not a missed reading (0 when the process is gone).
+    const rss = rssMiB(rows[0]!.value ?? "");
+    expect(rss).toHaveLength(2);
+    expect(Math.min(...rss)).toBeGreaterThanOrEqual(20);
     expect(rows[0]!.command).toContain("dist/main.js serve");
     // Both builds answered the windows from their caches: no token request under load.
     expect(builds.targets.find((t) => t.name === "token requests on the hot path")).toMatchObject({ met: true, measured: expect.stringMatching(/^0 /) });
@@ -56,12 +66,16 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
   it("loads the trivial server warmed up with HTTP clients beside the plain one, every answer an allow", () => {
     expect(trivials.failures).toEqual([]);
     const row = trivials.rows.find((r) => r.section === "ab");
-    expect(row?.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); trivial\+http-clients \d+ µs\/req \(per window \d+, \d+\), trivial \d+ µs\/req .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?$/);
+    expect(row?.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); trivial\+http-clients \d+ µs\/req \(per window \d+, \d+\), trivial \d+ µs\/req .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
     expect(row?.command).toMatch(/candidate: node --import=scripts\/bench\/http-clients-warmup\.mjs scripts\/bench\/trivial-server\.ts .*; baseline: node scripts\/bench\/trivial-server\.ts/);
   });
 
-  it("the fixed-answer variant still applies to this checkout's source (scripts/bench/build-variant.sh applies it)", async () => {
-    await expect(promisify(execFile)("git", ["apply", "--check", "scripts/bench/variants/fixed-answer.patch"], { cwd: repoRoot })).resolves.toBeDefined();
+  it("every variant in scripts/bench/variants still applies to this checkout's source (scripts/bench/build-variant.sh applies them)", async () => {
+    const patches = (await readdir(join(repoRoot, "scripts/bench/variants"))).filter((f) => f.endsWith(".patch"));
+    expect(patches).toEqual(expect.arrayContaining(["fixed-answer.patch", "stop-after-parse.patch", "serve-in-thread.patch"]));
+    for (const patch of patches) {
+      await expect(promisify(execFile)("git", ["apply", "--check", `scripts/bench/variants/${patch}`], { cwd: repoRoot }), patch).resolves.toBeDefined();
+    }
   });
 
   it("refuses --only ab without a baseline, a baseline without --only ab, and a candidate alone", async () => {
