@@ -129,7 +129,9 @@ async function main(argv: string[]): Promise<number> {
       const environments = config
         ? [...buildEnvironments(config.environments).values()].map((e) => ({ name: e.name, apiHost: e.apiHost, pathPrefix: e.profile.apiPathPrefix }))
         : GENESYS_ENVIRONMENTS;
-      process.stdout.write(renderEgressConfig({ layout, environments, ...(config ? { upstreamHeader: config.egress.upstreamHeader } : {}) }));
+      process.stdout.write(
+        renderEgressConfig({ layout, environments, ...(config ? { upstreamHeader: config.egress.upstreamHeader, tenantHeader: config.tenantHeader } : {}) }),
+      );
       return 0;
     }
     default:

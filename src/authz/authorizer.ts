@@ -20,7 +20,7 @@ import type { Tenant } from "../tenants/tenant.js";
 import { isTenantIdError, readTenantId, type TenantIdRules } from "../tenants/tenant-id.js";
 import type { TokenEntry, TokenSource } from "../tokens/token-provider.js";
 import { isTokenSourceError } from "../tokens/token-source-errors.js";
-import type { CheckInput } from "./check-input.js";
+import { checkedHeaders, type CheckInput } from "./check-input.js";
 import { HeaderPicker, readCheckRequest } from "./check-request-wire.js";
 import { gatewayBearer, isLogin, readLogin } from "./gateway-login.js";
 import { answeredAs, DENY_REASONS, deny, isDenial, type Denial, type DenyReason } from "./deny-reasons.js";
@@ -434,7 +434,7 @@ const AUTHORIZATION_WANTED = [`bearer ${GATEWAY_TOKEN_PREFIX}`, "basic "];
  * when it can matter (a gateway token, or a login's Basic credentials). Also the bench's wire-reader floor's.
  */
 export function checkRequestPicker(tenantHeader: string): HeaderPicker {
-  return new HeaderPicker([tenantHeader, "x-request-id", "authorization"], { authorization: AUTHORIZATION_WANTED });
+  return new HeaderPicker(checkedHeaders(tenantHeader), { authorization: AUTHORIZATION_WANTED });
 }
 
 function planFor(query: QueryMutation, generation: number): Plan {

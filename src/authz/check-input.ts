@@ -1,3 +1,16 @@
+/** The tenant header when the config names none (config tenantHeader). */
+export const DEFAULT_TENANT_HEADER = "x-tenant-id";
+
+/**
+ * The only request headers a check reads: the tenant header, x-request-id (to tie the decision line to Envoy's access
+ * log) and authorization (a gateway token, or a login's Basic credentials). The check's header picker reads these,
+ * and the shipped Envoy configs send only these (ext_authz allowed_headers): the caller's other headers (cookies,
+ * its own placeholder bearer aside, user agents, trace context) never reach scopegate.
+ */
+export function checkedHeaders(tenantHeader: string): readonly string[] {
+  return [tenantHeader, "x-request-id", "authorization"];
+}
+
 /**
  * What a decision reads from a CheckRequest, as plain data. Built from the request bytes by
  * check-request-wire.ts; the generated protobuf types never reach the core.

@@ -3,6 +3,7 @@
  * Secrets never live here, only references to them (file paths, env var names, Vault paths).
  */
 import { z } from "zod";
+import { DEFAULT_TENANT_HEADER } from "../authz/check-input.js";
 import { DEFAULT_PROFILE, ENVIRONMENT_NAME, PROFILE_IDS, PROFILES } from "../profiles/index.js";
 import { defaultEnvironmentEntries, isAcceptableTokenUrl } from "./environments.js";
 import { fleetSchema } from "./fleet.js";
@@ -224,7 +225,7 @@ export const configSchema = z
     tenantHeader: z
       .string()
       .regex(/^[a-z0-9-]+$/, "header names are lower-case as Envoy sends them")
-      .default("x-tenant-id"),
+      .default(DEFAULT_TENANT_HEADER),
     tenantIdPattern: regexSource.default("^[a-z0-9][a-z0-9._-]{0,62}$"),
     callers: z
       .object({

@@ -14,6 +14,7 @@
  */
 import YAML from "yaml";
 import { AUDIT_NAMESPACE, type AuditField } from "../authz/audit.js";
+import { checkedHeaders, DEFAULT_TENANT_HEADER } from "../authz/check-input.js";
 import { GENESYS_CLOUD } from "../profiles/genesys/profile.js";
 
 export type EgressLayout = "sidecar" | "gateway";
@@ -28,6 +29,8 @@ export interface EgressConfigOptions {
   readonly environments: readonly (string | EgressEnvironment)[];
   /** Header scopegate sets to the tenant's environment (config egress.upstreamHeader). */
   readonly upstreamHeader?: string;
+  /** Header the caller names its tenant in (config tenantHeader): one of the few Envoy sends to scopegate. */
+  readonly tenantHeader?: string;
   /** scopegate's Check socket, shared with Envoy through a volume only the two of them mount. */
   readonly authzSocket?: string;
   /** CA bundle Envoy verifies api.<environment> against (the image's system bundle). */
@@ -67,7 +70,7 @@ export function renderEgressConfig(opts: EgressConfigOptions): string {
   const doc = new YAML.Document({
     admin: { address: { socket_address: { address: ADMIN.address, port_value: ADMIN.port } } },
     static_resources: {
-      listeners: [listener(opts.layout, header, environments), readinessListener()],
+      listeners: [listener(opts.layout, header, environments, opts.tenantHeader ?? DEFAULT_TENANT_HEADER), readinessListener()],
       clusters: [authzCluster(socket, opts.layout), ...environments.map((env) => environmentCluster(env, caBundle)), adminCluster()],
     },
   });
@@ -75,7 +78,7 @@ export function renderEgressConfig(opts: EgressConfigOptions): string {
   return doc.toString({ lineWidth: 0 });
 }
 
-function listener(layout: EgressLayout, header: string, environments: readonly EgressEnvironment[]): object {
+function listener(layout: EgressLayout, header: string, environments: readonly EgressEnvironment[], tenantHeader: string): object {
   const sidecar = layout === "sidecar";
   return {
     name: "egress",
@@ -84,7 +87,7 @@ function listener(layout: EgressLayout, header: string, environments: readonly E
     address: { socket_address: { address: sidecar ? "127.0.0.1" : "0.0.0.0", port_value: sidecar ? 8080 : 8443 } },
     filter_chains: [
       {
-        filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: connectionManager(layout, header, environments) }],
+        filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: connectionManager(layout, header, environments, tenantHeader) }],
         ...(sidecar ? {} : { transport_socket: downstreamMtls() }),
       },
     ],
@@ -172,7 +175,7 @@ function downstreamMtls(): object {
   };
 }
 
-function connectionManager(layout: EgressLayout, header: string, environments: readonly EgressEnvironment[]): object {
+function connectionManager(layout: EgressLayout, header: string, environments: readonly EgressEnvironment[], tenantHeader: string): object {
   return {
     "@type": HCM,
     stat_prefix: "egress",
@@ -220,6 +223,11 @@ function connectionManager(layout: EgressLayout, header: string, environments: r
           status_on_error: { code: "ServiceUnavailable" },
           clear_route_cache: true,
           grpc_service: { envoy_grpc: { cluster_name: "authz" }, timeout: "1s" },
+          // Only the headers a check reads go to scopegate (ExtAuthz allowed_headers, honoured for gRPC servers since
+          // envoyproxy/envoy#22877): a caller's cookies and other headers never leave Envoy for the Check, and each
+          // Check is smaller for Envoy to build and scopegate to read. Method, path and Host travel in their own
+          // CheckRequest fields. A config with its own tenantHeader needs its own render (`scopegate envoy-config`).
+          allowed_headers: { patterns: checkedHeaders(tenantHeader).map((name) => ({ exact: name })) },
         },
       },
       { name: "envoy.filters.http.router", typed_config: { "@type": ROUTER } },

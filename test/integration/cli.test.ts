@@ -105,6 +105,7 @@ describe("envoy-config", () => {
       YAML.stringify({
         environments: { "mypurecloud.de": {}, "mypurecloud.ie": {} },
         egress: { upstreamHeader: "x-eu-route" },
+        tenantHeader: "x-client-org",
         secrets: { backend: "file", file: { directory: join(dir, "secrets") } },
         tenants: [{ id: "acme", divisions: ["d"], environment: "mypurecloud.de" }],
       }),
@@ -115,6 +116,9 @@ describe("envoy-config", () => {
       .virtual_hosts[0].routes as { name: string; match: { headers?: { name: string }[] } }[];
     expect(routes.map((r) => r.name)).toEqual(["mypurecloud.de", "mypurecloud.ie", "login", "not-routed"]);
     expect(routes[0]!.match.headers?.[0]?.name).toBe("x-eu-route");
+    // Check gets the config's tenant header, not the default one (ext_authz allowed_headers).
+    const extAuthz = (YAML.parse(eu.stdout) as any).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config;
+    expect(extAuthz.allowed_headers.patterns).toEqual([{ exact: "x-client-org" }, { exact: "x-request-id" }, { exact: "authorization" }]);
     expect((await cli("envoy-config", "--layout", "ingress")).code).toBe(2);
   });
 });

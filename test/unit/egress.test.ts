@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { checkRequestPicker } from "../../src/authz/authorizer.js";
+import { DEFAULT_TENANT_HEADER } from "../../src/authz/check-input.js";
 import { buildEnvironments, parseConfig } from "../../src/config/index.js";
 import { clusterNameFor, renderEgressConfig } from "../../src/egress/envoy-config.js";
 import { GENESYS_ENVIRONMENTS } from "../../src/profiles/genesys/regions.js";
@@ -140,6 +142,18 @@ describe("renderEgressConfig", () => {
     expect(extAuthz).toMatchObject({ clear_route_cache: true, failure_mode_allow: false });
     expect(c.static_resources.listeners[0].filter_chains[0].transport_socket.typed_config.require_client_certificate).toBe(true);
     expect(routesOf(YAML.stringify(c))).toHaveLength(GENESYS_ENVIRONMENTS.length + 2);
+  });
+
+  it("sends Check only the headers the picker reads: the config's tenant header, x-request-id and authorization (ext_authz allowed_headers)", () => {
+    for (const layout of ["sidecar", "gateway"] as const) {
+      const extAuthzOf = (yaml: string) => YAML.parse(yaml).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config;
+      const shipped = extAuthzOf(renderEgressConfig({ layout, environments: GENESYS_ENVIRONMENTS }));
+      expect(shipped.allowed_headers).toEqual({ patterns: checkRequestPicker(DEFAULT_TENANT_HEADER).names.map((exact) => ({ exact })) });
+      expect(shipped.allowed_headers.patterns.map((p: { exact: string }) => p.exact).sort()).toEqual(["authorization", "x-request-id", "x-tenant-id"]);
+      const own = extAuthzOf(renderEgressConfig({ layout, environments: GENESYS_ENVIRONMENTS, tenantHeader: "x-client-org" }));
+      expect(own.allowed_headers.patterns).toContainEqual({ exact: "x-client-org" });
+      expect(own.allowed_headers.patterns).not.toContainEqual({ exact: "x-tenant-id" });
+    }
   });
 
   it("has a login route that goes nowhere upstream and hands only the login's form body (bounded) to Check", () => {
