@@ -5,7 +5,7 @@ export const DEFAULT_TENANT_HEADER = "x-tenant-id";
  * The only request headers a check reads: the tenant header, x-request-id (to tie the decision line to Envoy's access
  * log) and authorization (a gateway token, or a login's Basic credentials). The check's header picker reads these,
  * and the shipped Envoy configs send only these (ext_authz allowed_headers): the caller's other headers (cookies,
- * its own placeholder bearer aside, user agents, trace context) never reach scopegate.
+ * user agents, trace context) never reach scopegate.
  */
 export function checkedHeaders(tenantHeader: string): readonly string[] {
   return [tenantHeader, "x-request-id", "authorization"];
