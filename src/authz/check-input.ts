@@ -1,6 +1,3 @@
-/** The tenant header when the config names none (config tenantHeader). */
-export const DEFAULT_TENANT_HEADER = "x-tenant-id";
-
 /**
  * The only request headers a check reads: the tenant header, x-request-id (to tie the decision line to Envoy's access
  * log) and authorization (a gateway token, or a login's Basic credentials). The check's header picker reads these,

@@ -3,10 +3,12 @@
  * Secrets never live here, only references to them (file paths, env var names, Vault paths).
  */
 import { z } from "zod";
-import { DEFAULT_TENANT_HEADER } from "../authz/check-input.js";
 import { DEFAULT_PROFILE, ENVIRONMENT_NAME, PROFILE_IDS, PROFILES } from "../profiles/index.js";
 import { defaultEnvironmentEntries, isAcceptableTokenUrl } from "./environments.js";
 import { fleetSchema } from "./fleet.js";
+
+/** The tenant header when the config names none (config tenantHeader); the shipped Envoy files are rendered for it. */
+export const DEFAULT_TENANT_HEADER = "x-tenant-id";
 
 /** Defaults for the Check and admin unix sockets (an emptyDir shared by Envoy and scopegate in the sidecar layout). */
 export const DEFAULT_CHECK_SOCKET = "/run/scopegate/authz.sock";

@@ -14,7 +14,8 @@
  */
 import YAML from "yaml";
 import { AUDIT_NAMESPACE, type AuditField } from "../authz/audit.js";
-import { checkedHeaders, DEFAULT_TENANT_HEADER } from "../authz/check-input.js";
+import { checkedHeaders } from "../authz/check-input.js";
+import { DEFAULT_TENANT_HEADER } from "../config/index.js";
 import { GENESYS_CLOUD } from "../profiles/genesys/profile.js";
 
 export type EgressLayout = "sidecar" | "gateway";

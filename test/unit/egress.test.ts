@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { checkRequestPicker } from "../../src/authz/authorizer.js";
-import { DEFAULT_TENANT_HEADER } from "../../src/authz/check-input.js";
-import { buildEnvironments, parseConfig } from "../../src/config/index.js";
+import { buildEnvironments, DEFAULT_TENANT_HEADER, parseConfig } from "../../src/config/index.js";
 import { clusterNameFor, renderEgressConfig } from "../../src/egress/envoy-config.js";
 import { GENESYS_ENVIRONMENTS } from "../../src/profiles/genesys/regions.js";
 import { CachedSecretStore } from "../../src/secrets/cached-secret-store.js";
