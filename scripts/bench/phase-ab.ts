@@ -9,7 +9,12 @@
 //                          built, with node_modules reachable from it);
 //   trivial                the bench's trivial grpc-js server (one fixed answer, scopegate's own);
 //   trivial+http-clients   the same, started with scripts/bench/http-clients-warmup.mjs (HTTP/1.1 and fetch calls
-//                          before it serves, as scopegate's process makes to Vault and token endpoints).
+//                          before it serves, as scopegate's process makes to Vault and token endpoints);
+//   trivial+burn:<n>       the trivial server doing about n µs of CPU work per check (trivial-server.ts --burn-us):
+//                          a server with a given CPU cost per check and nothing else, to tell how much of a p99
+//                          difference the CPU per request explains.
+// The row gives both sides' CPU per request and p99 per window; each is judged (CPU ≤ 1.00×, p99 ≤ + 0.5 ms, the
+// issue-15 tail goal) so that a difference the windows cannot separate says so.
 import { join, resolve } from "node:path";
 import { repoRoot } from "../../test/support/tools.js";
 import { httpHeadersFor, requestSpecs } from "./check-requests.js";
@@ -28,6 +33,7 @@ const CONNECTIONS = 20;
 export const THIS_BUILD = "dist";
 const TRIVIAL = "trivial";
 const TRIVIAL_HTTP = "trivial+http-clients";
+const TRIVIAL_BURN = /^trivial\+burn:(\d{1,6})$/;
 
 interface Started {
   readonly pid: number;
@@ -40,9 +46,10 @@ interface Started {
 /** Starts one subject (see the header); `response` is the fixed answer of the trivial subjects. */
 async function startSubject(ctx: Context, subject: string, side: "a" | "b", response: Buffer): Promise<Started> {
   const name = `ab-${side}`;
-  if (subject === TRIVIAL || subject === TRIVIAL_HTTP) {
+  const burn = TRIVIAL_BURN.exec(subject);
+  if (subject === TRIVIAL || subject === TRIVIAL_HTTP || burn) {
     const nodeFlags = subject === TRIVIAL_HTTP ? [`--import=${join(repoRoot, "scripts/bench/http-clients-warmup.mjs")}`] : [];
-    const t = await startTrivial(ctx.dir, response, { name, nodeFlags });
+    const t = await startTrivial(ctx.dir, response, { name, nodeFlags, ...(burn ? { burnUs: Number(burn[1]) } : {}) });
     return { pid: t.child.pid, unixSocket: t.unixSocket, command: t.command, stop: () => t.stop() };
   }
   const distDir = subject === THIS_BUILD ? undefined : resolve(subject);
@@ -96,10 +103,12 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
     const rss = { a: treeRssBytes(candidate.pid), b: treeRssBytes(baseline.pid) };
     ctx.hotPathTokenRequests += ctx.world.standin.tokenRequests - tokensBefore;
     const ratios = cpuRatios(reps);
+    const p99Diffs = reps.map((r) => r.a.p99 - r.b.p99);
+    const p99s = (side: "a" | "b"): string => `${median(reps.map((r) => r[side].p99)).toFixed(2)} ms (per window ${reps.map((r) => r[side].p99.toFixed(2)).join(", ")})`;
     ctx.rows.push({
       section: "ab",
       label: `${subjects.candidate} ÷ ${subjects.baseline}, CPU µs/req through Envoy, same window`,
-      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${sameWindowSummary(reps, { a: subjects.candidate, b: subjects.baseline })}; RSS after the last window ${mib(rss.a)} / ${mib(rss.b)} MiB (process tree)`,
+      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${sameWindowSummary(reps, { a: subjects.candidate, b: subjects.baseline })}; p99 ${subjects.candidate} ${p99s("a")}, ${subjects.baseline} ${p99s("b")}; RSS after the last window ${mib(rss.a)} / ${mib(rss.b)} MiB (process tree)`,
       command: `${sameWindowCommand(run)}; candidate: ${candidate.command}; baseline: ${baseline.command}`,
     });
     // Judged like a target so that a difference the windows cannot separate says so; it is no target of its own.
@@ -111,6 +120,14 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
         limit: 1,
         unit: "×",
         measured: `${reps.length} windows of ${plan.fixedS} s, each at ${plan.fixedRate.toLocaleString("en-US")} req/s`,
+      }),
+      judged({
+        name: `A/B: ${subjects.candidate}'s p99 against ${subjects.baseline}'s`,
+        goal: "≤ the baseline's + 0.5 ms (issue 15's tail goal)",
+        values: p99Diffs,
+        limit: 0.5,
+        unit: "ms",
+        measured: `${subjects.candidate} − ${subjects.baseline} p99 per window, ${reps.length} windows of ${plan.fixedS} s`,
       }),
     );
   } finally {

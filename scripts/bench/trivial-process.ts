@@ -24,11 +24,14 @@ export interface TrivialServer {
 export async function startTrivial(
   dir: string,
   response: Buffer,
-  opts: { name?: string; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>>; reader?: "generated" | "wire" } = {},
+  opts: { name?: string; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>>; reader?: "generated" | "wire"; burnUs?: number } = {},
 ): Promise<TrivialServer> {
   const name = opts.name ?? "trivial";
   const unixSocket = join(dir, `${name}.sock`);
-  const reader = opts.reader === "generated" ? ["--decode"] : opts.reader === "wire" ? ["--read-wire", TENANT_HEADER] : [];
+  const reader = [
+    ...(opts.reader === "generated" ? ["--decode"] : opts.reader === "wire" ? ["--read-wire", TENANT_HEADER] : []),
+    ...(opts.burnUs ? ["--burn-us", String(opts.burnUs)] : []),
+  ];
   const args = [...(opts.nodeFlags ?? []), join(repoRoot, "scripts/bench/trivial-server.ts"), "--tcp", "127.0.0.1:0", "--uds", unixSocket, "--response", response.toString("base64"), ...reader];
   const child = startChild(name === "trivial" ? "trivial-server" : name, process.execPath, args, { cwd: repoRoot, stdout: "tail", ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const port = (await waitForLine(child, /ready tcp=(\d+)/, 15_000))[1];

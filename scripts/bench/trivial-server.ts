@@ -7,10 +7,13 @@
 // With --read-wire <tenant header>, every request is read instead by scopegate's own reader (dist/authz: the fields a
 // check uses, straight from the bytes, with the headers scopegate picks) before the same fixed answer: the wire-reader
 // floor, what reading costs scopegate's way, so that what scopegate costs above it is its decision, count and log.
+// With --burn-us <n>, every check spins on the clock for n µs before the same fixed answer: a server with a given CPU
+// cost per check and nothing else (no heap, no timers, no I/O of its own), for telling what a tail owes to CPU per
+// request alone (the A/B phase's `trivial+burn:<n>` subject).
 //
 // A process of its own, run by Node 24 directly (type stripping, no loader):
 //   node scripts/bench/trivial-server.ts --response <base64 CheckResponse> [--tcp 127.0.0.1:0] [--uds <path>]
-//     [--decode | --read-wire <tenant header>]
+//     [--decode | --read-wire <tenant header>] [--burn-us <n>]
 // Prints one line `ready tcp=<port>` once every listener is bound; exits on SIGTERM/SIGINT.
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -23,10 +26,12 @@ const { values } = parseArgs({
     uds: { type: "string" },
     decode: { type: "boolean", default: false },
     "read-wire": { type: "string" },
+    "burn-us": { type: "string" },
   },
 });
-if (!values.response || (!values.tcp && !values.uds) || (values.decode && values["read-wire"] !== undefined)) {
-  process.stderr.write("usage: trivial-server.ts --response <base64> [--tcp host:port] [--uds path] [--decode | --read-wire <tenant header>]\n");
+const burnUs = values["burn-us"] === undefined ? 0 : Number(values["burn-us"]);
+if (!values.response || (!values.tcp && !values.uds) || (values.decode && values["read-wire"] !== undefined) || !Number.isInteger(burnUs) || burnUs < 0 || burnUs > 100_000) {
+  process.stderr.write("usage: trivial-server.ts --response <base64> [--tcp host:port] [--uds path] [--decode | --read-wire <tenant header>] [--burn-us <0..100000>]\n");
   process.exit(2);
 }
 const response = Buffer.from(values.response, "base64");
@@ -45,6 +50,7 @@ const authorizer = "../../dist/authz/authorizer.js";
 const denials = "../../dist/authz/deny-reasons.js";
 const tenantHeader = values["read-wire"];
 const deserialize = values.decode ? await generatedDecoder() : tenantHeader !== undefined ? await wireReader(tenantHeader) : identity;
+const burn = burnUs > 0 ? burner(burnUs) : undefined;
 const server = new Server(CHECK_SERVER_OPTIONS);
 server.addService(
   {
@@ -58,7 +64,15 @@ server.addService(
       responseDeserialize: identity,
     },
   },
-  { Check: (_call: ServerUnaryCall<unknown, Buffer>, callback: sendUnaryData<Buffer>) => callback(null, response) },
+  {
+    Check:
+      burn === undefined
+        ? (_call: ServerUnaryCall<unknown, Buffer>, callback: sendUnaryData<Buffer>) => callback(null, response)
+        : (_call: ServerUnaryCall<unknown, Buffer>, callback: sendUnaryData<Buffer>) => {
+            burn();
+            callback(null, response);
+          },
+  },
 );
 
 async function generatedDecoder(): Promise<(bytes: Buffer) => unknown> {
@@ -76,6 +90,21 @@ async function wireReader(header: string): Promise<(bytes: Buffer) => unknown> {
     const input = readCheckRequest(bytes, picker);
     if (isDenial(input)) throw new Error("not a CheckRequest scopegate can read");
     return input;
+  };
+}
+
+/**
+ * A spin on the clock. Not a fixed count of loop rounds: those cost whatever the JIT made of them at the moment
+ * (unoptimised, five times as much here). Not the thread's CPU time either: getrusage moves in scheduler ticks on
+ * this kernel (a 300 µs spin took 4 ms). The spin burns less CPU than `us` when the scheduler takes the core away
+ * mid-spin; the A/B row reports the CPU per request it really came to.
+ */
+function burner(us: number): () => void {
+  return () => {
+    const until = performance.now() + us / 1000;
+    while (performance.now() < until) {
+      // spin
+    }
   };
 }
 

@@ -1,7 +1,8 @@
 // Keeps the A/B phase working (`npm run bench -- --only ab --baseline <subject> [--candidate <subject>]`), in smoke
-// mode: this checkout's dist/ against itself given as a build folder, and the trivial server warmed up with HTTP
-// clients against the plain one, each subject behind its own real Envoy in the same windows. Checks that both
-// subjects answered every request and that the row carries a CPU ratio per window; no timing is asserted.
+// mode: this checkout's dist/ against itself given as a build folder, the trivial server warmed up with HTTP clients
+// against the plain one, and the trivial server spinning per check against the one warmed up, each subject behind its
+// own real Envoy in the same windows. Checks that both subjects answered every request, that the row carries a CPU
+// ratio and a p99 per window, and that a spin of 400 µs per check shows up as CPU (no timing is asserted).
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,12 +38,14 @@ function rssMiB(value: string): number[] {
 type AbReport = { rows: Row[]; failures: string[]; targets: Target[] };
 let builds: AbReport;
 let trivials: AbReport;
+let burns: AbReport;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "scopegate-bench-ab-"));
   builds = await ab("dist", join(repoRoot, "dist"));
   trivials = await ab("trivial+http-clients", "trivial");
-}, 320_000);
+  burns = await ab("trivial+burn:400", "trivial+http-clients");
+}, 480_000);
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -53,7 +56,7 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
     expect(builds.failures).toEqual([]);
     const rows = builds.rows.filter((r) => r.section === "ab");
     expect(rows.map((r) => r.label)).toEqual([`dist ÷ ${join(repoRoot, "dist")}, CPU µs/req through Envoy, same window`]);
-    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
+    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; p99 dist [\d.]+ ms \(per window [\d.]+, [\d.]+\), \S+ [\d.]+ ms \(per window [\d.]+, [\d.]+\); RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
     // Each a live node process's RSS, not a missed reading (0 when the process is gone).
     const rss = rssMiB(rows[0]!.value ?? "");
     expect(rss).toHaveLength(2);
@@ -66,8 +69,21 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
   it("loads the trivial server warmed up with HTTP clients beside the plain one, every answer an allow", () => {
     expect(trivials.failures).toEqual([]);
     const row = trivials.rows.find((r) => r.section === "ab");
-    expect(row?.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); trivial\+http-clients \d+ µs\/req \(per window \d+, \d+\), trivial \d+ µs\/req .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
+    expect(row?.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); trivial\+http-clients \d+ µs\/req \(per window \d+, \d+\), trivial \d+ µs\/req .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; p99 trivial\+http-clients [\d.]+ ms .*; RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
     expect(row?.command).toMatch(/candidate: node --import=scripts\/bench\/http-clients-warmup\.mjs scripts\/bench\/trivial-server\.ts .*; baseline: node scripts\/bench\/trivial-server\.ts/);
+  });
+
+  it("loads the trivial server spinning 400 µs per check: more CPU per request than the baseline in every window, both judged", () => {
+    expect(burns.failures).toEqual([]);
+    const row = burns.rows.find((r) => r.section === "ab");
+    expect(row?.command).toMatch(/candidate: node scripts\/bench\/trivial-server\.ts .* --burn-us 400;/);
+    // 400 µs of spin on top of the transport's ~100–250 µs: well above the baseline whatever the machine does.
+    const perWindow = /^[\d.]+× \(per window ([\d.]+), ([\d.]+)\)/.exec(row?.value ?? "");
+    expect(perWindow).not.toBeNull();
+    expect(Math.min(Number(perWindow![1]), Number(perWindow![2]))).toBeGreaterThan(1.5);
+    const judgedNames = burns.targets.map((t) => t.name).filter((n) => n.startsWith("A/B: "));
+    expect(judgedNames).toEqual(["A/B: trivial+burn:400's CPU per request against trivial+http-clients's", "A/B: trivial+burn:400's p99 against trivial+http-clients's"]);
+    expect(burns.targets.find((t) => t.name.endsWith("CPU per request against trivial+http-clients's"))).toMatchObject({ met: false });
   });
 
   it("every variant in scripts/bench/variants still applies to this checkout's source (scripts/bench/build-variant.sh applies them)", async () => {
