@@ -1,10 +1,10 @@
 // Loaded with `node --import` into the trivial grpc-js server by the A/B phase's `trivial+http-clients` subject
-// (scripts/bench/phase-ab.ts): before the server starts, the process does what scopegate's process does besides
-// serving Check — HTTP/1.1 requests with node:http (node-vault's client, axios, talks to Vault that way) and with
-// fetch (undici), and a few file streams — against a loopback server of its own, then closes everything. Nothing
-// of it runs while the server is measured: what is left is node's shared stream, socket and event code having seen
-// those other callers. Compared with the plain trivial server in the same window, it shows what a process that also
-// does that I/O pays per Check on the same code path.
+// (scripts/bench/phase-ab.ts): before the server starts, the process makes HTTP/1.1 requests with node:http and with
+// fetch (undici), and reads a few file streams, against a loopback HTTP server of its own, then closes everything.
+// Nothing of it runs while the server is measured: what is left is node's shared stream, socket and event code
+// having seen those other callers. It does more kinds of I/O than scopegate's process (which makes node:http and
+// axios calls only, runs no HTTP server in the bench and uses no fetch); scripts/bench/node-http-client-warmup.mjs
+// (`trivial+node-http-client`) makes only scopegate's kinds, to a server in another process.
 import { createReadStream } from "node:fs";
 import http from "node:http";
 

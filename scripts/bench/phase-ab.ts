@@ -10,6 +10,9 @@
 //   trivial                the bench's trivial grpc-js server (one fixed answer, scopegate's own);
 //   trivial+http-clients   the same, started with scripts/bench/http-clients-warmup.mjs (HTTP/1.1 and fetch calls
 //                          before it serves, as scopegate's process makes to Vault and token endpoints);
+//   trivial+node-http-client  the same, started with scripts/bench/node-http-client-warmup.mjs: only node:http
+//                          client calls (scopegate's one kind) to the bench's stand-in in another process before it
+//                          serves; no server, fetch or file stream of its own;
 //   trivial+burn:<n>       the trivial server doing about n µs of CPU work per check (trivial-server.ts --burn-us):
 //                          a server with a given CPU cost per check and nothing else, to tell how much of a p99
 //                          difference the CPU per request explains.
@@ -33,6 +36,7 @@ const CONNECTIONS = 20;
 export const THIS_BUILD = "dist";
 const TRIVIAL = "trivial";
 const TRIVIAL_HTTP = "trivial+http-clients";
+const TRIVIAL_NODE_HTTP = "trivial+node-http-client";
 const TRIVIAL_BURN = /^trivial\+burn:(\d{1,6})$/;
 
 interface Started {
@@ -47,9 +51,11 @@ interface Started {
 async function startSubject(ctx: Context, subject: string, side: "a" | "b", response: Buffer): Promise<Started> {
   const name = `ab-${side}`;
   const burn = TRIVIAL_BURN.exec(subject);
-  if (subject === TRIVIAL || subject === TRIVIAL_HTTP || burn) {
-    const nodeFlags = subject === TRIVIAL_HTTP ? [`--import=${join(repoRoot, "scripts/bench/http-clients-warmup.mjs")}`] : [];
-    const t = await startTrivial(ctx.dir, response, { name, nodeFlags, ...(burn ? { burnUs: Number(burn[1]) } : {}) });
+  if (subject === TRIVIAL || subject === TRIVIAL_HTTP || subject === TRIVIAL_NODE_HTTP || burn) {
+    const warmUp = subject === TRIVIAL_HTTP ? "http-clients-warmup.mjs" : subject === TRIVIAL_NODE_HTTP ? "node-http-client-warmup.mjs" : undefined;
+    const nodeFlags = warmUp ? [`--import=${join(repoRoot, "scripts/bench", warmUp)}`] : [];
+    const env = subject === TRIVIAL_NODE_HTTP ? { SCOPEGATE_WARMUP_URL: ctx.world.standin.url } : undefined;
+    const t = await startTrivial(ctx.dir, response, { name, nodeFlags, ...(env ? { env } : {}), ...(burn ? { burnUs: Number(burn[1]) } : {}) });
     return { pid: t.child.pid, unixSocket: t.unixSocket, command: t.command, stop: () => t.stop() };
   }
   const distDir = subject === THIS_BUILD ? undefined : resolve(subject);
