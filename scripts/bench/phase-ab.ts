@@ -8,13 +8,14 @@
 //   <folder>               scopegate from another build's dist folder, as shipped (a worktree of another commit,
 //                          built, with node_modules reachable from it);
 //   trivial                the bench's trivial grpc-js server (one fixed answer, scopegate's own);
-//   trivial+http-clients   the same, started with scripts/bench/http-clients-warmup.mjs (HTTP/1.1 and fetch calls
-//                          before it serves, as scopegate's process makes to Vault and token endpoints);
-//   trivial+node-http-client  the same, started with scripts/bench/node-http-client-warmup.mjs: only node:http
-//                          client calls (scopegate's one kind) to the bench's stand-in in another process before it
-//                          serves; no server, fetch or file stream of its own;
-//   trivial+burn:<n>       the trivial server doing about n µs of CPU work per check (trivial-server.ts --burn-us):
-//                          a server with a given CPU cost per check and nothing else, to tell how much of a p99
+//   trivial+http-clients   the same, started with scripts/bench/http-clients-warmup.mjs (node:http and fetch calls,
+//                          file streams and an HTTP server of its own before it serves: more kinds of I/O than
+//                          scopegate's process does);
+//   trivial+node-http-client  the same, started with scripts/bench/node-http-client-warmup.mjs: only the client
+//                          calls scopegate's process makes (node:http as the token endpoint, axios as node-vault), to
+//                          the bench's stand-in in another process, before it serves;
+//   trivial+burn:<n>       the trivial server spinning n µs on the clock in every check (trivial-server.ts --burn-us):
+//                          a server with a chosen CPU cost per check and nothing else, to tell how much of a p99
 //                          difference the CPU per request explains.
 // The row gives both sides' CPU per request and p99 per window; each is judged (CPU ≤ 1.00×, p99 ≤ + 0.5 ms, the
 // issue-15 tail goal) so that a difference the windows cannot separate says so.

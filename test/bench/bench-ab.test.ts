@@ -1,7 +1,7 @@
 // Keeps the A/B phase working (`npm run bench -- --only ab --baseline <subject> [--candidate <subject>]`), in smoke
 // mode: this checkout's dist/ against itself given as a build folder, the trivial server warmed up with HTTP clients
-// against the plain one, and the trivial server spinning per check against one that made node:http client calls, each subject behind its
-// own real Envoy in the same windows. Checks that both subjects answered every request, that the row carries a CPU
+// against the plain one, and the trivial server spinning per check against one that made scopegate's kinds of HTTP
+// client call, each subject behind its own real Envoy in the same windows. Checks that both subjects answered every request, that the row carries a CPU
 // ratio and a p99 per window, and that a spin of 400 µs per check shows up as CPU (no timing is asserted).
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
