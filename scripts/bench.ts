@@ -200,6 +200,10 @@ try {
         allDecisions: { pid: allLines.child.pid, unixSocket: allLines.udsTarget.slice("unix://".length) },
         native: native && { pid: native.child.pid, unixSocket: native.unixSocket },
         opa: opa && { pid: opa.child.pid, unixSocket: opa.unixSocket },
+        equalCpu: async (burnUs) => {
+          const t = await startTrivial(dir, response, { name: "trivial-equal-cpu", burnUs });
+          return { pid: t.child.pid, unixSocket: t.unixSocket, stop: () => t.stop() };
+        },
       });
       context.hotPathTokenRequests += world.standin.tokenRequests - before;
     } finally {

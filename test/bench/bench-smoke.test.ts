@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ghzInstalled } from "../../scripts/bench/ghz.js";
 import { nativeUnavailable } from "../../scripts/bench/native-process.js";
 import { opaUnavailable } from "../../scripts/bench/opa-process.js";
-import { SAME_WINDOW_P99_TARGET, SAME_WINDOW_TARGET } from "../../scripts/bench/phase-envoy.js";
+import { EQUAL_CPU_P99_TARGET, SAME_WINDOW_P99_TARGET, SAME_WINDOW_TARGET } from "../../scripts/bench/phase-envoy.js";
 import type { Row, Target } from "../../scripts/bench/report.js";
 import { repoRoot } from "../support/tools.js";
 
@@ -80,12 +80,15 @@ describe("npm run bench -- --smoke", () => {
     expect(cpu?.measured).toMatch(/wire-reader floor \d+ µs\/req \(\d+\.\d\d× the trivial server's/);
   });
 
-  it("measures the CPU and p99 targets a second way: scopegate and the trivial server loaded in the same window, every answer an allow", () => {
+  it("measures the CPU and p99 targets a second way: scopegate and the trivial server loaded in the same window, then scopegate and a server of its CPU per check, every answer an allow", () => {
     const target = report.targets.find((t) => t.name === SAME_WINDOW_TARGET);
     // Both servers answered in the window (CPU per request is a number for each) and nothing failed.
     expect(target?.measured).toMatch(/^scopegate \d+ µs\/req \(per window \d+\), trivial \d+ µs\/req \(\d+\); \d+ \/ \d+ req\/s, p50 [\d.]+ \/ [\d.]+ ms, 0 errors/);
     const p99 = report.targets.find((t) => t.name === SAME_WINDOW_P99_TARGET);
     expect(p99?.measured).toMatch(/^p99 scopegate [\d.]+ ms \(per window [\d.]+\), trivial [\d.]+ ms \([\d.]+\); scopegate \d+ µs\/req .* 0 errors/);
+    // And against the trivial server spinning scopegate's extra CPU per check (at least 1 µs), on its own edge.
+    const equal = report.targets.find((t) => t.name === EQUAL_CPU_P99_TARGET);
+    expect(equal?.measured).toMatch(/^the trivial server spinning \d+ µs per check .*; p99 scopegate [\d.]+ ms \(per window [\d.]+\), that server [\d.]+ ms \([\d.]+\); CPU scopegate ÷ it [\d.]+× .* 0 errors/);
   });
 
   it("has scopegate with a decision line per allow too behind Envoy, every answer an allow", () => {
