@@ -40,9 +40,14 @@ function accessLogLines(envoy: Envoy, requestId: string): Record<string, unknown
     .filter((l) => l.request_id === requestId);
 }
 
-/** The one access-log line of a request, once Envoy has written it. */
+/**
+ * The one access-log line of a request, once Envoy has written it. Envoy writes an access log (stdout too) from a
+ * buffer flushed every 10 s unless 64 KiB fill it first (bootstrap `file_flush_interval`, default 10 s; the older
+ * `--file-flush-interval-msec` flag's default 10000): a wait of exactly 10 s could end just before the flush, so this
+ * waits for more than two of them.
+ */
 export async function waitForAccessLog(envoy: Envoy, requestId: string): Promise<Record<string, unknown>> {
-  await waitFor(() => accessLogLines(envoy, requestId).length > 0, 10_000, { what: `request ${requestId} in Envoy's access log` });
+  await waitFor(() => accessLogLines(envoy, requestId).length > 0, 25_000, { what: `request ${requestId} in Envoy's access log` });
   const lines = accessLogLines(envoy, requestId);
   if (lines.length !== 1) throw new Error(`request ${requestId}: ${lines.length} access-log lines, expected 1`);
   return lines[0]!;
