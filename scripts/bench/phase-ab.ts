@@ -28,7 +28,7 @@ import { expectAllAllowed } from "./grpc-client.js";
 import { treeRssBytes } from "./child.js";
 import { BOUNDED_HEAP, SHIPPED_ENV } from "./phase-memory.js";
 import { judged, median } from "./report.js";
-import { cpuRatios, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRun } from "./same-window.js";
+import { cpuRatios, p99Differences, p99PerWindow, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRun } from "./same-window.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
 import { rateGenerator, runSharedRate, writeRateRequests } from "./vegeta.js";
@@ -110,12 +110,10 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
     const rss = { a: treeRssBytes(candidate.pid), b: treeRssBytes(baseline.pid) };
     ctx.hotPathTokenRequests += ctx.world.standin.tokenRequests - tokensBefore;
     const ratios = cpuRatios(reps);
-    const p99Diffs = reps.map((r) => r.a.p99 - r.b.p99);
-    const p99s = (side: "a" | "b"): string => `${median(reps.map((r) => r[side].p99)).toFixed(2)} ms (per window ${reps.map((r) => r[side].p99.toFixed(2)).join(", ")})`;
     ctx.rows.push({
       section: "ab",
       label: `${subjects.candidate} ÷ ${subjects.baseline}, CPU µs/req through Envoy, same window`,
-      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${sameWindowSummary(reps, { a: subjects.candidate, b: subjects.baseline })}; p99 ${subjects.candidate} ${p99s("a")}, ${subjects.baseline} ${p99s("b")}; RSS after the last window ${mib(rss.a)} / ${mib(rss.b)} MiB (process tree)`,
+      value: `${median(ratios).toFixed(3)}× (per window ${ratios.map((v) => v.toFixed(3)).join(", ")}); ${sameWindowSummary(reps, { a: subjects.candidate, b: subjects.baseline })}; p99 ${subjects.candidate} ${p99PerWindow(reps, "a")}, ${subjects.baseline} ${p99PerWindow(reps, "b")}; RSS after the last window ${mib(rss.a)} / ${mib(rss.b)} MiB (process tree)`,
       command: `${sameWindowCommand(run)}; candidate: ${candidate.command}; baseline: ${baseline.command}`,
     });
     // Judged like a target so that a difference the windows cannot separate says so; it is no target of its own.
@@ -131,7 +129,7 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
       judged({
         name: `A/B: ${subjects.candidate}'s p99 against ${subjects.baseline}'s`,
         goal: "≤ the baseline's + 0.5 ms (issue 15's tail goal)",
-        values: p99Diffs,
+        values: p99Differences(reps),
         limit: 0.5,
         unit: "ms",
         measured: `${subjects.candidate} − ${subjects.baseline} p99 per window, ${reps.length} windows of ${plan.fixedS} s`,

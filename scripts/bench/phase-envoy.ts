@@ -15,7 +15,7 @@ import { EDGE_CONCURRENCY, EDGE_TEMPLATE, startEdge, startUpstream, type EdgeKin
 import type { LoadResult } from "./load-result.js";
 import { interleave, stealPerRepetition, withCpu, withSteal, type Measured } from "./phase-direct.js";
 import { rateCommand, rateGenerator, runRate, writeRateRequests, type RateRun } from "./vegeta.js";
-import { cpuRatios, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRep, type SameWindowRun } from "./same-window.js";
+import { cpuRatios, p99Differences, p99PerWindow, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRep, type SameWindowRun, type Side } from "./same-window.js";
 import { judged, median, medianLoad, spreadOf, type Target } from "./report.js";
 import { runWrk, wrkCommand, writeWrkScript, type WrkRun } from "./wrk.js";
 
@@ -179,10 +179,17 @@ export async function envoyPhase(ctx: Context, scopegate: EnvoyAuthz, trivial: E
       }),
     );
     if ("path" in generator) {
-      const equal = equalCpu && { start: equalCpu, upstream, stops };
-      const pair = await sameWindowTargets(ctx, generator.path, byName(SCOPEGATE_EDGE)!, byName(TRIVIAL_EDGE)!, requestsFile, equal);
+      const run: SameWindowRun = { binary: generator.path, requestsFile, rate: plan.fixedRate, connections: FIXED.connections, durationS: plan.fixedS, reps: plan.fixedReps };
+      const sgEdge = byName(SCOPEGATE_EDGE)!;
+      const sg: Side = { envoy: sgEdge.envoy, pid: sgEdge.authzPid! };
+      const pair = await sameWindowTargets(ctx, run, sg, byName(TRIVIAL_EDGE)!);
       ctx.targets.push(...pair.targets);
       ctx.notes.push(pair.note);
+      if (equalCpu) {
+        const equal = await equalCpuTarget(ctx, run, sg, pair.reps, equalCpu, upstream, stops);
+        ctx.targets.push(equal.target);
+        ctx.notes.push(equal.note);
+      }
     }
     ctx.notes.push(
       `Through-Envoy rows: edge Envoy ${EDGE_CONCURRENCY} workers from \`${EDGE_TEMPLATE}\` (ext_authz over the unix socket, as the Kubernetes sidecar base runs it) or \`passthroughEnvoyConfig\` (no ext_authz); upstream: a second Envoy (1 worker) answering with direct_response. The requests (wrk and vegeta alike) rotate over ${ctx.hot.length} tenants and 5 routes with browser-like headers. "Hypervisor steal": per repetition, in order, the share of the machine's CPU time that /proc/stat counts as stolen (the hypervisor running something else while this VM had work; proc(5)) — noise from outside the VM, which no row here controls.`,
@@ -228,68 +235,75 @@ function report(
 /**
  * The CPU and p99 targets again, with scopegate and the trivial server measured in the same window (same-window.ts),
  * each at the fixed rate: a stall of the machine lands on both sides' latencies, one server's own pause on its own. The cost: the machine carries both edges at once (each server still answers `fixedRate` req/s;
- * the shared upstream twice that).
- * With `equal`, the p99 once more against the trivial server spinning what scopegate spent per check above the
- * trivial server in those windows: what is left of scopegate's extra tail is its own (a pause, a timer), not its CPU.
+ * the shared upstream twice that). The windows are returned for the equal-CPU check (equalCpuTarget).
  */
 async function sameWindowTargets(
   ctx: Context,
-  binary: string,
-  sgEdge: Edge,
+  run: SameWindowRun,
+  sg: Side,
   tvEdge: Edge,
-  requestsFile: string,
-  equal?: { start: NonNullable<EnvoyPeers["equalCpu"]>; upstream: Awaited<ReturnType<typeof startUpstream>>; stops: (() => Promise<void>)[] },
-): Promise<{ targets: Target[]; note: string }> {
+): Promise<{ targets: Target[]; note: string; reps: SameWindowRep[] }> {
   const { plan } = ctx;
-  const run: SameWindowRun = { binary, requestsFile, rate: plan.fixedRate, connections: FIXED.connections, durationS: plan.fixedS, reps: plan.fixedReps };
-  const sg = { envoy: sgEdge.envoy, pid: sgEdge.authzPid! };
   const reps = await sameWindow(sg, { envoy: tvEdge.envoy, pid: tvEdge.authzPid! }, run);
   const summary = sameWindowSummary(reps, { a: "scopegate", b: "trivial" });
-  const p99s = (rs: readonly SameWindowRep[], side: "a" | "b"): string => rs.map((r) => r[side].p99.toFixed(2)).join(", ");
-  const targets = [
-    judged({
-      name: SAME_WINDOW_P99_TARGET,
-      goal: `scopegate's p99 ≤ the trivial grpc-js server's + 0.5 ms, both at ${plan.fixedRate.toLocaleString("en-US")} req/s at once`,
-      values: reps.map((r) => r.a.p99 - r.b.p99),
-      limit: 0.5,
-      unit: "ms",
-      measured: `p99 scopegate ${median(reps.map((r) => r.a.p99)).toFixed(2)} ms (per window ${p99s(reps, "a")}), trivial ${median(reps.map((r) => r.b.p99)).toFixed(2)} ms (${p99s(reps, "b")}); ${summary}`,
-    }),
-    judged({
-      name: SAME_WINDOW_TARGET,
-      goal: `≤ 1.15× the trivial grpc-js server's, both at ${plan.fixedRate.toLocaleString("en-US")} req/s at once`,
-      values: cpuRatios(reps),
-      limit: 1.15,
-      unit: "×",
-      measured: summary,
-    }),
-  ];
-  let equalNote = "";
-  if (equal) {
-    // At least 1 µs: a scopegate no dearer than the trivial server is compared with (almost) the trivial server.
-    const burnUs = Math.max(1, Math.round(median(reps.map((r) => r.a.cpuUsPerReq - r.b.cpuUsPerReq))));
-    const server = await equal.start(burnUs);
-    equal.stops.push(() => server.stop());
-    const envoy = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, equal.upstream);
-    equal.stops.push(() => envoy.stop());
-    await expectOk({ name: `Envoy + trivial server spinning ${burnUs} µs`, envoy }, ctx.hot[0]!);
-    await runRate({ binary, url: envoy.url, requestsFile, rate: plan.fixedRate, connections: FIXED.connections, durationS: plan.warmS });
-    const again = await sameWindow(sg, { envoy, pid: server.pid }, run);
-    targets.push(
+  return {
+    reps,
+    targets: [
       judged({
-        name: EQUAL_CPU_P99_TARGET,
-        goal: `scopegate's p99 ≤ that server's + 0.5 ms, both at ${plan.fixedRate.toLocaleString("en-US")} req/s at once: the tail scopegate adds beyond its CPU per check`,
-        values: again.map((r) => r.a.p99 - r.b.p99),
+        name: SAME_WINDOW_P99_TARGET,
+        goal: `scopegate's p99 ≤ the trivial grpc-js server's + 0.5 ms, both at ${plan.fixedRate.toLocaleString("en-US")} req/s at once`,
+        values: p99Differences(reps),
         limit: 0.5,
         unit: "ms",
-        measured: `the trivial server spinning ${burnUs} µs per check (scopegate's CPU per request above the trivial server's in the windows before); p99 scopegate ${median(again.map((r) => r.a.p99)).toFixed(2)} ms (per window ${p99s(again, "a")}), that server ${median(again.map((r) => r.b.p99)).toFixed(2)} ms (${p99s(again, "b")}); CPU scopegate ÷ it ${median(cpuRatios(again)).toFixed(2)}× (per window ${cpuRatios(again).map((v) => v.toFixed(2)).join(", ")}); ${sameWindowSummary(again, { a: "scopegate", b: `spinning ${burnUs} µs` })}`,
+        measured: `p99 scopegate ${p99PerWindow(reps, "a")}, trivial ${median(reps.map((r) => r.b.p99)).toFixed(2)} ms (${reps.map((r) => r.b.p99.toFixed(2)).join(", ")}); ${summary}`,
       }),
-    );
-    equalNote = ` The p99 once more against a server of scopegate's CPU per check: the trivial server spinning on the clock, per check, the median of scopegate's CPU per request minus the trivial server's in those windows (\`trivial-server.ts --burn-us <n>\`, its own edge), in ${plan.fixedReps} more windows the same way.`;
-  }
+      judged({
+        name: SAME_WINDOW_TARGET,
+        goal: `≤ 1.15× the trivial grpc-js server's, both at ${plan.fixedRate.toLocaleString("en-US")} req/s at once`,
+        values: cpuRatios(reps),
+        limit: 1.15,
+        unit: "×",
+        measured: summary,
+      }),
+    ],
+    note: `"Same window" (the CPU and p99 targets' second rows): ${plan.fixedReps} windows of ${plan.fixedS} s, each one vegeta attack at ${(2 * plan.fixedRate).toLocaleString("en-US")} req/s whose targets alternate between the trivial server's edge and scopegate's (the same requests to each; which edge gets the first alternates between windows), so both servers answer ${plan.fixedRate.toLocaleString("en-US")} req/s during the same seconds and their CPU is read over the same window: anything that changes the machine's speed lands on both. \`${sameWindowCommand(run)}\`.`,
+  };
+}
+
+/**
+ * The p99 once more, against the trivial server spinning what scopegate spent per check above the trivial server in
+ * the same-window windows (`before`), on an edge of its own: what is left of scopegate's extra tail is its own (a
+ * pause, a timer), not its CPU. The server and its edge join `stops`.
+ */
+async function equalCpuTarget(
+  ctx: Context,
+  run: SameWindowRun,
+  sg: Side,
+  before: readonly SameWindowRep[],
+  start: NonNullable<EnvoyPeers["equalCpu"]>,
+  upstream: Awaited<ReturnType<typeof startUpstream>>,
+  stops: (() => Promise<void>)[],
+): Promise<{ target: Target; note: string }> {
+  const { plan } = ctx;
+  // At least 1 µs: a scopegate no dearer than the trivial server is compared with (almost) the trivial server.
+  const burnUs = Math.max(1, Math.round(median(before.map((r) => r.a.cpuUsPerReq - r.b.cpuUsPerReq))));
+  const server = await start(burnUs);
+  stops.push(() => server.stop());
+  const envoy = await startEdge({ kind: "ext_authz", unixSocket: server.unixSocket }, upstream);
+  stops.push(() => envoy.stop());
+  await expectOk({ name: `Envoy + trivial server spinning ${burnUs} µs`, envoy }, ctx.hot[0]!);
+  await runRate({ binary: run.binary, url: envoy.url, requestsFile: run.requestsFile, rate: run.rate, connections: run.connections, durationS: plan.warmS });
+  const reps = await sameWindow(sg, { envoy, pid: server.pid }, run);
   return {
-    targets,
-    note: `"Same window" (the CPU and p99 targets' second rows): ${plan.fixedReps} windows of ${plan.fixedS} s, each one vegeta attack at ${(2 * plan.fixedRate).toLocaleString("en-US")} req/s whose targets alternate between the trivial server's edge and scopegate's (the same requests to each; which edge gets the first alternates between windows), so both servers answer ${plan.fixedRate.toLocaleString("en-US")} req/s during the same seconds and their CPU is read over the same window: anything that changes the machine's speed lands on both. \`${sameWindowCommand(run)}\`.${equalNote}`,
+    target: judged({
+      name: EQUAL_CPU_P99_TARGET,
+      goal: `scopegate's p99 ≤ that server's + 0.5 ms, both at ${plan.fixedRate.toLocaleString("en-US")} req/s at once: the tail scopegate adds beyond its CPU per check`,
+      values: p99Differences(reps),
+      limit: 0.5,
+      unit: "ms",
+      measured: `the trivial server spinning ${burnUs} µs per check (scopegate's CPU per request above the trivial server's in the windows before); p99 scopegate ${p99PerWindow(reps, "a")}, that server ${median(reps.map((r) => r.b.p99)).toFixed(2)} ms (${reps.map((r) => r.b.p99.toFixed(2)).join(", ")}); CPU scopegate ÷ it ${median(cpuRatios(reps)).toFixed(2)}× (per window ${cpuRatios(reps).map((v) => v.toFixed(2)).join(", ")}); ${sameWindowSummary(reps, { a: "scopegate", b: `spinning ${burnUs} µs` })}`,
+    }),
+    note: `The p99 once more against a server of scopegate's CPU per check: the trivial server spinning on the clock, per check, the median of scopegate's CPU per request minus the trivial server's in the same-window windows (\`trivial-server.ts --burn-us <n>\`, its own edge), in ${plan.fixedReps} more windows the same way.`,
   };
 }
 

@@ -68,6 +68,16 @@ export function cpuRatios(reps: readonly SameWindowRep[]): number[] {
   return reps.map((r) => r.a.cpuUsPerReq / r.b.cpuUsPerReq);
 }
 
+/** Per window, a's p99 − b's (ms). */
+export function p99Differences(reps: readonly SameWindowRep[]): number[] {
+  return reps.map((r) => r.a.p99 - r.b.p99);
+}
+
+/** One side's p99 for a row or a target: "x ms (per window a, b, …)", the median first. */
+export function p99PerWindow(reps: readonly SameWindowRep[], side: "a" | "b"): string {
+  return `${median(reps.map((r) => r[side].p99)).toFixed(2)} ms (per window ${reps.map((r) => r[side].p99.toFixed(2)).join(", ")})`;
+}
+
 /**
  * What both sides did, for a row or a target: "<a> N µs/req (per window …), <b> N µs/req (…); N / N req/s, p50 x / y
  * ms, E errors", and the hypervisor's steal per window when /proc/stat was readable. Medians over the windows.

@@ -19,7 +19,8 @@ export interface TrivialServer {
  * `opts`: another name (socket file) for a second instance, node flags and environment (the tail phase's probe);
  * `reader`: a floor that reads every request — "generated": the grpc-js decode floor (the generated decoder,
  * trivial-server.ts --decode); "wire": the wire-reader floor (scopegate's own reader, --read-wire with the bench's
- * tenant header).
+ * tenant header); `burnUs`: spin that long on the clock in every check (--burn-us; the A/B phase's trivial+burn
+ * subject and the envoy phase's equal-CPU server).
  */
 export async function startTrivial(
   dir: string,
@@ -28,11 +29,11 @@ export async function startTrivial(
 ): Promise<TrivialServer> {
   const name = opts.name ?? "trivial";
   const unixSocket = join(dir, `${name}.sock`);
-  const reader = [
+  const serverArgs = [
     ...(opts.reader === "generated" ? ["--decode"] : opts.reader === "wire" ? ["--read-wire", TENANT_HEADER] : []),
     ...(opts.burnUs ? ["--burn-us", String(opts.burnUs)] : []),
   ];
-  const args = [...(opts.nodeFlags ?? []), join(repoRoot, "scripts/bench/trivial-server.ts"), "--tcp", "127.0.0.1:0", "--uds", unixSocket, "--response", response.toString("base64"), ...reader];
+  const args = [...(opts.nodeFlags ?? []), join(repoRoot, "scripts/bench/trivial-server.ts"), "--tcp", "127.0.0.1:0", "--uds", unixSocket, "--response", response.toString("base64"), ...serverArgs];
   const child = startChild(name === "trivial" ? "trivial-server" : name, process.execPath, args, { cwd: repoRoot, stdout: "tail", ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const port = (await waitForLine(child, /ready tcp=(\d+)/, 15_000))[1];
   return {
@@ -40,7 +41,7 @@ export async function startTrivial(
     tcpTarget: `127.0.0.1:${port}`,
     udsTarget: `unix://${unixSocket}`,
     unixSocket,
-    command: `node ${(opts.nodeFlags ?? []).map((f) => `${f.replace(repoRoot.replace(/\/?$/, "/"), "")} `).join("")}scripts/bench/trivial-server.ts --tcp 127.0.0.1:0 --uds $BENCH_DIR/${name}.sock --response <${response.length} bytes>${reader.length > 0 ? ` ${reader.join(" ")}` : ""}`,
+    command: `node ${(opts.nodeFlags ?? []).map((f) => `${f.replace(repoRoot.replace(/\/?$/, "/"), "")} `).join("")}scripts/bench/trivial-server.ts --tcp 127.0.0.1:0 --uds $BENCH_DIR/${name}.sock --response <${response.length} bytes>${serverArgs.length > 0 ? ` ${serverArgs.join(" ")}` : ""}`,
     stop: () => child.stop(5_000),
   };
 }
