@@ -1,5 +1,5 @@
 // npm run bench [-- --smoke] [-- --only direct,envoy,tail,onset,cold,cluster,memory,stages,profile,budget,fleet] [-- --out <file.md>] [-- --json <file>]
-//   [-- --tail-variants <file.json>] [-- --only ab --baseline <subject> [--candidate <subject>]]
+//   [-- --tail-variants <file.json>] [-- --only ab --baseline <subject> [--candidate <subject>] [--rate <req/s per side>]]
 //
 // Measures scopegate as issue 5 asks, everything on 127.0.0.1 and every process separate: the Genesys stand-in
 // and OpenBao (the world), scopegate (`node dist/main.js serve`), the trivial grpc-js server (the ceiling),
@@ -10,7 +10,8 @@
 // trivial server instead of its built-in variants, for experiments with V8 flags; like --only, no document without --out.
 // --only ab --baseline <subject> [--candidate <subject>]: A/B of two subjects through Envoy in the same window (this
 // checkout's dist/ by default against another build, or the trivial server with or without HTTP clients warmed up
-// first; scripts/bench/phase-ab.ts); only when asked for, never in a full run.
+// first; a subject may end in +flags:<node flags>; scripts/bench/phase-ab.ts); only when asked for, never in a full run.
+// --rate: with --only ab, the requests per second to each side (the fixed rate, 1,000, by default).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,7 +27,7 @@ import { clusterPhase } from "./bench/phase-cluster.js";
 import { directPhase, type LoadTarget } from "./bench/phase-direct.js";
 import { fleetPhase } from "./bench/phase-fleet.js";
 import { envoyPhase } from "./bench/phase-envoy.js";
-import { abPhase, THIS_BUILD } from "./bench/phase-ab.js";
+import { abPhase, parseSubject, THIS_BUILD } from "./bench/phase-ab.js";
 import { BOUNDED_HEAP, memoryPhase, SHIPPED_ENV } from "./bench/phase-memory.js";
 import { oneInFlightProfiles, profilePhase } from "./bench/phase-profile.js";
 import { budgetPhase } from "./bench/phase-budget.js";
@@ -50,6 +51,7 @@ const { values } = parseArgs({
     "tail-variants": { type: "string" },
     baseline: { type: "string" },
     candidate: { type: "string" },
+    rate: { type: "string" },
   },
 });
 const PHASES = ["direct", "envoy", "tail", "onset", "cold", "cluster", "memory", "stages", "profile", "budget", "fleet", "ab"] as const;
@@ -64,6 +66,19 @@ const wanted = (p: (typeof PHASES)[number]): boolean => (p === "ab" ? only?.incl
 if (wanted("ab") !== (values.baseline !== undefined) || (values.candidate !== undefined && values.baseline === undefined)) {
   process.stderr.write("bench: --only ab and --baseline <subject> go together (--candidate <subject> only with them)\n");
   process.exit(2);
+}
+const abRate = values.rate === undefined ? undefined : Number(values.rate);
+if (abRate !== undefined && (!wanted("ab") || !Number.isInteger(abRate) || abRate < 1 || abRate > 100_000)) {
+  process.stderr.write(`bench: --rate takes whole requests per second from 1 to 100000, with --only ab (got ${values.rate})\n`);
+  process.exit(2);
+}
+for (const subject of [values.candidate, values.baseline]) {
+  try {
+    if (subject !== undefined) parseSubject(subject);
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
 }
 const plan = values.smoke ? SMOKE : FULL;
 const tailVariants =
@@ -212,7 +227,7 @@ try {
   });
   if (wanted("ab") && values.baseline !== undefined) {
     const subjects = { candidate: values.candidate ?? THIS_BUILD, baseline: values.baseline };
-    await phase("A/B in the same window", () => abPhase(context, subjects, response));
+    await phase("A/B in the same window", () => abPhase(context, subjects, response, abRate));
   }
   if (wanted("tail")) await phase("tail evidence", () => tailPhase(context, response, tailVariants));
   if (wanted("onset")) await phase("promoting state from a cold start", () => onsetPhase(context));

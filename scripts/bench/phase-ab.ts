@@ -17,6 +17,11 @@
 //   trivial+burn:<n>       the trivial server spinning n µs on the clock in every check (trivial-server.ts --burn-us):
 //                          a server with a chosen CPU cost per check and nothing else, to tell how much of a p99
 //                          difference the CPU per request explains.
+// Any subject may end in `+flags:<flag>,<flag>,…`: node flags for its process, in place of the shipped heap flags for
+// scopegate (`dist+flags:` runs it with V8's default heap sizing) and beside the warm-up for the trivial server; e.g.
+// `dist+flags:--max-old-space-size=128,--max-semi-space-size=4` to see what the young generation's size does.
+// --rate <n> sets the requests per second to each side (the fixed rate by default): below the rate at which the two
+// edges saturate this machine's cores, queueing behind the other side's work weighs less in the p99.
 // The row gives both sides' CPU per request and p99 per window; each is judged (CPU ≤ 1.00×, p99 ≤ + 0.5 ms, the
 // issue-15 tail goal) so that a difference the windows cannot separate says so.
 import { join, resolve } from "node:path";
@@ -39,6 +44,19 @@ const TRIVIAL = "trivial";
 const TRIVIAL_HTTP = "trivial+http-clients";
 const TRIVIAL_NODE_HTTP = "trivial+node-http-client";
 const TRIVIAL_BURN = /^trivial\+burn:(\d{1,6})$/;
+const FLAGS_SUFFIX = "+flags:";
+/** One node or V8 flag, --name or --name=value (tail-variants.ts takes the same). */
+const NODE_FLAG = /^--[a-z0-9_-]+(=\S+)?$/;
+
+/** A subject without its `+flags:` suffix, and the flags (undefined: none given). */
+export function parseSubject(subject: string): { base: string; flags: readonly string[] | undefined } {
+  const at = subject.lastIndexOf(FLAGS_SUFFIX);
+  if (at < 0) return { base: subject, flags: undefined };
+  const flags = subject.slice(at + FLAGS_SUFFIX.length).split(",").filter((f) => f !== "");
+  const bad = flags.filter((f) => !NODE_FLAG.test(f));
+  if (bad.length > 0) throw new Error(`A/B subject ${subject}: not a node flag: ${bad.join(", ")} (want --name or --name=value)`);
+  return { base: subject.slice(0, at), flags };
+}
 
 interface Started {
   readonly pid: number;
@@ -49,12 +67,13 @@ interface Started {
 }
 
 /** Starts one subject (see the header); `response` is the fixed answer of the trivial subjects. */
-async function startSubject(ctx: Context, subject: string, side: "a" | "b", response: Buffer): Promise<Started> {
+async function startSubject(ctx: Context, given: string, side: "a" | "b", response: Buffer): Promise<Started> {
   const name = `ab-${side}`;
+  const { base: subject, flags } = parseSubject(given);
   const burn = TRIVIAL_BURN.exec(subject);
   if (subject === TRIVIAL || subject === TRIVIAL_HTTP || subject === TRIVIAL_NODE_HTTP || burn) {
     const warmUp = subject === TRIVIAL_HTTP ? "http-clients-warmup.mjs" : subject === TRIVIAL_NODE_HTTP ? "node-http-client-warmup.mjs" : undefined;
-    const nodeFlags = warmUp ? [`--import=${join(repoRoot, "scripts/bench", warmUp)}`] : [];
+    const nodeFlags = [...(flags ?? []), ...(warmUp ? [`--import=${join(repoRoot, "scripts/bench", warmUp)}`] : [])];
     const env = subject === TRIVIAL_NODE_HTTP ? { SCOPEGATE_WARMUP_URL: ctx.world.standin.url } : undefined;
     const t = await startTrivial(ctx.dir, response, { name, nodeFlags, ...(env ? { env } : {}), ...(burn ? { burnUs: Number(burn[1]) } : {}) });
     return { pid: t.child.pid, unixSocket: t.unixSocket, command: t.command, stop: () => t.stop() };
@@ -66,12 +85,12 @@ async function startSubject(ctx: Context, subject: string, side: "a" | "b", resp
     name,
     configuredTenants: ctx.hot,
     logLevel: "info",
-    nodeFlags: BOUNDED_HEAP,
+    nodeFlags: flags ?? BOUNDED_HEAP,
     env: SHIPPED_ENV,
     ...(distDir ? { distDir } : {}),
   });
   try {
-    await expectAllAllowed(sg.tcpTarget, ctx.hotRequests, `scopegate (${subject})`);
+    await expectAllAllowed(sg.tcpTarget, ctx.hotRequests, `scopegate (${given})`);
   } catch (err) {
     await sg.stop();
     throw err;
@@ -79,8 +98,9 @@ async function startSubject(ctx: Context, subject: string, side: "a" | "b", resp
   return { pid: sg.child.pid, unixSocket: sg.udsTarget.slice("unix://".length), command: sg.command, stop: () => sg.stop() };
 }
 
-export async function abPhase(ctx: Context, subjects: { candidate: string; baseline: string }, response: Buffer): Promise<void> {
+export async function abPhase(ctx: Context, subjects: { candidate: string; baseline: string }, response: Buffer, ratePerSide?: number): Promise<void> {
   const { plan, dir, hot } = ctx;
+  const rate = ratePerSide ?? plan.fixedRate;
   const generator = rateGenerator();
   if (!("path" in generator)) throw new Error(`the A/B phase needs vegeta: ${generator.missing}`);
   const stops: (() => Promise<void>)[] = [];
@@ -103,8 +123,8 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
     // The subjects minted their tokens while they started (expectAllAllowed); under load, as in every phase, none.
     const tokensBefore = ctx.world.standin.tokenRequests;
     // Both past V8's tiering before the first window (phase-tail's warm-up, for the same reason).
-    await runSharedRate({ binary: generator.path, urls: [a.envoy.url, b.envoy.url], requestsFile, ratePerUrl: plan.fixedRate, connections: CONNECTIONS, durationS: plan.tailWarmS });
-    const run: SameWindowRun = { binary: generator.path, requestsFile, rate: plan.fixedRate, connections: CONNECTIONS, durationS: plan.fixedS, reps: 2 * plan.fixedReps };
+    await runSharedRate({ binary: generator.path, urls: [a.envoy.url, b.envoy.url], requestsFile, ratePerUrl: rate, connections: CONNECTIONS, durationS: plan.tailWarmS });
+    const run: SameWindowRun = { binary: generator.path, requestsFile, rate, connections: CONNECTIONS, durationS: plan.fixedS, reps: 2 * plan.fixedReps };
     const reps = await sameWindow(a, b, run);
     // Resident memory of each process tree right after its last window under load: what a variant costs in memory.
     const rss = { a: treeRssBytes(candidate.pid), b: treeRssBytes(baseline.pid) };
@@ -124,7 +144,7 @@ export async function abPhase(ctx: Context, subjects: { candidate: string; basel
         values: ratios,
         limit: 1,
         unit: "×",
-        measured: `${reps.length} windows of ${plan.fixedS} s, each at ${plan.fixedRate.toLocaleString("en-US")} req/s`,
+        measured: `${reps.length} windows of ${plan.fixedS} s, each at ${rate.toLocaleString("en-US")} req/s`,
       }),
       judged({
         name: `A/B: ${subjects.candidate}'s p99 against ${subjects.baseline}'s`,

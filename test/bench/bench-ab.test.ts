@@ -16,10 +16,10 @@ const tsx = join(repoRoot, "node_modules/tsx/dist/cli.mjs");
 let dir: string;
 
 /** One smoke A/B run; its report's rows and failures. */
-async function ab(candidate: string, baseline: string): Promise<AbReport> {
+async function ab(candidate: string, baseline: string, extra: readonly string[] = []): Promise<AbReport> {
   const json = join(dir, `${candidate.replace(/\W+/g, "_")}.json`);
   // Reads dist/ (npm test builds first); writes no document without --out.
-  await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", "--smoke", "--only", "ab", "--candidate", candidate, "--baseline", baseline, "--json", json], {
+  await promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", "--smoke", "--only", "ab", "--candidate", candidate, "--baseline", baseline, "--json", json, ...extra], {
     cwd: repoRoot,
     timeout: 150_000,
     maxBuffer: 16 * 1024 * 1024,
@@ -36,13 +36,15 @@ function rssMiB(value: string): number[] {
 }
 
 type AbReport = { rows: Row[]; failures: string[]; targets: Target[] };
+/** Node flags in place of the shipped heap flags: the candidate of the first run. */
+const SMALL_YOUNG = "+flags:--max-old-space-size=128,--max-semi-space-size=4";
 let builds: AbReport;
 let trivials: AbReport;
 let burns: AbReport;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "scopegate-bench-ab-"));
-  builds = await ab("dist", join(repoRoot, "dist"));
+  builds = await ab(`dist${SMALL_YOUNG}`, join(repoRoot, "dist"), ["--rate", "300"]);
   trivials = await ab("trivial+http-clients", "trivial");
   burns = await ab("trivial+burn:400", "trivial+node-http-client");
 }, 480_000);
@@ -52,16 +54,22 @@ afterAll(async () => {
 });
 
 describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>]", () => {
-  it("loads two builds of scopegate in the same windows and reports a CPU ratio per window, every answer an allow", () => {
+  it("loads two builds of scopegate in the same windows, one with node flags of its own, at the rate asked for, and reports a CPU ratio per window, every answer an allow", () => {
     expect(builds.failures).toEqual([]);
     const rows = builds.rows.filter((r) => r.section === "ab");
-    expect(rows.map((r) => r.label)).toEqual([`dist ÷ ${join(repoRoot, "dist")}, CPU µs/req through Envoy, same window`]);
-    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; p99 dist [\d.]+ ms \(per window [\d.]+, [\d.]+\), \S+ [\d.]+ ms \(per window [\d.]+, [\d.]+\); RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
+    expect(rows.map((r) => r.label)).toEqual([`dist${SMALL_YOUNG} ÷ ${join(repoRoot, "dist")}, CPU µs/req through Envoy, same window`]);
+    expect(rows[0]!.value).toMatch(/^\d\.\d{3}× \(per window \d\.\d{3}, \d\.\d{3}\); dist\+flags:\S+ \d+ µs\/req \(per window \d+, \d+\), .* 0 errors(; hypervisor steal per window [\d.]+, [\d.]+ %)?; p99 dist\+flags:\S+ [\d.]+ ms \(per window [\d.]+, [\d.]+\), \S+ [\d.]+ ms \(per window [\d.]+, [\d.]+\); RSS after the last window \d+ \/ \d+ MiB \(process tree\)$/);
     // Each a live node process's RSS, not a missed reading (0 when the process is gone).
     const rss = rssMiB(rows[0]!.value ?? "");
     expect(rss).toHaveLength(2);
     expect(Math.min(...rss)).toBeGreaterThanOrEqual(20);
-    expect(rows[0]!.command).toContain("dist/main.js serve");
+    // The candidate ran with the flags given instead of the image's, the baseline as shipped; 300 req/s to each edge.
+    expect(rows[0]!.command).toMatch(/candidate: MALLOC_ARENA_MAX=2 node --max-old-space-size=128 --max-semi-space-size=4 dist\/main\.js serve .*; baseline: MALLOC_ARENA_MAX=2 node --max-old-space-size=128 --max-semi-space-size=16 \S*dist\/main\.js serve/);
+    expect(rows[0]!.command).toContain("-rate=600/s");
+    // 300 req/s for 2 s per window: about 600 requests each side (vegeta's own count, ±1 %).
+    const rps = /(\d+) \/ (\d+) req\/s/.exec(rows[0]!.value ?? "");
+    expect(rps).not.toBeNull();
+    expect([Number(rps![1]), Number(rps![2])].every((r) => r >= 290 && r <= 310)).toBe(true);
     // Both builds answered the windows from their caches: no token request under load.
     expect(builds.targets.find((t) => t.name === "token requests on the hot path")).toMatchObject({ met: true, measured: expect.stringMatching(/^0 /) });
   });
@@ -105,6 +113,22 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
       );
       expect(failed?.code).toBe(2);
       expect(failed?.stderr).toContain("--only ab and --baseline <subject> go together");
+    }
+  });
+
+  it("refuses a subject whose +flags: are not node flags, and a --rate that is not whole requests per second or comes without --only ab", async () => {
+    const refused = async (args: string[]) =>
+      promisify(execFile)(process.execPath, [tsx, "scripts/bench.ts", ...args], { cwd: repoRoot, timeout: 60_000 }).then(
+        () => undefined,
+        (err: Error & { code?: number; stderr?: string }) => err,
+      );
+    const badFlag = await refused(["--only", "ab", "--baseline", "dist+flags:--max-semi-space-size=4,rm -rf"]);
+    expect(badFlag?.code).toBe(2);
+    expect(badFlag?.stderr).toContain("not a node flag: rm -rf");
+    for (const args of [["--only", "ab", "--baseline", "trivial", "--rate", "0"], ["--only", "ab", "--baseline", "trivial", "--rate", "1e3x"], ["--only", "envoy", "--rate", "500"]]) {
+      const failed = await refused(args);
+      expect(failed?.code, args.join(" ")).toBe(2);
+      expect(failed?.stderr).toContain("--rate takes whole requests per second");
     }
   });
 });
