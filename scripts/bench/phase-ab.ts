@@ -36,6 +36,7 @@ import { judged, median } from "./report.js";
 import { cpuRatios, p99Differences, p99PerWindow, sameWindow, sameWindowCommand, sameWindowSummary, type SameWindowRun } from "./same-window.js";
 import { startScopegate } from "./scopegate-process.js";
 import { startTrivial } from "./trivial-process.js";
+import { NODE_FLAG } from "./tail-variants.js";
 import { rateGenerator, runSharedRate, writeRateRequests } from "./vegeta.js";
 
 const CONNECTIONS = 20;
@@ -45,8 +46,6 @@ const TRIVIAL_HTTP = "trivial+http-clients";
 const TRIVIAL_NODE_HTTP = "trivial+node-http-client";
 const TRIVIAL_BURN = /^trivial\+burn:(\d{1,6})$/;
 const FLAGS_SUFFIX = "+flags:";
-/** One node or V8 flag, --name or --name=value (tail-variants.ts takes the same). */
-const NODE_FLAG = /^--[a-z0-9_-]+(=\S+)?$/;
 
 /** A subject without its `+flags:` suffix, and the flags (undefined: none given). */
 export function parseSubject(subject: string): { base: string; flags: readonly string[] | undefined } {

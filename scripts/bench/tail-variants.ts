@@ -10,12 +10,15 @@ export interface TailVariant {
   readonly renewStreamTableEvery?: number | undefined;
 }
 
+/** One node or V8 flag, --name or --name=value (the A/B phase's +flags: take the same). */
+export const NODE_FLAG = /^--[a-z0-9_-]+(=\S+)?$/;
+
 const TailVariants = z
   .array(
     z
       .object({
         name: z.string().min(1).max(80),
-        nodeFlags: z.array(z.string().regex(/^--[a-z0-9_-]+(=\S+)?$/, "a node or V8 flag, --name or --name=value")),
+        nodeFlags: z.array(z.string().regex(NODE_FLAG, "a node or V8 flag, --name or --name=value")),
         renewStreamTableEvery: z.number().int().nonnegative().optional(),
       })
       .strict(),
