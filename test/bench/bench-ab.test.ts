@@ -1,5 +1,6 @@
 // Keeps the A/B phase working (`npm run bench -- --only ab --baseline <subject> [--candidate <subject>]`), in smoke
-// mode: this checkout's dist/ against itself given as a build folder, the trivial server warmed up with HTTP clients
+// mode: this checkout's dist/ with node flags of its own (+flags:, a 4 MiB semi-space) at --rate 300 against itself as
+// shipped given as a build folder, the trivial server warmed up with HTTP clients
 // against the plain one, and the trivial server spinning per check against one that made scopegate's kinds of HTTP
 // client call, each subject behind its own real Envoy in the same windows. Checks that both subjects answered every request, that the row carries a CPU
 // ratio and a p99 per window, and that a spin of 400 µs per check shows up as CPU (no timing is asserted).
@@ -66,10 +67,11 @@ describe("npm run bench -- --only ab --baseline <subject> [--candidate <subject>
     // The candidate ran with the flags given instead of the image's, the baseline as shipped; 300 req/s to each edge.
     expect(rows[0]!.command).toMatch(/candidate: MALLOC_ARENA_MAX=2 node --max-old-space-size=128 --max-semi-space-size=4 dist\/main\.js serve .*; baseline: MALLOC_ARENA_MAX=2 node --max-old-space-size=128 --max-semi-space-size=16 \S*dist\/main\.js serve/);
     expect(rows[0]!.command).toContain("-rate=600/s");
-    // 300 req/s for 2 s per window: about 600 requests each side (vegeta's own count, ±1 %).
+    // 300 req/s for 2 s per window: vegeta's schedule issues 600 requests to each side, and the row divides the
+    // answered ones by the window's length (a count, not a timing: 1,000 req/s, the default, would read 1000).
     const rps = /(\d+) \/ (\d+) req\/s/.exec(rows[0]!.value ?? "");
     expect(rps).not.toBeNull();
-    expect([Number(rps![1]), Number(rps![2])].every((r) => r >= 290 && r <= 310)).toBe(true);
+    expect([Number(rps![1]), Number(rps![2])].every((r) => r >= 270 && r <= 330)).toBe(true);
     // Both builds answered the windows from their caches: no token request under load.
     expect(builds.targets.find((t) => t.name === "token requests on the hot path")).toMatchObject({ met: true, measured: expect.stringMatching(/^0 /) });
   });
