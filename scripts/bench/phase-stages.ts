@@ -2,6 +2,7 @@
 // from src) in the harness process, its log going to /dev/null, each stage timed in a tight loop over the hot
 // requests (median of 5 alternating repetitions). Next to the trivial server's CPU per request (the transport),
 // this says which stages are worth making cheaper, and by how much the proposals in docs/benchmarks.md would.
+import { readFileSync } from "node:fs";
 import v8 from "node:v8";
 import pino from "pino";
 import { Counter, Histogram, Registry } from "prom-client";
@@ -92,6 +93,10 @@ export async function stagesPhase(ctx: Context): Promise<void> {
         command: `in-process loop, ${iterations.toLocaleString("en-US")} operations × 5, median (bytes: heap growth between GCs, v8.GCProfiler)`,
       });
     }
+    coldRows(ctx, [
+      { name: "authorize, cached, as above", run: stages[0]!.run },
+      { name: "  for comparison: a fixed answer (the outcome taken from an array, as a trivial handler would)", run: (i) => outcomes[i % n] },
+    ]);
     ctx.rows.push({
       section: "stages",
       label: "scopegate's own work per cached check (authorize + log line + metrics)",
@@ -139,6 +144,68 @@ function promClientPerCall(outcomes: readonly CheckOutcome[]): (i: number) => vo
     duration.observe({ decision: o.decision }, 0.123 / 1000);
     if (o.tokenCache) cache.inc({ result: o.tokenCache });
   };
+}
+
+/**
+ * The same operation with the processor's caches evicted before each one, as they are in place: between two checks
+ * at 1,000 req/s the two cores also run Envoy, the load generator and the kernel's network stack. A walk over a
+ * buffer twice the size of a cache level (read from /sys) evicts that level and the ones below it; only the
+ * operation is timed, not the walk. The fixed-answer row is what the same timing reads for next to nothing.
+ */
+function coldRows(ctx: Context, ops: readonly Stage[]): void {
+  const levels = unifiedCacheLevels();
+  for (const level of levels) {
+    // Filled, so that every page is its own (an untouched one reads the shared zero page).
+    const walk = new Uint8Array(2 * level.bytes).fill(1);
+    // A walk of the last level's twice-its-size buffer takes milliseconds: fewer operations there.
+    const iterations = (level.bytes <= 4 * 1048576 ? 2_000 : 200) / (ctx.plan.mode === "full" ? 1 : 20);
+    const samples = ops.map(() => [] as number[]);
+    for (let rep = 0; rep < 5; rep++) {
+      for (let k = 0; k < ops.length; k++) {
+        const j = (k + rep) % ops.length;
+        samples[j]!.push(timeCold(ops[j]!.run, iterations, walk));
+      }
+    }
+    ops.forEach((op, j) => {
+      ctx.rows.push({
+        section: "stages",
+        label: `${op.name}, with the L${level.level} cache and below evicted before each operation`,
+        value: `${median(samples[j]!).toFixed(2)} µs`,
+        command: `in-process, ${iterations.toLocaleString("en-US")} operations × 5, median; before each, a read of every 64-byte line of a ${(walk.length / 1048576).toFixed(0)} MiB buffer (2× the ${(level.bytes / 1048576).toFixed(0)} MiB L${level.level}, /sys/devices/system/cpu/cpu0/cache), not timed`,
+      });
+    });
+  }
+}
+
+/** The unified cache levels of cpu0, from sysfs; none where sysfs does not say (the rows are then left out). */
+export function unifiedCacheLevels(): { level: number; bytes: number }[] {
+  const found: { level: number; bytes: number }[] = [];
+  for (let i = 0; i < 8; i++) {
+    const dir = `/sys/devices/system/cpu/cpu0/cache/index${i}`;
+    try {
+      const type = readFileSync(`${dir}/type`, "utf8").trim();
+      const level = Number(readFileSync(`${dir}/level`, "utf8").trim());
+      const size = /^(\d+)K$/.exec(readFileSync(`${dir}/size`, "utf8").trim());
+      if (type === "Unified" && size) found.push({ level, bytes: Number(size[1]) * 1024 });
+    } catch {
+      break;
+    }
+  }
+  return found;
+}
+
+function timeCold(run: (i: number) => unknown, iterations: number, walk: Uint8Array): number {
+  let sink: unknown;
+  let touched = 0;
+  let ns = 0n;
+  for (let i = 0; i < iterations; i++) {
+    for (let b = 0; b < walk.length; b += 64) touched += walk[b]!;
+    const t0 = process.hrtime.bigint();
+    sink = run(i);
+    ns += process.hrtime.bigint() - t0;
+  }
+  if (sink === Symbol.for("never") || touched < 0) process.stdout.write("");
+  return Number(ns) / iterations / 1000;
 }
 
 interface Timed {

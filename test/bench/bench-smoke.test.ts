@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ghzInstalled } from "../../scripts/bench/ghz.js";
 import { nativeUnavailable } from "../../scripts/bench/native-process.js";
 import { opaUnavailable } from "../../scripts/bench/opa-process.js";
+import { unifiedCacheLevels } from "../../scripts/bench/phase-stages.js";
 import { EQUAL_CPU_P99_TARGET, SAME_WINDOW_P99_TARGET, SAME_WINDOW_TARGET } from "../../scripts/bench/phase-envoy.js";
 import type { Row, Target } from "../../scripts/bench/report.js";
 import { repoRoot } from "../support/tools.js";
@@ -54,6 +55,14 @@ describe("npm run bench -- --smoke", () => {
       if (r.load) expect(r.load.requests).toBeGreaterThan(0);
       expect(r.command).not.toBe("");
     }
+  });
+
+  it("has the cold-cache stage rows: for each unified cache level sysfs names, authorize and a fixed answer", () => {
+    const cold = report.rows.filter((r) => r.section === "stages" && r.label.includes("evicted before each operation"));
+    const levels = unifiedCacheLevels();
+    expect(cold.map((r) => r.label.match(/with the (L\d) cache/)?.[1])).toEqual(levels.flatMap((l) => [`L${l.level}`, `L${l.level}`]));
+    // A shape, not a speed: no timing is asserted here.
+    for (const r of cold) expect(r.value).toMatch(/^\d+\.\d\d µs$/);
   });
 
   it("has the tail rows, each with what the kernel counted for its server per request (/proc)", () => {
