@@ -152,6 +152,11 @@ function promClientPerCall(outcomes: readonly CheckOutcome[]): (i: number) => vo
   };
 }
 
+interface ColdStage extends Stage {
+  /** Brought back into the caches after the walk, untimed: what is warm before the operation in place too. */
+  warm?(i: number): number;
+}
+
 /**
  * The same operation with the processor's caches evicted before each one, as they are in place: between two checks
  * at 1,000 req/s the two cores also run Envoy, the load generator and the kernel's network stack. A walk over a
@@ -159,11 +164,6 @@ function promClientPerCall(outcomes: readonly CheckOutcome[]): (i: number) => vo
  * operation is timed, not the walk (nor the read that brings the request's bytes back, as grpc-js has just written
  * them in place). The fixed-answer row is what the same timing reads for next to nothing.
  */
-interface ColdStage extends Stage {
-  /** Brought back into the caches after the walk, untimed: what is warm before the operation in place too. */
-  warm?(i: number): unknown;
-}
-
 function coldRows(ctx: Context, ops: readonly ColdStage[]): void {
   const levels = unifiedCacheLevels();
   for (const level of levels) {
@@ -212,7 +212,7 @@ function timeCold(op: ColdStage, iterations: number, walk: Uint8Array): number {
   let ns = 0n;
   for (let i = 0; i < iterations; i++) {
     for (let b = 0; b < walk.length; b += 64) touched += walk[b]!;
-    sink = op.warm?.(i);
+    touched += op.warm?.(i) ?? 0;
     const t0 = process.hrtime.bigint();
     sink = op.run(i);
     ns += process.hrtime.bigint() - t0;
