@@ -94,10 +94,10 @@ describe("npm run bench -- --smoke", () => {
     // Both servers answered in the window (CPU per request is a number for each) and nothing failed.
     expect(target?.measured).toMatch(/^scopegate \d+ µs\/req \(per window \d+\), trivial \d+ µs\/req \(\d+\); \d+ \/ \d+ req\/s, p50 [\d.]+ \/ [\d.]+ ms, 0 errors/);
     const p99 = report.targets.find((t) => t.name === SAME_WINDOW_P99_TARGET);
-    expect(p99?.measured).toMatch(/^p99 scopegate [\d.]+ ms \(per window [\d.]+\), trivial [\d.]+ ms \([\d.]+\); scopegate \d+ µs\/req .* 0 errors/);
+    expect(p99?.measured).toMatch(/^p99 scopegate [\d.]+ ms \(per window [\d.]+\), trivial [\d.]+ ms \(per window [\d.]+\); scopegate \d+ µs\/req .* 0 errors/);
     // And against the trivial server spinning scopegate's extra CPU per check (at least 1 µs), on its own edge.
     const equal = report.targets.find((t) => t.name === EQUAL_CPU_P99_TARGET);
-    expect(equal?.measured).toMatch(/^the trivial server spinning \d+ µs per check .*; p99 scopegate [\d.]+ ms \(per window [\d.]+\), that server [\d.]+ ms \([\d.]+\); CPU scopegate ÷ it [\d.]+× .* 0 errors/);
+    expect(equal?.measured).toMatch(/^the trivial server spinning \d+ µs per check .*; p99 scopegate [\d.]+ ms \(per window [\d.]+\), that server [\d.]+ ms \(per window [\d.]+\); CPU scopegate ÷ it [\d.]+× .* 0 errors/);
   });
 
   it("has scopegate with a decision line per allow too behind Envoy, every answer an allow", () => {
